@@ -1,0 +1,51 @@
+"""shardgen: raw neuromorphic recordings -> WebDataset tar shards of msgpack event records."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from pathlib import Path
+from typing import Any
+
+from .index import DatasetIndex, load_index
+
+
+def convert(
+    dataset: str,
+    raw: str | Path,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    max_samples: int = 2000,
+    max_bytes: int = 256 << 20,
+    compression: str | None = None,
+    verify: bool = True,
+    progress: bool = True,
+    **dataset_options: Any,
+):
+    """Convert a dataset as downloaded (archives or extracted folder at ``raw``) into shards at ``out``.
+
+    ``verify`` checks the MD5 of the distributed archives found under ``raw``. Returns a
+    ``ConversionSummary``; the shards and ``index.json`` are in ``out``.
+    """
+    from .datasets import get_dataset
+    from .writer import WriterOptions, write_shards
+
+    adapter = get_dataset(dataset)(**dataset_options)
+    if verify:
+        adapter.verify(raw)
+    plan = adapter.plan(raw)
+    options = WriterOptions(
+        max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress
+    )
+    return write_shards(
+        plan,
+        out,
+        dataset=adapter.name,
+        sensor_size=adapter.sensor_size,
+        options=options,
+        generator_options={"dataset_options": adapter.options},
+    )
+
+
+__all__ = ["DatasetIndex", "__version__", "convert", "load_index"]

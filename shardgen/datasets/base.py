@@ -1,0 +1,143 @@
+"""What every dataset adapter provides, and the work units it hands to the shard writer.
+
+An adapter looks at the raw tree the user downloaded (``rawtree.scan``), and returns a ``Plan``:
+class names, and an ordered list of picklable ``Task`` objects, each of which reads one raw file
+and returns the labelled samples it holds. The order of the tasks fixes the order of the shards.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Protocol, Sequence
+
+from ..formats import FormatError
+from ..rawtree import RawFile, RawInputError, scan, verify_archives
+from ..record import Events
+
+
+@dataclass
+class Sample:
+    key: str
+    label: int
+    split: str
+    events: Events
+
+
+class Task(Protocol):
+    """A picklable unit of conversion work; ``source`` names it in error messages."""
+
+    source: str
+
+    def run(self) -> list[Sample]: ...
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """One raw file that holds one sample; ``read`` is a module-level function (so it pickles)."""
+
+    file: RawFile
+    key: str
+    label: int
+    split: str
+    read: Callable[[RawFile], Events]
+
+    @property
+    def source(self) -> str:
+        return self.file.location
+
+    def run(self) -> list[Sample]:
+        return [Sample(self.key, self.label, self.split, self.read(self.file))]
+
+
+@dataclass
+class Plan:
+    classes: list[str]
+    tasks: list[Task]
+    # Dataset-specific facts for the index (split rules, label conventions, ...).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def key_from_path(relpath: str, *, drop: int = 0) -> str:
+    """A stable, dot-free sample key from a path inside the dataset: ``Train/3/00012.bin`` ->
+    ``Train_3_00012``; ``drop`` leading path components are left out."""
+    parts = relpath.split("/")[drop:]
+    parts[-1] = parts[-1].rsplit(".", 1)[0] if "." in parts[-1] else parts[-1]
+    return _KEY_UNSAFE.sub("_", "_".join(parts))
+
+
+class DatasetAdapter:
+    """Base class of the built-in datasets. Subclasses set the class attributes and ``plan``."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    sensor_size: ClassVar[tuple[int, int, int]]
+    homepage: ClassVar[str] = ""
+    #: (file name, url, md5) of what the authors distribute, as SpikingJelly lists them.
+    resources: ClassVar[Sequence[tuple[str, str, str]]] = ()
+    #: True when the files can be fetched without a licence form or manual step.
+    can_download: ClassVar[bool] = False
+
+    def __init__(self, **options: Any):
+        if options:
+            raise TypeError(f"dataset {self.name!r} takes no options, got {sorted(options)}")
+        self.options: dict[str, Any] = {}
+
+    @classmethod
+    def add_arguments(cls, parser) -> None:
+        """Adapter-specific command-line options (``shardgen convert NAME --option``)."""
+
+    @classmethod
+    def options_from_arguments(cls, args) -> dict[str, Any]:
+        """The keyword options of ``__init__`` taken from the parsed command line."""
+        return {}
+
+    @classmethod
+    def resource_url_md5(cls) -> list[tuple[str, str, str]]:
+        return list(cls.resources)
+
+    @classmethod
+    def downloadable(cls) -> bool:
+        return cls.can_download
+
+    @classmethod
+    def where_to_get(cls) -> str:
+        names = ", ".join(name for name, _url, _md5 in cls.resources)
+        how = "download" if cls.can_download else "download by hand (licence terms) "
+        return f"{cls.title}: {how} {names} from {cls.homepage}"
+
+    def verify(self, raw: str | Path) -> list[str]:
+        """MD5-check the distributed archives found under ``raw``."""
+        return verify_archives(raw, self.resource_url_md5())
+
+    def plan(self, raw: str | Path) -> Plan:
+        raise NotImplementedError
+
+    # Helpers shared by adapters ------------------------------------------------------------
+
+    def scan(self, raw: str | Path) -> list[RawFile]:
+        archives = [name for name, _url, _md5 in self.resources]
+        files = scan(raw, archives=archives or None)
+        if not files:
+            raise RawInputError(f"{raw}: no files found. {self.where_to_get()}")
+        return files
+
+    def missing(self, raw: str | Path, what: str) -> RawInputError:
+        return RawInputError(f"{raw}: {what} not found. {self.where_to_get()}")
+
+
+__all__ = [
+    "DatasetAdapter",
+    "FileTask",
+    "FormatError",
+    "Plan",
+    "RawFile",
+    "RawInputError",
+    "Sample",
+    "Task",
+    "key_from_path",
+]

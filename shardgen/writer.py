@@ -1,0 +1,295 @@
+"""The shard writer: runs a dataset plan's tasks in parallel and writes tar shards plus index.json.
+
+Output is byte-identical for identical input whatever the number of workers: tasks are consumed in
+plan order (``Pool.imap``), tar headers carry fixed metadata, and the index holds no timestamps.
+Every shard is written under a temporary name and renamed when complete; the index is written
+last, so an interrupted run leaves no index that points at half-written shards and can be rerun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing
+import re
+import tarfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from . import __version__
+from .datasets.base import Plan, Sample, Task
+from .index import DatasetIndex, SampleTable, ShardInfo, save_index
+from .record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, encode_events
+
+SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
+
+
+class ConversionError(RuntimeError):
+    """A recording that could not be converted; the message names the raw file and the sample."""
+
+
+@dataclass(frozen=True)
+class WriterOptions:
+    max_samples: int = 2000
+    max_bytes: int = 256 << 20
+    compression: str | None = None
+    workers: int = 1
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.max_samples < 1 or self.max_bytes < 1 or self.workers < 1:
+            raise ValueError("max_samples, max_bytes and workers must be positive")
+
+
+@dataclass
+class EncodedSample:
+    key: str
+    label: int
+    split: str
+    record: bytes
+    n_events: int
+    outside_sensor: int
+
+
+@dataclass
+class ConversionSummary:
+    dataset: str
+    out: Path
+    n_samples: int = 0
+    n_events: int = 0
+    n_shards: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    splits: dict[str, dict[str, int]] = field(default_factory=dict)
+    samples_outside_sensor: int = 0
+
+    def describe(self) -> str:
+        rate = self.n_events / self.seconds if self.seconds else 0.0
+        lines = [
+            f"{self.dataset}: {self.n_samples} samples, {self.n_events} events in {self.n_shards} shards, "
+            f"{self.bytes / 1e6:.2f} MB ({self.bytes / max(self.n_events, 1):.2f} bytes/event) -> {self.out}",
+            f"  {self.seconds:.2f} s, {rate / 1e6:.1f} M events/s, {self.n_samples / max(self.seconds, 1e-9):.0f} samples/s",
+        ]
+        for split, entry in self.splits.items():
+            lines.append(f"  split {split}: {entry['n_samples']} samples in {entry['n_shards']} shards")
+        if self.samples_outside_sensor:
+            lines.append(
+                f"  warning: {self.samples_outside_sensor} samples hold events outside the sensor size; kept as read"
+            )
+        return "\n".join(lines)
+
+
+def _encode_task(args: tuple[Task, tuple[int, ...], str | None]) -> list[EncodedSample]:
+    task, sensor_size, compression = args
+    try:
+        samples = task.run()
+    except Exception as error:  # noqa: BLE001 - re-raised with the raw file named
+        raise ConversionError(f"{task.source}: {error}") from None
+    encoded = []
+    for sample in samples:
+        encoded.append(_encode_sample(sample, sensor_size, compression, task.source))
+    return encoded
+
+
+def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: str | None, source: str) -> EncodedSample:
+    try:
+        record = encode_events(sample.events, sensor_size, compression=compression, key=sample.key)
+    except RecordError as error:
+        raise ConversionError(f"{source}: {error}") from None
+    outside = 0
+    for name, limit in zip(("x", "y"), sensor_size):
+        values = sample.events.get(name)
+        if values is not None and len(values):
+            outside += int(np.count_nonzero(np.asarray(values) >= limit))
+    return EncodedSample(sample.key, int(sample.label), sample.split, record, len(sample.events["t"]), outside)
+
+
+def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class ShardSink:
+    """Writes one split's samples into a numbered series of tar shards."""
+
+    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int):
+        self.out, self.split = out, split
+        self.max_samples, self.max_bytes = max_samples, max_bytes
+        self.shards: list[ShardInfo] = []
+        self._tar: tarfile.TarFile | None = None
+        self._temporary: Path | None = None
+        self._table = SampleTable()
+
+    def add(self, sample: EncodedSample) -> None:
+        label = str(sample.label).encode()
+        size = _member_bytes(len(sample.record)) + _member_bytes(len(label))
+        if self._tar is not None and (
+            len(self._table.keys) >= self.max_samples or self._tar.offset + size > self.max_bytes
+        ):
+            self._finish()
+        if self._tar is None:
+            self._start()
+        assert self._tar is not None
+        offset = self._tar.offset
+        for suffix, payload in ((EVENTS_MEMBER, sample.record), (LABEL_MEMBER, label)):
+            self._tar.addfile(_tar_info(f"{sample.key}.{suffix}", len(payload)), io.BytesIO(payload))
+        self._table.keys.append(sample.key)
+        self._table.labels.append(sample.label)
+        self._table.n_events.append(sample.n_events)
+        self._table.offsets.append(offset)
+        self._table.sizes.append(self._tar.offset - offset)
+
+    def close(self) -> list[ShardInfo]:
+        if self._tar is not None:
+            self._finish()
+        return self.shards
+
+    def abort(self) -> None:
+        """Drop the shard being written (an error stopped the conversion)."""
+        if self._tar is not None:
+            self._tar.close()
+            self._temporary.unlink(missing_ok=True)  # type: ignore[union-attr]
+            self._tar = None
+
+    def _start(self) -> None:
+        name = f"{self.split}-{len(self.shards):06d}.tar"
+        self._temporary = self.out / f".{name}.tmp"
+        self._tar = tarfile.open(self._temporary, "w", format=tarfile.USTAR_FORMAT)
+        self._table = SampleTable()
+
+    def _finish(self) -> None:
+        assert self._tar is not None and self._temporary is not None
+        self._tar.close()
+        name = self._temporary.name[1:-4]
+        final = self.out / name
+        digest = hashlib.sha256()
+        with open(self._temporary, "rb") as handle:
+            while block := handle.read(1 << 22):
+                digest.update(block)
+        self._temporary.replace(final)
+        self.shards.append(
+            ShardInfo(
+                path=name,
+                split=self.split,
+                n_samples=len(self._table.keys),
+                n_events=int(sum(self._table.n_events)),
+                bytes=final.stat().st_size,
+                sha256=digest.hexdigest(),
+                samples=self._table,
+            )
+        )
+        self._tar = None
+        self._temporary = None
+
+
+def _member_bytes(payload: int) -> int:
+    return 512 + (payload + 511) // 512 * 512
+
+
+def _encoded_samples(
+    tasks: Sequence[Task], sensor_size: tuple[int, ...], options: WriterOptions
+) -> Iterator[list[EncodedSample]]:
+    jobs = ((task, sensor_size, options.compression) for task in tasks)
+    if options.workers == 1:
+        yield from map(_encode_task, jobs)
+        return
+    # spawn: workers must not inherit the parent's threads (progress bar, torch) through fork.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(options.workers) as pool:
+        yield from pool.imap(_encode_task, jobs, chunksize=max(1, min(16, len(tasks) // (options.workers * 8))))
+
+
+def write_shards(
+    plan: Plan,
+    out: str | Path,
+    *,
+    dataset: str,
+    sensor_size: tuple[int, ...],
+    options: WriterOptions = WriterOptions(),
+    generator_options: dict[str, Any] | None = None,
+) -> ConversionSummary:
+    """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    sinks: dict[str, ShardSink] = {}
+    seen: dict[str, str] = {}
+    summary = ConversionSummary(dataset=dataset, out=out)
+    progress = _progress(len(plan.tasks), options.progress, dataset)
+    try:
+        for task, encoded in zip(plan.tasks, _encoded_samples(plan.tasks, sensor_size, options)):
+            for sample in encoded:
+                if sample.key in seen:
+                    raise ConversionError(
+                        f"{task.source}: sample key {sample.key!r} already came from {seen[sample.key]}"
+                    )
+                seen[sample.key] = task.source
+                if not 0 <= sample.label < len(plan.classes):
+                    raise ConversionError(
+                        f"{task.source}: sample {sample.key!r} has label {sample.label}, "
+                        f"outside the {len(plan.classes)} classes"
+                    )
+                sink = sinks.get(sample.split)
+                if sink is None:
+                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes)
+                sink.add(sample)
+                summary.n_samples += 1
+                summary.n_events += sample.n_events
+                summary.samples_outside_sensor += sample.outside_sensor > 0
+            progress.update(1)
+        shards = [shard for split in sorted(sinks) for shard in sinks[split].close()]
+    except BaseException:
+        for sink in sinks.values():
+            sink.abort()
+        raise
+    finally:
+        progress.close()
+    index = DatasetIndex(
+        dataset=dataset,
+        sensor_size=list(sensor_size),
+        classes=list(plan.classes),
+        shards=shards,
+        extra=plan.extra,
+        generator={
+            "name": "shardgen",
+            "version": __version__,
+            "options": {
+                "max_samples": options.max_samples,
+                "max_bytes": options.max_bytes,
+                "compression": options.compression,
+                **(generator_options or {}),
+            },
+        },
+    )
+    save_index(index, out)
+    _remove_stale_shards(out, {shard.path for shard in shards})
+    summary.n_shards = len(shards)
+    summary.bytes = sum(shard.bytes for shard in shards)
+    summary.splits = index.splits
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _remove_stale_shards(out: Path, keep: set[str]) -> None:
+    """Shards of an earlier run into the same folder that this run did not rewrite."""
+    for path in out.iterdir():
+        if SHARD_NAME.match(path.name) and path.name not in keep:
+            path.unlink()
+        elif path.name.startswith(".") and path.name.endswith(".tar.tmp"):
+            path.unlink()
+
+
+def _progress(total: int, enabled: bool, label: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not enabled, desc=f"convert {label}", unit="file", dynamic_ncols=True)
+

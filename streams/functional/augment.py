@@ -1,0 +1,35 @@
+"""Event augmentations as pure functions of (events, parameters, rng): no hidden state."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+Events = dict[str, np.ndarray]
+
+
+def flip_horizontal(events: Mapping[str, np.ndarray], width: int) -> Events:
+    """Mirror left-right: x -> width - 1 - x."""
+    flipped = dict(events)
+    flipped["x"] = (width - 1 - events["x"].astype(np.int64)).astype(events["x"].dtype)
+    return flipped
+
+
+def drop_events(events: Mapping[str, np.ndarray], rate: float, rng: np.random.Generator) -> Events:
+    """Keep each event with probability 1 - rate."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"drop rate must lie in [0, 1], got {rate}")
+    keep = rng.random(len(events["t"])) >= rate
+    return {name: values[keep] for name, values in events.items()}
+
+
+def translate(events: Mapping[str, np.ndarray], dx: int, dy: int, width: int, height: int) -> Events:
+    """Shift by (dx, dy) pixels; events that leave the sensor are removed."""
+    x = events["x"].astype(np.int64) + dx
+    y = events["y"].astype(np.int64) + dy
+    keep = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    moved = {name: values[keep] for name, values in events.items()}
+    moved["x"] = x[keep].astype(events["x"].dtype)
+    moved["y"] = y[keep].astype(events["y"].dtype)
+    return moved
