@@ -6,5 +6,16 @@ returns a dict of numpy arrays; dataset adapters and the generic converters shar
 
 from .atis import decode_atis_bin, encode_atis_bin
 from .errors import FormatError
+from .registry import FORMATS, EventReader, FormatSpec, concatenate, open_reader, register_format
 
-__all__ = ["FormatError", "decode_atis_bin", "encode_atis_bin"]
+__all__ = [
+    "FORMATS",
+    "EventReader",
+    "FormatError",
+    "FormatSpec",
+    "concatenate",
+    "decode_atis_bin",
+    "encode_atis_bin",
+    "open_reader",
+    "register_format",
+]

@@ -1,0 +1,61 @@
+"""Every raw event format by name: how to recognise it and how to open a chunked reader on it.
+
+A reader streams: ``chunks(max_events)`` yields event dicts (t int64 µs, x/y uint16, p uint8, in
+file order) of at most ``max_events`` events, so a multi-GB recording is never held whole.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import BinaryIO, Callable, Iterator, Protocol
+
+import numpy as np
+
+from .errors import FormatError
+
+Events = dict[str, np.ndarray]
+
+
+class EventReader(Protocol):
+    #: (W, H) read from the file's header, or None when the format does not record it.
+    sensor_size: tuple[int, int] | None
+
+    def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]: ...
+
+
+@dataclass(frozen=True)
+class FormatSpec:
+    name: str
+    #: File name endings that suggest the format (lower case, with the dot).
+    suffixes: tuple[str, ...]
+    #: ``open(stream, source=..., **options)`` -> EventReader.
+    open: Callable[..., EventReader]
+    #: True when the first bytes of a file (up to 4 KiB) identify this format for certain.
+    sniff: Callable[[bytes], bool] = field(default=lambda head: False)
+    description: str = ""
+
+
+FORMATS: dict[str, FormatSpec] = {}
+
+
+def register_format(spec: FormatSpec) -> FormatSpec:
+    if spec.name in FORMATS:
+        raise ValueError(f"format {spec.name!r} registered twice")
+    FORMATS[spec.name] = spec
+    return spec
+
+
+def concatenate(chunks: Iterator[Events]) -> Events:
+    """All chunks of a reader as one event dict (for recordings that fit in memory)."""
+    parts = list(chunks)
+    if not parts:
+        raise ValueError("a reader yielded no chunk; readers yield one empty chunk for an empty file")
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def open_reader(stream: BinaryIO, format_name: str, *, source: str, **options) -> EventReader:
+    try:
+        spec = FORMATS[format_name]
+    except KeyError:
+        raise FormatError(source, None, f"unknown format {format_name!r}; known: {', '.join(sorted(FORMATS))}") from None
+    return spec.open(stream, source=source, **options)
