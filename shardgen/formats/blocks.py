@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import BinaryIO, Iterator
 
+import numpy as np
+
 from .errors import FormatError
 
 
@@ -48,3 +50,20 @@ def record_blocks(
             del buffer[:whole]
         if exhausted and not buffer:
             return
+
+
+def new_events(n: int) -> dict[str, np.ndarray]:
+    """Uninitialised canonical event arrays of length ``n`` (``new_events(0)``: an empty chunk)."""
+    return {
+        "t": np.empty(n, np.int64),
+        "x": np.empty(n, np.uint16),
+        "y": np.empty(n, np.uint16),
+        "p": np.empty(n, np.uint8),
+    }
+
+
+def split_chunk(events: dict[str, np.ndarray], max_events: int) -> Iterator[dict[str, np.ndarray]]:
+    """``events`` in pieces of at most ``max_events``."""
+    n = len(events["t"])
+    for start in range(0, n, max_events):
+        yield {name: values[start : start + max_events] for name, values in events.items()}

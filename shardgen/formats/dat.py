@@ -18,9 +18,9 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .blocks import record_blocks
+from .blocks import new_events, record_blocks
 from .errors import FormatError
-from .prophesee import parse_header_bytes, read_header, split_chunk
+from .prophesee import parse_header_bytes, read_header
 from .registry import FormatSpec, register_format
 
 EVENT_BYTES = 8
@@ -88,9 +88,9 @@ class DatReader:
             }
             self._check(events, offset, width, height)
             yielded = True
-            yield from split_chunk(events, max_events)
+            yield events
         if not yielded:
-            yield {"t": np.empty(0, np.int64), "x": np.empty(0, np.uint16), "y": np.empty(0, np.uint16), "p": np.empty(0, np.uint8)}
+            yield new_events(0)
 
     def _check(self, events: dict[str, np.ndarray], offset: int, width: int, height: int) -> None:
         for name, limit, what in (("p", 2, "polarity above 1"), ("x", width, f"x >= the sensor width {width}"),

@@ -18,7 +18,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from .blocks import record_blocks
+from .blocks import new_events, record_blocks, split_chunk
 from .errors import FormatError
 
 MAX_HEADER_BYTES = 1 << 20
@@ -151,22 +151,6 @@ ERROR_CODE, ERROR_WORD = 0, 1
 Kernel = Callable[..., tuple[int, int]]
 
 
-def _empty_events(capacity: int) -> dict[str, np.ndarray]:
-    return {
-        "t": np.empty(capacity, np.int64),
-        "x": np.empty(capacity, np.uint16),
-        "y": np.empty(capacity, np.uint16),
-        "p": np.empty(capacity, np.uint8),
-    }
-
-
-def split_chunk(events: dict[str, np.ndarray], max_events: int) -> Iterator[dict[str, np.ndarray]]:
-    """``events`` in pieces of at most ``max_events``."""
-    n = len(events["t"])
-    for start in range(0, n, max_events):
-        yield {name: values[start : start + max_events] for name, values in events.items()}
-
-
 class WordStreamReader:
     """A RAW file: ``%`` header, then little-endian words decoded by a stateful numba kernel.
 
@@ -196,7 +180,7 @@ class WordStreamReader:
         capacity = max(max_events, self.events_per_word)
         width, height = self.sensor_size or (0, 0)
         state = np.zeros(self.state_size, np.int64)
-        out, filled, yielded = _empty_events(capacity), 0, False
+        out, filled, yielded = new_events(capacity), 0, False
         blocks = record_blocks(
             self.stream,
             source=self.source,
@@ -221,8 +205,8 @@ class WordStreamReader:
                 start += used
                 if start < len(words):  # the output is full
                     yield from split_chunk({k: v[:filled] for k, v in out.items()}, max_events)
-                    out, filled, yielded = _empty_events(capacity), 0, True
+                    out, filled, yielded = new_events(capacity), 0, True
         if filled:
             yield from split_chunk({k: v[:filled] for k, v in out.items()}, max_events)
         elif not yielded:
-            yield {k: v[:0] for k, v in out.items()}
+            yield new_events(0)
