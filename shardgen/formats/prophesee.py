@@ -90,7 +90,7 @@ def parse_header_bytes(head: bytes) -> PropheseeHeader:
     position = 0
     while head[position : position + 1] == b"%":
         end = head.find(b"\n", position)
-        if end < 0:
+        if end < 0 or not _is_text(head[position:end]):
             break
         line = head[position:end]
         _add_line(header, line)
@@ -121,12 +121,14 @@ def read_header(stream: BinaryIO, *, source: str) -> PropheseeHeader:
         if buffer[position : position + 1] != b"%":
             break
         end = buffer.find(b"\n", position)
-        while end < 0 and not exhausted:
+        while end < 0 and not exhausted and _is_text(buffer[position:]):
             read_more()
             end = buffer.find(b"\n", position)
-        if end < 0:
+        if end < 0 and _is_text(buffer[position:]):
             raise FormatError(source, position, "file ends inside the '%' header: truncated")
         line = bytes(buffer[position:end])
+        if end < 0 or not _is_text(line):
+            break  # binary data that happens to start with '%' (files without a '% end' line)
         _add_line(header, line)
         position = end + 1
         if line.strip() == b"% end":
@@ -134,6 +136,14 @@ def read_header(stream: BinaryIO, *, source: str) -> PropheseeHeader:
     header.data_offset = position
     header.pending = bytes(buffer[position:])
     return header
+
+
+_TEXT = frozenset(range(0x20, 0x7F)) | {0x09, 0x0D}
+
+
+def _is_text(line: bytes | bytearray) -> bool:
+    """Header lines are printable ASCII; event words almost never are for a whole line."""
+    return all(byte in _TEXT for byte in line)
 
 
 def _add_line(header: PropheseeHeader, line: bytes) -> None:
