@@ -131,8 +131,10 @@ class OwnRecordings(DatasetAdapter):
         window_us: int | None = None,
         window_events: int | None = None,
         overlap: int = 0,
+        chunk_events: int = 1 << 20,
     ):
-        self.reading = ReadOptions(format, tuple(sensor_size) if sensor_size else None, time_unit)
+        """``chunk_events``: events decoded at a time (the reading part of the memory bound)."""
+        self.reading = ReadOptions(format, tuple(sensor_size) if sensor_size else None, time_unit, chunk_events)
         self.windows = None if window_us is None and window_events is None else Windows(window_us, window_events, overlap)
         if self.windows is None and overlap:
             raise ValueError("overlap needs window_us or window_events")
