@@ -147,7 +147,7 @@ class OwnRecordings(DatasetAdapter):
 
     @classmethod
     def where_to_get(cls) -> str:
-        return f"{cls.title}: your own recordings (see README, 'Your own recordings')"
+        return "your own recordings in any supported format (README: 'Your own recordings')"
 
     def verify(self, raw) -> list[str]:
         return []  # nothing published to check
