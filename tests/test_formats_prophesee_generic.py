@@ -260,6 +260,6 @@ def test_truncated_generic_file(seed, kind, cut):
 
 def test_truncated_csv_line_names_its_offset():
     data = b"t x y p\n10 1 2 1\n20 3 4 0\n30 5"
-    with pytest.raises(FormatError, match="2 values") as error:
+    with pytest.raises(FormatError, match="4 values") as error:
         read(data, "text")
     assert error.value.offset == data.index(b"30 5")

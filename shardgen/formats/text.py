@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import BinaryIO, Iterator
 
 import numpy as np
+from numba import njit
 
 from .blocks import new_events
 from .columns import canonical_events, check_time_unit, match_columns
@@ -84,29 +85,84 @@ class TextReader:
         return position, order
 
     def _parse(self, block: bytes, offset: int, order: str, max_events: int) -> Iterator[dict[str, np.ndarray]]:
+        codes = np.frombuffer(block, np.uint8)
+        table = np.empty((block.count(b"\n") + 1, 4), np.int64)
+        starts = np.empty(len(table), np.int64)
+        rows, status, position = _integer_lines(codes, table, starts)
+        if status == _WRONG_COUNT:
+            raise FormatError(self.source, offset + position, "line does not hold 4 values (t x y p)")
+        if status == _NOT_INTEGER:  # decimals or exponents somewhere in the block: the general path
+            columns, starts = self._decimal_columns(block, offset)
+        else:
+            columns = {name: table[:rows, index] for index, name in enumerate(order)}
+            starts = starts[:rows] + offset
+        columns = {name: columns[name] for name in order}
+        for start in range(0, len(starts), max_events):
+            part = {name: values[start : start + max_events] for name, values in columns.items()}
+            yield canonical_events(part, time_unit=self.time_unit, source=self.source, where=f"lines from byte {starts[start]}")
+
+    def _decimal_columns(self, block: bytes, offset: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
         normal = block.translate(_SEPARATORS)
         codes = np.frombuffer(normal, np.uint8)
         token = (codes != _SPACE) & (codes != _NEWLINE)
         starts = token & ~np.concatenate(([False], token[:-1]))
         line_of = np.cumsum(codes == _NEWLINE) - (codes == _NEWLINE)
         per_line = np.bincount(line_of[starts], minlength=int(line_of[-1]) + 1 if len(line_of) else 0)
+        line_starts = np.concatenate(([0], np.flatnonzero(codes == _NEWLINE) + 1))[: len(per_line)]
         bad = np.flatnonzero((per_line != 4) & (per_line != 0))
         if len(bad):
-            line_starts = np.concatenate(([0], np.flatnonzero(codes == _NEWLINE) + 1))
-            raise FormatError(
-                self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)"
-            )
-        tokens = np.array(normal.split())
-        if not len(tokens):
-            return
-        table = tokens.reshape(-1, 4)
-        line_starts = np.concatenate(([0], np.flatnonzero(codes == _NEWLINE) + 1))[: len(per_line)]
+            raise FormatError(self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)")
+        table = np.array(normal.split()).reshape(-1, 4)
         row_starts = offset + line_starts[per_line > 0]
-        for start in range(0, len(table), max_events):
-            rows = table[start : start + max_events]
-            starts = row_starts[start : start + max_events]
-            columns = {name: _numbers(rows[:, index], starts, self.source, name) for index, name in enumerate(order)}
-            yield canonical_events(columns, time_unit=self.time_unit, source=self.source, where=f"lines from byte {starts[0]}")
+        columns = {name: _numbers(table[:, index], row_starts, self.source, name) for index, name in enumerate(self.order)}
+        return columns, row_starts
+
+
+_OK, _NOT_INTEGER, _WRONG_COUNT = 0, 1, 2
+
+
+@njit(cache=True)
+def _integer_lines(codes, table, starts):
+    """Parse lines of 4 integers separated by spaces, tabs, commas or semicolons into ``table``.
+
+    Returns (rows, status, byte position): ``_NOT_INTEGER`` at the first other character (the
+    caller falls back to the general parser), ``_WRONG_COUNT`` at the start of a line that does
+    not hold 4 values."""
+    rows = 0
+    column = 0
+    value = 0
+    negative = False
+    in_token = False
+    line_start = 0
+    for i in range(len(codes) + 1):
+        code = codes[i] if i < len(codes) else 10  # the last line may lack its newline
+        if 48 <= code <= 57:
+            value = value * 10 + (code - 48)
+            in_token = True
+        elif code == 45 and not in_token and not negative:  # '-'
+            negative = True
+        elif code == 32 or code == 9 or code == 44 or code == 59 or code == 13 or code == 10:
+            if negative and not in_token:
+                return rows, _NOT_INTEGER, i
+            if in_token:
+                if column == 4:
+                    return rows, _WRONG_COUNT, line_start
+                table[rows, column] = -value if negative else value
+                column += 1
+                value = 0
+                negative = False
+                in_token = False
+            if code == 10:
+                if column == 4:
+                    starts[rows] = line_start
+                    rows += 1
+                elif column != 0:
+                    return rows, _WRONG_COUNT, line_start
+                column = 0
+                line_start = i + 1
+        else:
+            return rows, _NOT_INTEGER, i
+    return rows, _OK, 0
 
 
 def _is_number(token: bytes) -> bool:
