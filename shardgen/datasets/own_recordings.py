@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..formats import FormatError, concatenate, open_recording
+from ..formats import FORMATS, FormatError, concatenate, open_recording
 from ..rawtree import RawFile, RawInputError, scan
 from ..slicing import count_windows, cut_intervals, time_windows
 from .base import DatasetAdapter, Plan, Sample, key_from_path
@@ -154,7 +154,8 @@ class OwnRecordings(DatasetAdapter):
 
     @classmethod
     def add_arguments(cls, parser) -> None:
-        parser.add_argument("--format", default=None, help="event format of every file (default: detect from header/extension)")
+        parser.add_argument("--format", default=None, choices=sorted(FORMATS),
+                            help="event format of every file (default: detect from header, else extension)")
         parser.add_argument("--sensor-size", nargs=2, type=int, metavar=("W", "H"), default=None,
                             help="sensor width and height (required where the files' headers do not record it)")
         parser.add_argument("--time-unit", choices=["ns", "us", "ms", "s"], default="us",

@@ -4,7 +4,12 @@ Each reader takes the file's bytes (or a binary file object) and a name for erro
 returns a dict of numpy arrays; dataset adapters and the generic converters share them.
 """
 
-from . import evt2, evt3, dat, hdf5, numpy_files, text  # noqa: F401  (register the Prophesee and generic formats)
+from . import evt2  # noqa: F401  (registers the format)
+from . import evt3  # noqa: F401  (registers the format)
+from . import dat  # noqa: F401  (registers the format)
+from . import hdf5  # noqa: F401  (registers the format)
+from . import numpy_files  # noqa: F401  (registers the format)
+from . import text  # noqa: F401  (registers the format)
 from .atis import decode_atis_bin, encode_atis_bin
 from .detect import detect_format, open_recording
 from .errors import FormatError

@@ -74,11 +74,14 @@ class Hdf5Reader:
             n = self.group[self.names["t"]].shape[0]
         for start in range(0, n, max_events):
             stop = min(n, start + max_events)
-            if self.compound is not None:
-                block = self.compound[start:stop]
-                columns = {canonical: block[actual] for canonical, actual in self.names.items()}
-            else:
-                columns = {canonical: self.group[actual][start:stop] for canonical, actual in self.names.items()}
+            try:
+                if self.compound is not None:
+                    block = self.compound[start:stop]
+                    columns = {canonical: block[actual] for canonical, actual in self.names.items()}
+                else:
+                    columns = {canonical: self.group[actual][start:stop] for canonical, actual in self.names.items()}
+            except OSError as error:  # a damaged or truncated file
+                raise FormatError(self.source, None, f"{self.group.name} events {start}..{stop - 1}: unreadable ({error})") from None
             yield canonical_events(
                 columns, time_unit=self.time_unit, source=self.source, where=f"{self.group.name} events {start}..{stop - 1}"
             )
