@@ -7,7 +7,7 @@ integer microseconds from ``time_unit`` (``"us"``, ``"ms"``, ``"s"``, ``"ns"``);
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import BinaryIO, Iterable, Mapping
 
 import numpy as np
 
@@ -82,3 +82,18 @@ def canonical_events(
         raise FormatError(source, None, f"{where}: polarity values other than 0, 1 or -1")
     events["p"] = (p > 0).astype(np.uint8)
     return events
+
+
+class ColumnFileReader:
+    """Options shared by the generic readers: ``time_unit`` and, for headerless columns, ``columns``
+    (the order of t, x, y, p); the sensor size only from the option (these files do not record it,
+    HDF5 attributes aside)."""
+
+    def __init__(
+        self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us", columns: str = "txyp"
+    ):
+        check_time_unit(time_unit)
+        if sorted(columns) != sorted("txyp"):
+            raise ValueError(f"columns must order the letters t, x, y, p, got {columns!r}")
+        self.stream, self.source, self.time_unit, self.order = stream, source, time_unit, columns
+        self.sensor_size = tuple(sensor_size) if sensor_size else None

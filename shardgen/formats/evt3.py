@@ -28,6 +28,14 @@ _CLOCK, _HIGH, _LOW, _OVERFLOWS, _HAVE_TIME, _Y, _HAVE_Y, _BASE_X, _POLARITY = r
 _UNDEFINED_TYPE, _X_OUTSIDE, _Y_OUTSIDE = 1, 2, 3
 
 
+@njit(cache=True, inline="always")
+def _put(t, x, y, p, n, time, column, row, polarity):
+    t[n] = time
+    x[n] = column
+    y[n] = row
+    p[n] = polarity
+
+
 @njit(cache=True)
 def decode_evt3_words(words, state, t, x, y, p, width, height):
     # The state lives in locals while decoding (saved on every return): several times faster
@@ -60,10 +68,7 @@ def decode_evt3_words(words, state, t, x, y, p, width, height):
                         if width > 0 and column >= width:
                             error = _X_OUTSIDE
                             break
-                        t[n] = clock
-                        x[n] = column
-                        y[n] = row
-                        p[n] = polarity
+                        _put(t, x, y, p, n, clock, column, row, polarity)
                         n += 1
                     rest >>= 1
                     column += 1
@@ -90,10 +95,7 @@ def decode_evt3_words(words, state, t, x, y, p, width, height):
                 if width > 0 and column >= width:
                     error = _X_OUTSIDE
                     break
-                t[n] = clock
-                x[n] = column
-                y[n] = row
-                p[n] = (word >> 11) & 1
+                _put(t, x, y, p, n, clock, column, row, (word >> 11) & 1)
                 n += 1
         elif kind == 0x3:  # VECT_BASE_X
             base_x = word & 0x7FF

@@ -14,7 +14,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .blocks import new_events
-from .columns import canonical_events, check_time_unit, match_columns
+from .columns import ColumnFileReader, canonical_events, match_columns
 from .errors import FormatError
 from .registry import FormatSpec, register_format
 
@@ -72,18 +72,7 @@ def _layout(array: NpyStream, order: str) -> dict[str, str] | None:
     raise FormatError(array.source, 0, f"array of shape {array.shape} is neither structured nor (N, {len(order)}) columns")
 
 
-class NumpyReader:
-    sensor_size = None
-
-    def __init__(
-        self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us", columns: str = "txyp"
-    ):
-        check_time_unit(time_unit)
-        if sorted(columns) != sorted("txyp"):
-            raise ValueError(f"columns must order the letters t, x, y, p, got {columns!r}")
-        self.stream, self.source, self.time_unit, self.order = stream, source, time_unit, columns
-        self.sensor_size = tuple(sensor_size) if sensor_size else None
-
+class NumpyReader(ColumnFileReader):
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         head = self.stream.read(len(NPY_MAGIC))
         self.stream.seek(0)

@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from .blocks import new_events
-from .columns import canonical_events, check_time_unit, match_columns
+from .columns import ColumnFileReader, canonical_events, match_columns
 from .errors import FormatError
 from .registry import FormatSpec, register_format
 
@@ -25,16 +25,7 @@ _SPACE, _NEWLINE = ord(" "), ord("\n")
 BLOCK_BYTES = 1 << 22
 
 
-class TextReader:
-    def __init__(
-        self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us", columns: str = "txyp"
-    ):
-        check_time_unit(time_unit)
-        if sorted(columns) != sorted("txyp"):
-            raise ValueError(f"columns must order the letters t, x, y, p, got {columns!r}")
-        self.stream, self.source, self.time_unit, self.order = stream, source, time_unit, columns
-        self.sensor_size = tuple(sensor_size) if sensor_size else None
-
+class TextReader(ColumnFileReader):
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         offset, rest, order = 0, b"", self.order
         in_preamble, yielded = True, False
