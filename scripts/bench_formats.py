@@ -152,17 +152,18 @@ def main() -> None:
                     theirs_n = other(path)
                     theirs = median_seconds(lambda: other(path), args.repeats)
                     row["expelliarmus M ev/s"] = theirs_n / theirs / 1e6
-                    row["expelliarmus events"] = theirs_n
+                    row["expelliarmus same count"] = theirs_n == n
                 except Exception as error:  # noqa: BLE001 - report, do not stop the benchmark
                     row["expelliarmus M ev/s"] = f"failed: {error}"
             rows.append(row)
             print(" | ".join(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}" for k, v in row.items()), flush=True)
     print(f"\n{os.cpu_count()} cores visible; one core used; medians of {args.repeats} runs")
-    print("| format | input | MB | M events | plain read MB/s | decode M events/s | decode MB/s | expelliarmus M events/s |")
+    print("| format | input | MB | M events | plain read MB/s | decode M events/s | decode MB/s | expelliarmus M events/s (same event count) |")
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         theirs = row.get("expelliarmus M ev/s", "not installed" if expelliarmus_decoder("evt2") is None else "n/a")
-        theirs = f"{theirs:.1f}" if isinstance(theirs, float) else theirs
+        if isinstance(theirs, float):
+            theirs = f"{theirs:.1f} ({'yes' if row['expelliarmus same count'] else 'no'})"
         print(f"| {row['format']} | {row['input']} | {row['MB']:.1f} | {row['M events']:.2f} | {row['read MB/s']:.0f} | "
               f"{row['decode M ev/s']:.1f} | {row['decode MB/s']:.0f} | {theirs} |")
 
