@@ -243,7 +243,7 @@ def test_garbage_never_crashes_or_hangs(data, format_name):
 
 
 @PROPERTY
-@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["csv", "npy-structured", "npz"]), cut=st.floats(0, 1))
+@given(seed=st.integers(0, 2**32 - 1), kind=st.sampled_from(["csv", "npy-structured", "npz", "hdf5"]), cut=st.floats(0, 1))
 def test_truncated_generic_file(seed, kind, cut):
     rng = np.random.default_rng(seed)
     events = random_events(rng, 40, 640, 480, t0=1000, max_gap=100)
@@ -263,3 +263,10 @@ def test_truncated_csv_line_names_its_offset():
     with pytest.raises(FormatError, match="4 values") as error:
         read(data, "text")
     assert error.value.offset == data.index(b"30 5")
+
+
+def test_raw_without_declared_encoding_needs_the_format():
+    with pytest.raises(FormatError, match="give the format"):
+        detect_format(b"% Date 2020-01-01\n" + bytes(8), "recording.raw", source="recording.raw")
+    assert detect_format(b"x", "events.CSV", source="events.CSV") == "text"
+    assert detect_format(np.lib.format.MAGIC_PREFIX + b"\x01\x00", "a.bin", source="a.bin") == "npy"

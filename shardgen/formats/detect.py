@@ -60,4 +60,9 @@ def open_recording(
             reader.sensor_size = tuple(sensor_size)[:2]
         if require_sensor_size and reader.sensor_size is None:
             raise FormatError(file.location, None, f"{format_name} header records no sensor size; give it (--sensor-size W H)")
-        yield reader
+        try:
+            yield reader
+        finally:
+            close = getattr(reader, "close", None)
+            if close is not None:
+                close()

@@ -41,6 +41,9 @@ class Hdf5Reader:
         self.group, self.names, self.compound = self._locate(h5py)
         self.sensor_size = tuple(sensor_size) if sensor_size else self._sensor_size()
 
+    def close(self) -> None:
+        self.file.close()
+
     def _locate(self, h5py):
         groups = [self.file[name] for name in PREFERRED_GROUPS if isinstance(self.file.get(name), h5py.Group)]
         groups += [self.file] + [item for item in self.file.values() if isinstance(item, h5py.Group)]

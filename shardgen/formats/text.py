@@ -37,7 +37,9 @@ class TextReader(ColumnFileReader):
             if not data:
                 break
             cut = data.rfind(b"\n") + 1 if more else len(data)
-            if cut == 0:  # one line longer than the block: read on
+            if cut == 0:  # one line longer than the block: read on, within reason
+                if len(data) > 4 * BLOCK_BYTES:
+                    raise FormatError(self.source, offset, f"no line break in {len(data)} bytes: not a text event file")
                 rest = data
                 continue
             block, rest = data[:cut], data[cut:]
