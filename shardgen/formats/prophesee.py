@@ -6,8 +6,8 @@ not ``%`` or by a ``% end`` line (newer RAW files). What it may record:
 * encoding: ``% evt 3.0`` (older RAW) or ``% format EVT3;height=720;width=1280`` (newer RAW);
 * geometry: ``% geometry 1280x720``, the ``format`` line's ``height``/``width``, or DAT's
   ``% Height 240`` / ``% Width 304``;
-* for RAW files without geometry, the camera plugin (``% plugin_name hal_plugin_gen3_fx3``),
-  from which the sensor generation gives the geometry (as Metavision does).
+* for RAW files without geometry (older ones), the camera plugin
+  (``% plugin_name hal_plugin_gen3_fx3``), whose sensor generation has a known geometry.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ class PropheseeHeader:
         lowered = {key.lower(): value for key, value in self.fields.items()}
         if "width" in lowered and "height" in lowered:
             return _size(lowered["width"], lowered["height"])
-        plugin = (self.fields.get("plugin_name", "") + " " + self.fields.get("sensor_generation", "")).lower()
+        plugin = self.fields.get("plugin_name", "").lower()
         for needle, size in _PLUGIN_GEOMETRY:
             if needle in plugin:
                 return size
