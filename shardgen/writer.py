@@ -137,7 +137,7 @@ class ShardSink:
         label = str(sample.label).encode()
         size = _member_bytes(len(sample.record)) + _member_bytes(len(label))
         if self._tar is not None and (
-            len(self._table.keys) >= self.max_samples or self._tar.offset + size > self.max_bytes
+            len(self._table.keys) >= self.max_samples or _closed_tar_bytes(self._tar.offset + size) > self.max_bytes
         ):
             self._finish()
         if self._tar is None:
@@ -197,6 +197,12 @@ class ShardSink:
 
 def _member_bytes(payload: int) -> int:
     return 512 + (payload + 511) // 512 * 512
+
+
+def _closed_tar_bytes(offset: int) -> int:
+    """File size once closed: two zero blocks, padded to tarfile's 10240-byte record."""
+    record = tarfile.RECORDSIZE
+    return (offset + 2 * 512 + record - 1) // record * record
 
 
 def _encoded_samples(
