@@ -1,8 +1,10 @@
-"""A small, deterministic synthetic dataset in N-MNIST's raw layout (the embedded default).
+"""Small, deterministic synthetic datasets in real raw layouts (the embedded default).
 
 ``Train/<digit>/<nnnnn>.bin`` and ``Test/<digit>/<nnnnn>.bin`` in the ATIS 40-bit format: each
 recording shows a seven-segment digit moving through N-MNIST's three saccades on a 34 x 34
-sensor, so the demo, tests and benchmarks run the same code path as the real dataset.
+sensor, so the demo, tests and benchmarks run the same code path as the real dataset. For
+benchmarks at N-Caltech101's size, ``write_synthetic_ncaltech101`` writes that dataset's layout
+(240 x 180) with the same saccade generator.
 """
 
 from __future__ import annotations
@@ -31,21 +33,38 @@ def glyph(digit: int) -> np.ndarray:
     return mask
 
 
-def synthetic_recording(digit: int, rng: np.random.Generator, n_events: int) -> dict[str, np.ndarray]:
-    """Events of one digit drawn along three saccades (right-down, left-down, up)."""
-    rows, cols = np.nonzero(glyph(digit))
-    t = np.sort(rng.integers(0, DURATION_US, size=n_events))
-    phase = t / DURATION_US * 3
+def saccade_events(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    rng: np.random.Generator,
+    n_events: int,
+    *,
+    sensor: tuple[int, int] = (SENSOR, SENSOR),
+    origin: tuple[int, int] = (8, 5),
+    amplitude: float = 5.0,
+    duration_us: int = DURATION_US,
+) -> dict[str, np.ndarray]:
+    """Events of a shape (pixels ``rows``, ``cols``) drawn along N-MNIST's three saccades
+    (right-down, left-down, up) on a ``sensor = (W, H)``, the shape's corner at ``origin = (x, y)``."""
+    width, height = sensor
+    t = np.sort(rng.integers(0, duration_us, size=n_events))
+    phase = t / duration_us * 3
     # Saccade displacement in pixels: a closed triangle, as the N-MNIST camera moves.
-    dx = np.where(phase < 1, phase, np.where(phase < 2, 2 - phase, 0.0)) * 5
-    dy = np.where(phase < 1, phase, np.where(phase < 2, 1.0, 3 - phase)) * 5
+    dx = np.where(phase < 1, phase, np.where(phase < 2, 2 - phase, 0.0)) * amplitude
+    dy = np.where(phase < 1, phase, np.where(phase < 2, 1.0, 3 - phase)) * amplitude
     pick = rng.integers(0, len(rows), size=n_events)
-    x = np.clip(cols[pick] + 8 + np.round(dx + rng.normal(0, 0.6, n_events)), 0, SENSOR - 1)
-    y = np.clip(rows[pick] + 5 + np.round(dy + rng.normal(0, 0.6, n_events)), 0, SENSOR - 1)
+    x = np.clip(cols[pick] + origin[0] + np.round(dx + rng.normal(0, 0.6, n_events)), 0, width - 1)
+    y = np.clip(rows[pick] + origin[1] + np.round(dy + rng.normal(0, 0.6, n_events)), 0, height - 1)
     # Leading edges brighten (ON), trailing edges darken (OFF): p follows the motion, with noise.
     moving_forward = phase < 1.5
     p = (rng.random(n_events) < np.where(moving_forward, 0.65, 0.35)).astype(np.uint8)
     return {"t": t.astype(np.int64), "x": x.astype(np.uint16), "y": y.astype(np.uint16), "p": p}
+
+
+def synthetic_recording(digit: int, rng: np.random.Generator, n_events: int) -> dict[str, np.ndarray]:
+    """Events of one seven-segment digit on N-MNIST's 34 x 34 sensor."""
+    rows, cols = np.nonzero(glyph(digit))
+    return saccade_events(rows, cols, rng, n_events)
 
 
 def write_synthetic_nmnist(
@@ -72,3 +91,46 @@ def write_synthetic_nmnist(
                 if not path.exists() or path.read_bytes() != data:
                     path.write_bytes(data)
     return root
+
+
+CALTECH_SENSOR = (240, 180)
+
+
+def outline(label: int, height: int = 120, width: int = 160) -> np.ndarray:
+    """A class's shape for the N-Caltech101-like dataset: an ellipse ring whose aspect ratio and
+    one spoke's angle depend on the label."""
+    rows, cols = np.mgrid[0:height, 0:width]
+    v, u = (rows - height / 2) / (height / 2), (cols - width / 2) / (width / 2)
+    aspect = 0.5 + (label % 5) / 8
+    radius = np.hypot(u, v / aspect)
+    angle = np.pi * label / 7
+    along = u * np.cos(angle) + v * np.sin(angle)
+    across = -u * np.sin(angle) + v * np.cos(angle)
+    return ((radius > 0.8) & (radius < 0.95)) | ((np.abs(across) < 0.04) & (np.abs(along) < 0.8))
+
+
+def write_synthetic_ncaltech101(
+    root: str | Path,
+    *,
+    classes: int = 10,
+    per_class: int = 30,
+    events_per_sample: int = 100_000,
+    seed: int = 0,
+) -> Path:
+    """N-Caltech101's raw layout (``Caltech101/<class>/image_<nnnn>.bin``, ATIS 40-bit, 240 x 180)
+    under ``root``: shapes moving through the saccades, exactly ``events_per_sample`` events each
+    (idempotent: same arguments, same bytes). Returns the ``Caltech101`` folder."""
+    folder = Path(root) / "Caltech101"
+    rng = np.random.default_rng(seed)
+    for label in range(classes):
+        rows, cols = np.nonzero(outline(label))
+        class_folder = folder / f"class_{label:03d}"
+        class_folder.mkdir(parents=True, exist_ok=True)
+        for number in range(1, per_class + 1):
+            origin = (int(rng.integers(10, 60)), int(rng.integers(10, 40)))
+            events = saccade_events(rows, cols, rng, events_per_sample, sensor=CALTECH_SENSOR, origin=origin, amplitude=12)
+            data = encode_atis_bin(events)
+            path = class_folder / f"image_{number:04d}.bin"
+            if not path.exists() or path.stat().st_size != len(data) or path.read_bytes() != data:
+                path.write_bytes(data)
+    return folder
