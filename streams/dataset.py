@@ -173,9 +173,24 @@ class EventStream(wds.DataPipeline):
         function: Callable[[dict, int, int], np.ndarray] | None = None,
         dtype: Any = np.float32,
     ) -> "EventStream":
-        return self.compose(stages.frames(frames_number, split_by, duration, function, dtype))
+        stage = stages.frames(frames_number, split_by, duration, function, dtype)
+        stream = self.compose(stage)
+        if frames_number is not None and duration is None and function is None:
+            # A .batch() straight after may fuse both stages (see batch()).
+            stream._fusable_frames = (stage, self, dict(frames_number=frames_number, split_by=split_by, dtype=dtype))
+        return stream
 
     def batch(self, batch_size: int, *, partial: bool = True, collate: Callable | None = None) -> "EventStream":
+        """Pad frames into ``(frames [B, T_max, ...], labels [B], lengths [B])`` (or ``collate``'s result).
+
+        Straight after ``.frames(frames_number)``, with the default collate, both run as one
+        stage (``stages.frames_batch``) that counts events directly into the batch: same output,
+        without allocating and copying each sample's frames.
+        """
+        fusable = getattr(self, "_fusable_frames", None)
+        if collate is None and fusable is not None and self.pipeline[-1] is fusable[0]:
+            _, before_frames, options = fusable
+            return before_frames.compose(stages.frames_batch(batch_size, partial=partial, **options))
         return self.compose(stages.batch(batch_size, partial, collate or stages.F.pad_sequence_collate))
 
     def map(self, function: Callable[[dict], dict]) -> "EventStream":

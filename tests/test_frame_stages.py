@@ -79,3 +79,46 @@ def test_stages_compose_in_a_webdataset_pipeline(shards, samples) -> None:
 def test_frames_stage_names_the_sample_on_failure(shards) -> None:
     with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed"):
         next(iter(EventStream(shards, split="train").frames(duration=-5)))
+
+
+@pytest.mark.parametrize("options", [dict(frames_number=16), dict(frames_number=5, split_by="time"),
+                                     dict(frames_number=3, dtype=np.uint8)], ids=["number", "time", "uint8"])
+@pytest.mark.parametrize("partial", [True, False])
+def test_fused_frames_batch_equals_the_two_stages(shards, options, partial) -> None:
+    fused = EventStream(shards, split="train").frames(**options).batch(4, partial=partial)
+    assert fused.pipeline[-1].f is stages._frames_batch  # the fluent chain took the fused path
+    separate = wds.DataPipeline(
+        EventStream(shards, split="train"),
+        stages.frames(options["frames_number"], options.get("split_by", "number"), None, None, options.get("dtype", np.float32)),
+        stages.batch(4, partial),
+    )
+    pairs = list(zip(fused, separate, strict=True))
+    assert len(pairs) == (3 if partial else 2)
+    for (frames, labels, lengths), (expected_frames, expected_labels, expected_lengths) in pairs:
+        assert frames.dtype == expected_frames.dtype and torch.equal(frames, expected_frames)
+        assert torch.equal(labels, expected_labels) and torch.equal(lengths, expected_lengths)
+
+
+def test_stages_after_frames_keep_the_unfused_path(shards) -> None:
+    stream = EventStream(shards, split="train").frames(4).map(lambda s: {**s, "frames": s["frames"] * 2}).batch(20)
+    (frames, _, _), = list(stream)
+    plain = list(EventStream(shards, split="train").frames(4).batch(20))[0][0]
+    assert torch.equal(frames, plain * 2)
+
+
+def test_fused_stage_names_the_sample_on_failure(shards) -> None:
+    stream = EventStream(shards, split="train").frames(4, split_by="space").batch(2)
+    with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed: split_by"):
+        next(iter(stream))
+
+
+def test_fused_batches_reuse_memory_only_when_released(shards) -> None:
+    stream = EventStream(shards, split="train").frames(4).batch(3, partial=False)
+    held = list(stream)  # every batch kept: none may share memory with another
+    pointers = {frames.data_ptr() for frames, _, _ in held}
+    assert len(pointers) == len(held)
+    separate = wds.DataPipeline(EventStream(shards, split="train"), stages.frames(4), stages.batch(3, False))
+    for (frames, _, _), (expected, _, _) in zip(held, separate, strict=True):
+        assert torch.equal(frames, expected), "a held batch was overwritten"
+    reused = {frames.data_ptr() for frames, _, _ in stream}  # each batch dropped before the next
+    assert len(reused) < len(held)

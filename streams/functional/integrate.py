@@ -133,16 +133,19 @@ def _duration_bounds(t, t_min, duration, frames_num):  # pragma: no cover - comp
     return j_l, j_r
 
 
-def _frames(frames_num: int, H: int, W: int, dtype) -> tuple[np.ndarray, int]:
-    """Zeroed frames [T, 2*H*W] and the saturation limit of ``dtype`` (0: none)."""
-    dtype = np.dtype(dtype)
+def _limit(dtype: np.dtype) -> int:
+    """The saturation limit of frames of ``dtype`` (0: none)."""
     if dtype.kind in "iu":
-        limit = int(np.iinfo(dtype).max)
-    elif dtype.kind == "f":
-        limit = 0
-    else:
-        raise TypeError(f"frames dtype must be a float or integer type, got {dtype}")
-    return np.zeros((frames_num, 2 * H * W), dtype), limit
+        return int(np.iinfo(dtype).max)
+    if dtype.kind == "f":
+        return 0
+    raise TypeError(f"frames dtype must be a float or integer type, got {dtype}")
+
+
+def _frames(frames_num: int, H: int, W: int, dtype) -> tuple[np.ndarray, int]:
+    """Zeroed frames [T, 2*H*W] and their saturation limit."""
+    dtype = np.dtype(dtype)
+    return np.zeros((frames_num, 2 * H * W), dtype), _limit(dtype)
 
 
 def _event_arrays(events: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -194,23 +197,38 @@ def integrate_events_segment_to_frame(
 
 
 def integrate_events_by_fixed_frames_number(
-    events: Mapping[str, np.ndarray], split_by: str, frames_num: int, H: int, W: int, *, dtype=np.float32
+    events: Mapping[str, np.ndarray],
+    split_by: str,
+    frames_num: int,
+    H: int,
+    W: int,
+    *,
+    dtype=np.float32,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``frames_num`` frames ``[T, 2, H, W]``, split by event count or by time (SpikingJelly's rule)."""
+    """``frames_num`` frames ``[T, 2, H, W]``, split by event count or by time (SpikingJelly's rule).
+
+    ``out``: a zeroed, C-contiguous ``[T, 2, H, W]`` array to count into (one row of a batch,
+    say) instead of a new one; ``dtype`` is then ``out``'s.
+    """
     _check_frames_num(frames_num)
+    if out is None:
+        frames, limit = _frames(frames_num, H, W, dtype)
+    else:
+        if out.shape != (frames_num, 2, H, W) or not out.flags.c_contiguous:
+            raise ValueError(f"out must be a C-contiguous array of shape {(frames_num, 2, H, W)}, got {out.shape}")
+        frames, limit = out.reshape(frames_num, 2 * H * W), _limit(out.dtype)
     t, x, y, p = _event_arrays(events)
-    out, limit = _frames(frames_num, H, W, dtype)
     if split_by == "number":
-        _integrate_by_count(x, y, p, H, W, out, limit)
-    elif len(t):
-        _check_split_by(split_by)
-        t0 = int(t[0])
-        if not _integrate_sorted_windows(t, x, y, p, t0, (int(t[-1]) - t0) // frames_num, H, W, out, limit):
-            out[:] = 0
-            _integrate_ranges(x, y, p, *_time_window_bounds(t, frames_num), H, W, out, limit)
+        _integrate_by_count(x, y, p, H, W, frames, limit)
     else:
         _check_split_by(split_by)
-    return out.reshape(frames_num, 2, H, W)
+        if len(t):
+            t0 = int(t[0])
+            if not _integrate_sorted_windows(t, x, y, p, t0, (int(t[-1]) - t0) // frames_num, H, W, frames, limit):
+                frames[:] = 0
+                _integrate_ranges(x, y, p, *_time_window_bounds(t, frames_num), H, W, frames, limit)
+    return frames.reshape(frames_num, 2, H, W)
 
 
 def integrate_events_by_fixed_duration(
