@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import warnings
 from importlib.metadata import version
 from pathlib import Path
@@ -32,7 +33,8 @@ from spikingjelly.datasets import utils as sj
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "references" / "spikingjelly_integrate.npz"
-SAMPLES = ROOT.parent / "shared" / "samples"  # as tests/conftest.py finds them
+# As tests/conftest.py finds them: beside the checkout, or where NEUROSHARDS_SAMPLES points.
+SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or ROOT.parent / "shared" / "samples")
 REAL_SAMPLE = Path("nmnist") / "1.bs2"
 
 
