@@ -12,7 +12,6 @@ whichever worker or rank reads it, and a different one in the next epoch.
 
 from __future__ import annotations
 
-import sys
 import zlib
 from typing import Any, Callable, Iterable, Iterator
 
@@ -126,31 +125,6 @@ def _batch(
         yield collate(pending)
 
 
-class _RecycledArrays:
-    """Zeroed arrays that are reused once nothing outside holds them any more.
-
-    A batch of frames is large (16 x 16 x 2 x 180 x 240 float32 is 88 MB); fresh memory of that
-    size costs a page fault per 4 KiB, about three times what zeroing memory already mapped costs.
-    A batch handed out as a tensor keeps its array alive (``torch.from_numpy``) for as long as the
-    consumer, a view, or a queue to another process holds it; only an array whose sole reference
-    is this pool is zeroed and handed out again.
-    """
-
-    def __init__(self, keep: int = 2):
-        self.keep = keep
-        self.arrays: list[np.ndarray] = []
-
-    def zeros(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-        for array in self.arrays:
-            # References: the list, this loop's name and getrefcount's argument.
-            if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) == 3:
-                array.fill(0)
-                return array
-        array = np.zeros(shape, dtype)
-        self.arrays = [array, *self.arrays[: self.keep - 1]]
-        return array
-
-
 def _frames_batch(
     source: Iterable[Sample],
     batch_size: int,
@@ -167,11 +141,10 @@ def _frames_batch(
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     pending: list[Sample] = []
-    buffers = _RecycledArrays()
 
     def collate(group: list[Sample]) -> tuple:
         W, H = group[0]["sensor_size"][:2]
-        frames = buffers.zeros((len(group), frames_number, 2, H, W), np.dtype(dtype))
+        frames = np.zeros((len(group), frames_number, 2, H, W), dtype=dtype)
         for row, sample in zip(frames, group):
             if tuple(sample["sensor_size"][:2]) != (W, H):
                 raise SampleError(f"{_where(sample)}: sensor size {sample['sensor_size'][:2]} differs from "
