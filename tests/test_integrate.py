@@ -318,3 +318,16 @@ def test_segment_to_frame_counts_every_in_frame_event(case) -> None:
     frame = F.integrate_events_segment_to_frame(events["x"], events["y"], events["p"], H, W)
     assert frame.shape == (2, H, W) and frame.dtype == np.float32
     assert_same(frame, documented_frame(events, H, W, 0, len(events["x"])).astype(np.float32), "frame")
+
+
+@SETTINGS
+@given(event_sets(sort=False), st.integers(1, 5_000_000), st.integers(1, 20))
+def test_unsorted_events_follow_spikingjelly_segments(case, duration, frames_num) -> None:
+    events, H, W = case
+    t = events["t"].astype(np.int64)
+    assume(len(t) == 0 or (t[-1] - t.min()) // duration < 500)
+    j_l, j_r = documented_duration_segments(events["t"], duration)
+    frames = F.integrate_events_by_fixed_duration(events, duration, H, W)
+    assert_same(frames, documented_frames(events, H, W, j_l, j_r).astype(np.float32), "duration frames")
+    j_l, j_r = F.cal_fixed_frames_number_segment_index(events["t"], "time", frames_num)
+    assert_same(F.integrate_segments(events, j_l, j_r, H, W), documented_frames(events, H, W, j_l, j_r).astype(np.float32), "segments")
