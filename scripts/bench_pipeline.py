@@ -19,8 +19,8 @@ count, batches of ``--batch`` padded as ``[B, T, 2, H, W]``:
   does, without its per-sample x/y shift) and ``ToFrame(n_event_bins=16)`` on the fly, batched with
   ``tonic.collation.PadTensors``.
 
-Reported: samples/s (median over ``--rounds`` full passes), bytes on disk, the one-off
-preparation time, and the ratio against SpikingJelly's cached loading.
+Reported: samples/s (median over ``--rounds`` full passes, torch limited to one thread), bytes on
+disk, the one-off preparation time, and the ratio against SpikingJelly's cached loading.
 """
 
 from __future__ import annotations
@@ -122,6 +122,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "neuroshards-bench-pipeline",
                         help="scratch folder, rebuilt on every run (default: %(default)s)")
     args = parser.parse_args()
+    # One process each, one core each: torch's intra-op threads (SpikingJelly's and Tonic's padding)
+    # spin between calls and, on a small shared machine, slow every pipeline several times over.
+    torch.set_num_threads(1)
     if args.quick:
         args.samples, args.events = 40, 20_000
     classes = 10
