@@ -33,6 +33,7 @@ from .plan import (
     REMAINDERS,
     SHUFFLES,
     PlanError,
+    buffer_shuffle,
     build_catalog,
     delivered_per_worker,
     plan_slot,
@@ -126,6 +127,10 @@ class ShardSource(IterableDataset):
         self._progress = {"epoch": 0, "items": 0, "batch_size": 1, "num_workers": 1, "complete": False}
         self._loader_active = False
         self.samples_per_worker(1)  # fails early when the ranks cannot all be fed
+        # Compile (or load from numba's cache) the reader's kernels here, once: forked DataLoader
+        # workers inherit them instead of each loading them again every epoch.
+        samples_in_run(b"", "warm-up", 0, [])
+        buffer_shuffle(3, 2, np.random.default_rng(0))
 
     # The plan -----------------------------------------------------------------------------
 
