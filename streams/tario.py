@@ -131,6 +131,7 @@ def parse_members(
     """
     members: list[tuple[str, bytes, int]] = []
     long_name: str | None = None
+    long_name_at = 0  # header offset of the record that set long_name
     position = 0
     while True:
         rows = _scan_headers(np.frombuffer(data, dtype=np.uint8, offset=position) if position < len(data) else _EMPTY)
@@ -151,7 +152,8 @@ def parse_members(
                 if complete:
                     what = "tar header" if status == _CUT_HEADER else f"member {_member_name(data[offset : offset + BLOCK])!r}"
                     raise ShardError(f"{where}: truncated {what} ({len(data) - offset} bytes left)")
-                return members, offset, False
+                # Resume at the long-name record, if any, so the next call sees it again.
+                return members, long_name_at if long_name is not None else offset, False
             if status == _BAD_CHECKSUM:
                 raise ShardError(f"{where}: tar header checksum mismatch (damaged or not a tar file)")
             if status == _BAD_NUMBER:
@@ -167,15 +169,19 @@ def parse_members(
                     name, long_name = long_name, None
                 members.append((name, payload, base + offset))
             elif kind == 76:  # b"L": GNU long name of the next member
+                if long_name is None:
+                    long_name_at = offset
                 long_name = payload.rstrip(b"\0").decode()
             elif kind == 120 or kind == 103:  # b"x", b"g": pax headers
                 pax = _parse_pax(payload, source, base + offset)
                 if kind == 120 and "path" in pax:
+                    if long_name is None:
+                        long_name_at = offset
                     long_name = pax["path"]
             else:
                 long_name = None  # directories, links: not sample members
         if not rows.size or rows[-1, 4] != _BASE256:
-            return members, len(data), False
+            return members, long_name_at if long_name is not None and not complete else len(data), False
         # a base-256 size stopped the scan: go on after that member
 
 
