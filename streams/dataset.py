@@ -201,6 +201,7 @@ class ShardSource(IterableDataset):
 
     def begin_pass(self, *, batch_size: int, num_workers: int) -> None:
         """Called by the main process when a pass starts (``EventStream`` or ``StreamLoader``)."""
+        self.samples_per_worker(num_workers)  # a plan error here, not in every worker
         state = self.descriptor.read()
         if state["generation"] == self._progress.get("generation"):
             self.descriptor.write(state["epoch"] + 1)  # no set_epoch since the last pass: the next epoch

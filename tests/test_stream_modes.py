@@ -1,0 +1,73 @@
+"""EventStream modes in one process: resampling with weighted mixing, resume, loud plan errors."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from streaming_helpers import write_uneven_shards
+from streams import EventStream
+from streams.plan import PlanError
+
+
+@pytest.fixture(scope="module")
+def two_sets(tmp_path_factory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("modes")
+    write_uneven_shards(root / "a", [6, 2, 5], dataset="a")
+    write_uneven_shards(root / "b", [3, 4], dataset="b")
+    return root / "a", root / "b"
+
+
+def _keys(stream) -> list[str]:
+    return [sample["__key__"] for sample in stream]
+
+
+def test_mixing_draws_the_epoch_length_by_weight(two_sets):
+    a, b = two_sets
+    only_b = _keys(EventStream([a, b], split="train", epoch_length=40, weights=[0, 1], seed=1))
+    assert len(only_b) == 40 and {key.split("_")[0] for key in only_b} == {"b"}
+    mixed = EventStream([a, b], split="train", epoch_length=400, weights=[1, 3], seed=1)
+    first, second = _keys(mixed), _keys(mixed)  # each pass: the next epoch, new draws
+    share_b = Counter(key.split("_")[0] for key in first)["b"] / 400
+    assert 0.65 < share_b < 0.85 and first != second
+    mixed.set_epoch(0)
+    assert _keys(mixed) == first
+
+
+def test_resampled_stream_resumes_by_arithmetic(two_sets):
+    a, b = two_sets
+    stream = EventStream([a, b], split="train", epoch_length=30, seed=4, rank=1, world_size=2)
+    batched = stream.frames(1).batch(4)
+    stream.set_epoch(3)
+    full = [labels.tolist() for _f, labels, _l in batched]
+    stream.set_epoch(3)
+    iterator = iter(batched)
+    head = [next(iterator)[1].tolist() for _ in range(2)]
+    state = stream.state_dict()
+    restarted = EventStream([a, b], split="train", epoch_length=30, seed=4, rank=1, world_size=2)
+    restarted.load_state_dict(state)
+    assert head + [labels.tolist() for _f, labels, _l in restarted.frames(1).batch(4)] == full
+
+
+def test_a_worker_without_samples_is_a_loud_error(two_sets):
+    a, _ = two_sets
+    with pytest.raises(PlanError, match="13 samples cannot feed 16"):
+        EventStream(a, split="train", rank=0, world_size=16)
+    stream = EventStream(a, split="train", rank=0, world_size=7)
+    with pytest.raises(PlanError, match="13 samples cannot feed 14"):  # before any worker starts
+        list(stream.loader(num_workers=2, multiprocessing_context="fork"))
+
+
+def test_remainder_error_refuses_an_uneven_split(two_sets):
+    a, _ = two_sets
+    with pytest.raises(PlanError, match="do not split evenly over 2"):
+        EventStream(a, split="train", world_size=2, rank=0, remainder="error")
+
+
+def test_state_of_another_plan_is_refused(two_sets):
+    a, _ = two_sets
+    state = EventStream(a, split="train", shuffle=True, seed=1).state_dict()
+    with pytest.raises(ValueError, match="seed: saved 1, now 2"):
+        EventStream(a, split="train", shuffle=True, seed=2).load_state_dict(state)
