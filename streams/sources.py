@@ -137,6 +137,12 @@ class _PipeStream:
             raise ShardError(f"{self.where}: command failed with status {self.process.returncode}")
         return data
 
+    def readinto(self, view) -> int:
+        got = self.process.stdout.readinto(view)  # type: ignore[union-attr]
+        if not got and self.process.wait() != 0:
+            raise ShardError(f"{self.where}: command failed with status {self.process.returncode}")
+        return got
+
     def close(self) -> None:
         self.process.stdout.close()  # type: ignore[union-attr]
         self.process.wait()
@@ -197,17 +203,17 @@ class ShardCache:
             total -= size
 
 
-def _read_exact(stream: BinaryIO, size: int, where: str, start: int) -> bytes:
-    data = stream.read(size)
-    while len(data) < size:  # network and pipe reads may return less than asked
-        more = stream.read(size - len(data))
-        if not more:
+def _read_into(stream: BinaryIO, view: memoryview, where: str, start: int) -> None:
+    """Fill ``view`` from ``stream``; network and pipe reads may return less than asked."""
+    filled = 0
+    while filled < len(view):
+        got = stream.readinto(view[filled:])
+        if not got:
             raise ShardError(
-                f"{where} at byte {start + len(data)}: shard ends early ({len(data)} of {size} bytes of a run "
+                f"{where} at byte {start + filled}: shard ends early ({filled} of {len(view)} bytes of a run "
                 "the index locates here); the shard is truncated or changed after its index was written"
             )
-        data += more
-    return data
+        filled += got
 
 
 class RunReader:
@@ -221,12 +227,14 @@ class RunReader:
         self._position = 0
         self._stream: BinaryIO | None = None
         self._seekable = False
+        self._buffer = bytearray()  # reused: fresh allocations per run cost page faults
 
     def where(self, shard: int) -> str:
         store, name, _, _ = self.files[shard]
         return self.stores[store].where(name)
 
-    def read(self, shard: int, start: int, end: int) -> bytes:
+    def read(self, shard: int, start: int, end: int) -> memoryview:
+        """Bytes ``start:end`` of shard number ``shard``; valid until the next call."""
         if shard != self._shard or not (self._seekable or start == self._position):
             self.close()
             store_number, name, size, sha256 = self.files[shard]
@@ -240,9 +248,12 @@ class RunReader:
             self._shard = shard
         elif self._seekable and start != self._position:
             self._stream.seek(start)  # type: ignore[union-attr]
-        data = _read_exact(self._stream, end - start, self.where(shard), start)  # type: ignore[arg-type]
+        if len(self._buffer) < end - start:
+            self._buffer = bytearray(end - start)
+        view = memoryview(self._buffer)[: end - start]
+        _read_into(self._stream, view, self.where(shard), start)  # type: ignore[arg-type]
         self._position = end
-        return data
+        return view
 
     def close(self) -> None:
         if self._stream is not None:

@@ -121,10 +121,11 @@ def _scan_headers(data):
 
 
 def parse_members(
-    data: bytes, source: str, base: int = 0, *, complete: bool = True
+    data: bytes | memoryview, source: str, base: int = 0, *, complete: bool = True
 ) -> tuple[list[tuple[str, bytes, int]], int, bool]:
     """The regular-file members in ``data`` (bytes of a tar file from byte ``base`` on, starting at a
-    header): ``([(name, payload, header offset)], bytes consumed, end-of-archive seen)``.
+    header): ``([(name, payload, header offset)], bytes consumed, end-of-archive seen)``. Payloads
+    are ``bytes`` (copies when ``data`` is a memoryview of a reused buffer).
 
     ``complete``: ``data`` must hold whole members (an index-located run); otherwise parsing stops
     before a member cut at the end of ``data`` (streaming), leaving it to the next call.
@@ -137,34 +138,28 @@ def parse_members(
         rows = _scan_headers(np.frombuffer(data, dtype=np.uint8, offset=position) if position < len(data) else _EMPTY)
         for offset, size, kind, name_length, status in rows.tolist():
             offset += position
-            where = f"{source} at byte {base + offset}"
             if status == _BASE256:
-                size = _octal(data[offset + 124 : offset + 136], source, base + offset)
+                size = _octal(bytes(data[offset + 124 : offset + 136]), source, base + offset)
                 if offset + BLOCK + size > len(data):
                     status = _CUT_MEMBER
                 else:
                     kind, status = data[offset + 156], _OK
-                    name_length = data[offset : offset + 100].find(b"\0") % 101
+                    name_length = bytes(data[offset : offset + 100]).find(b"\0") % 101
                     position = offset + BLOCK + (size + BLOCK - 1) // BLOCK * BLOCK
             if status == _END:
                 return members, offset, True
-            if status in (_CUT_HEADER, _CUT_MEMBER):
-                if complete:
-                    what = "tar header" if status == _CUT_HEADER else f"member {_member_name(data[offset : offset + BLOCK])!r}"
-                    raise ShardError(f"{where}: truncated {what} ({len(data) - offset} bytes left)")
-                # Resume at the long-name record, if any, so the next call sees it again.
+            if status != _OK:
+                _raise_unless_cut(status, data, offset, source, base, complete)
+                # A member cut at the end of a streaming chunk: resume at its header (or at the
+                # long-name record before it) in the next call.
                 return members, long_name_at if long_name is not None else offset, False
-            if status == _BAD_CHECKSUM:
-                raise ShardError(f"{where}: tar header checksum mismatch (damaged or not a tar file)")
-            if status == _BAD_NUMBER:
-                raise ShardError(f"{where}: damaged tar header (bad number)")
             start = offset + BLOCK
-            payload = data[start : start + size]
+            payload = bytes(data[start : start + size])  # no copy when data is bytes already
             if kind == 48 or kind == 0:  # b"0", b"\0": a regular file
                 if long_name is None:
-                    name = data[offset : offset + name_length].decode()
+                    name = bytes(data[offset : offset + name_length]).decode()
                     if data[offset + 345] != 0 and data[offset + 257 : offset + 262] == b"ustar":
-                        name = _member_name(data[offset : offset + BLOCK])
+                        name = _member_name(bytes(data[offset : offset + BLOCK]))
                 else:
                     name, long_name = long_name, None
                 members.append((name, payload, base + offset))
@@ -186,6 +181,18 @@ def parse_members(
 
 
 _EMPTY = np.zeros(0, dtype=np.uint8)
+
+
+def _raise_unless_cut(status: int, data, offset: int, source: str, base: int, complete: bool) -> None:
+    where = f"{source} at byte {base + offset}"
+    if status in (_CUT_HEADER, _CUT_MEMBER):
+        if complete:
+            what = "tar header" if status == _CUT_HEADER else f"member {_member_name(bytes(data[offset : offset + BLOCK]))!r}"
+            raise ShardError(f"{where}: truncated {what} ({len(data) - offset} bytes left)")
+        return
+    if status == _BAD_CHECKSUM:
+        raise ShardError(f"{where}: tar header checksum mismatch (damaged or not a tar file)")
+    raise ShardError(f"{where}: damaged tar header (bad number)")
 
 
 def _member_name(header: bytes) -> str:
@@ -219,7 +226,7 @@ def group_samples(members: Sequence[tuple[str, bytes, int]], source: str) -> lis
     return samples
 
 
-def samples_in_run(data: bytes, source: str, base: int, keys: Sequence[str]) -> list[dict]:
+def samples_in_run(data: bytes | memoryview, source: str, base: int, keys: Sequence[str]) -> list[dict]:
     """The samples of an index-located run: ``data`` holds exactly the members of ``keys``, in order."""
     members, _, _ = parse_members(data, source, base)
     samples = group_samples(members, source)
@@ -233,17 +240,21 @@ def samples_in_run(data: bytes, source: str, base: int, keys: Sequence[str]) -> 
 
 
 def iter_samples(stream: BinaryIO, source: str) -> Iterator[dict]:
-    """Every sample of a tar ``stream`` read sequentially (no index needed), in chunks."""
-    pending = b""
-    base = 0
+    """Every sample of a tar ``stream`` read sequentially (no index needed), through one reused buffer."""
+    buffer = bytearray(STREAM_CHUNK)
+    filled = 0  # bytes at the front of buffer not parsed yet
+    base = 0  # their offset in the stream
     carried: list[tuple[str, bytes, int]] = []
     while True:
-        block = stream.read(STREAM_CHUNK)
-        data = pending + block if pending else block
-        members, consumed, ended = parse_members(data, source, base, complete=not block)
+        if filled == len(buffer):  # a member larger than the buffer
+            buffer.extend(bytes(len(buffer)))
+        with memoryview(buffer) as view:
+            got = stream.readinto(view[filled:]) or 0
+            filled += got
+            members, consumed, ended = parse_members(view[:filled], source, base, complete=not got)
         members = carried + members
         # The last key's members may continue in the next chunk: hold them back unless done.
-        done = ended or not block
+        done = ended or not got
         cut = len(members)
         if not done and members:
             last_key = split_key(members[-1][0])[0]
@@ -253,5 +264,6 @@ def iter_samples(stream: BinaryIO, source: str) -> Iterator[dict]:
         if done:
             return
         carried = members[cut:]
-        pending = data[consumed:]
+        buffer[: filled - consumed] = buffer[consumed:filled]
+        filled -= consumed
         base += consumed
