@@ -207,10 +207,11 @@ class ShardSource(IterableDataset):
             self.descriptor.write(state["epoch"] + 1)  # no set_epoch since the last pass: the next epoch
             state = self.descriptor.read()
         skip = state["skip_items"]
-        if skip and (state["batch_size"] != batch_size):
+        if skip and (state["batch_size"], state["num_workers"]) != (batch_size, num_workers):
             raise PlanError(
-                f"the resume state counts batches of {state['batch_size']} samples, this stream's batches hold "
-                f"{batch_size}; resume with the same batch size"
+                f"the resume state counts batches of {state['batch_size']} samples over {state['num_workers']} "
+                f"DataLoader workers, this pass has batches of {batch_size} over {num_workers}; resume with the same "
+                "batch size and num_workers"
             )
         self._progress = {
             "generation": state["generation"],
