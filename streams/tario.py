@@ -11,7 +11,7 @@ index's offsets) with the header checksums of a chunk summed in one numpy call, 
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numba
 import numpy as np
@@ -149,7 +149,7 @@ def parse_members(
             if status == _END:
                 return members, offset, True
             if status != _OK:
-                _raise_unless_cut(status, data, offset, source, base, complete)
+                _raise_unless_cut(status, data, offset, size, source, base, complete)
                 # A member cut at the end of a streaming chunk: resume at its header (or at the
                 # long-name record before it) in the next call.
                 return members, long_name_at if long_name is not None else offset, False
@@ -183,12 +183,14 @@ def parse_members(
 _EMPTY = np.zeros(0, dtype=np.uint8)
 
 
-def _raise_unless_cut(status: int, data, offset: int, source: str, base: int, complete: bool) -> None:
+def _raise_unless_cut(status: int, data, offset: int, size: int, source: str, base: int, complete: bool) -> None:
     where = f"{source} at byte {base + offset}"
+    if status == _CUT_HEADER and complete:
+        raise ShardError(f"{where}: truncated tar header ({len(data) - offset} of {BLOCK} bytes)")
+    if status == _CUT_MEMBER and complete:
+        name = _member_name(bytes(data[offset : offset + BLOCK]))
+        raise ShardError(f"{where}: member {name!r} truncated ({len(data) - offset - BLOCK} of {size} bytes)")
     if status in (_CUT_HEADER, _CUT_MEMBER):
-        if complete:
-            what = "tar header" if status == _CUT_HEADER else f"member {_member_name(bytes(data[offset : offset + BLOCK]))!r}"
-            raise ShardError(f"{where}: truncated {what} ({len(data) - offset} bytes left)")
         return
     if status == _BAD_CHECKSUM:
         raise ShardError(f"{where}: tar header checksum mismatch (damaged or not a tar file)")
@@ -211,25 +213,26 @@ def split_key(name: str) -> tuple[str, str]:
     return (f"{directory}/{stem}" if directory else stem), extension
 
 
-def group_samples(members: Sequence[tuple[str, bytes, int]], source: str) -> list[dict]:
+def group_samples(members: Iterable[tuple[str, bytes, int]], source: str) -> Iterator[dict]:
     """Consecutive members with the same key -> ``{"__key__", "__url__", extension: bytes}``."""
-    samples: list[dict] = []
-    current: dict = {}
+    current: dict | None = None
     for name, payload, offset in members:
         key, extension = split_key(name)
-        if current.get("__key__") != key:
+        if current is None or current["__key__"] != key:
+            if current is not None:
+                yield current
             current = {"__key__": key, "__url__": source}
-            samples.append(current)
         elif extension in current:
             raise ShardError(f"{source} at byte {offset}: sample {key!r} has member {extension!r} twice")
         current[extension] = payload
-    return samples
+    if current is not None:
+        yield current
 
 
 def samples_in_run(data: bytes | memoryview, source: str, base: int, keys: Sequence[str]) -> list[dict]:
     """The samples of an index-located run: ``data`` holds exactly the members of ``keys``, in order."""
     members, _, _ = parse_members(data, source, base)
-    samples = group_samples(members, source)
+    samples = list(group_samples(members, source))
     if len(samples) != len(keys) or any(sample["__key__"] != key for sample, key in zip(samples, keys)):
         found = [sample["__key__"] for sample in samples]
         raise ShardError(
@@ -239,12 +242,10 @@ def samples_in_run(data: bytes | memoryview, source: str, base: int, keys: Seque
     return samples
 
 
-def iter_samples(stream: BinaryIO, source: str) -> Iterator[dict]:
-    """Every sample of a tar ``stream`` read sequentially (no index needed), through one reused buffer."""
+def _stream_members(stream: BinaryIO, source: str) -> Iterator[tuple[str, bytes, int]]:
     buffer = bytearray(STREAM_CHUNK)
     filled = 0  # bytes at the front of buffer not parsed yet
     base = 0  # their offset in the stream
-    carried: list[tuple[str, bytes, int]] = []
     while True:
         if filled == len(buffer):  # a member larger than the buffer
             buffer.extend(bytes(len(buffer)))
@@ -252,18 +253,21 @@ def iter_samples(stream: BinaryIO, source: str) -> Iterator[dict]:
             got = stream.readinto(view[filled:]) or 0
             filled += got
             members, consumed, ended = parse_members(view[:filled], source, base, complete=not got)
-        members = carried + members
-        # The last key's members may continue in the next chunk: hold them back unless done.
-        done = ended or not got
-        cut = len(members)
-        if not done and members:
-            last_key = split_key(members[-1][0])[0]
-            while cut and split_key(members[cut - 1][0])[0] == last_key:
-                cut -= 1
-        yield from group_samples(members[:cut], source)
-        if done:
+        yield from members
+        if ended or not got:
             return
-        carried = members[cut:]
         buffer[: filled - consumed] = buffer[consumed:filled]
         filled -= consumed
         base += consumed
+
+
+def iter_members(stream: BinaryIO, source: str) -> Iterator[tuple[str, bytes]]:
+    """``(name, data)`` of every regular file of a tar ``stream``, read sequentially through one
+    reused buffer (no index needed)."""
+    for name, payload, _ in _stream_members(stream, source):
+        yield name, payload
+
+
+def iter_samples(stream: BinaryIO, source: str) -> Iterator[dict]:
+    """Every sample of a tar ``stream``, read sequentially (no index needed)."""
+    return group_samples(_stream_members(stream, source), source)

@@ -1,6 +1,8 @@
 """Dataset adapters: how each published dataset lays out its files, labels and splits."""
 
 from . import atis_datasets  # noqa: F401  (registers its datasets)
+from . import own_recordings  # noqa: F401  (registers folder and manifest)
+from . import navgesture  # noqa: F401  (registers navgesture-walk and navgesture-sit)
 from .base import DatasetAdapter, FileTask, Plan, Sample, Task, key_from_path
 from .registry import DATASETS, get_dataset, register
 
