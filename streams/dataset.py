@@ -118,6 +118,7 @@ class ShardSource(IterableDataset):
         self.split, self.seed, self.shuffle, self.shuffle_buffer = split, int(seed), shuffle, int(shuffle_buffer)
         self.remainder, self.epoch_length = remainder, epoch_length
         self.weights = None if weights is None else [float(weight) for weight in weights]
+        self._given_rank_world = (rank, world_size)
         self.rank, self.world_size = distributed_rank_world(rank, world_size)
         self.descriptor = _Descriptor()
         # Per copy (each persistent worker has its own): passes made since the descriptor last changed.
@@ -201,6 +202,12 @@ class ShardSource(IterableDataset):
 
     def begin_pass(self, *, batch_size: int, num_workers: int) -> None:
         """Called by the main process when a pass starts (``EventStream`` or ``StreamLoader``)."""
+        if (self.rank, self.world_size) != distributed_rank_world(*self._given_rank_world):
+            raise PlanError(
+                f"this stream was made for rank {self.rank} of {self.world_size}, but torch.distributed now says "
+                f"{distributed_rank_world(*self._given_rank_world)}: create the stream after init_process_group "
+                "(or pass rank= and world_size=)"
+            )
         self.samples_per_worker(num_workers)  # a plan error here, not in every worker
         state = self.descriptor.read()
         if state["generation"] == self._progress.get("generation"):
@@ -251,6 +258,7 @@ class ShardSource(IterableDataset):
             described = ", ".join(f"{name}: saved {saved!r}, now {now!r}" for name, (saved, now) in different.items())
             raise ValueError(f"the resume state belongs to a different epoch plan ({described})")
         self.descriptor.write(int(state["epoch"]), int(state["items"]), int(state["batch_size"]), int(state["num_workers"]))
+        # No "generation" in the progress: the next pass takes this epoch as given, as after set_epoch.
         self._progress = {"epoch": int(state["epoch"]), "items": int(state["items"]), "batch_size": int(state["batch_size"]),
                           "num_workers": int(state["num_workers"]), "complete": False}
 

@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import torch
 
 from streaming_helpers import write_uneven_shards
 from streams import EventStream
@@ -71,3 +72,29 @@ def test_state_of_another_plan_is_refused(two_sets):
     state = EventStream(a, split="train", shuffle=True, seed=1).state_dict()
     with pytest.raises(ValueError, match="seed: saved 1, now 2"):
         EventStream(a, split="train", shuffle=True, seed=2).load_state_dict(state)
+
+
+def test_loader_without_workers_counts_batches_for_resume(two_sets):
+    a, _ = two_sets
+    stream = EventStream(a, split="train", shuffle="sample", seed=9)
+    loader = stream.frames(1).batch(2).loader(num_workers=0)
+    stream.set_epoch(1)
+    full = [labels.tolist() for _f, labels, _l in loader]
+    stream.set_epoch(1)
+    iterator = iter(loader)
+    head = [next(iterator)[1].tolist() for _ in range(3)]
+    state = stream.state_dict()
+    assert (state["epoch"], state["items"], state["num_workers"]) == (1, 3, 1)
+    stream.load_state_dict(state)
+    assert head + [labels.tolist() for _f, labels, _l in loader] == full
+
+
+def test_a_stream_made_before_init_process_group_is_refused(two_sets, monkeypatch):
+    a, _ = two_sets
+    stream = EventStream(a, split="train")  # not initialised yet: rank 0 of 1
+    monkeypatch.setattr(torch.distributed, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.distributed, "get_rank", lambda: 1)
+    monkeypatch.setattr(torch.distributed, "get_world_size", lambda: 2)
+    with pytest.raises(PlanError, match="create the stream after init_process_group"):
+        next(iter(stream))
+    assert _keys(EventStream(a, split="train", rank=0, world_size=1))  # explicit arguments win
