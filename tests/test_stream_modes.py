@@ -25,6 +25,20 @@ def _keys(stream) -> list[str]:
     return [sample["__key__"] for sample in stream]
 
 
+def _labels(batches) -> list[list[int]]:
+    return [labels.tolist() for _frames, labels, _lengths in batches]
+
+
+def _whole_then_interrupted(stream, batches, epoch: int, head_batches: int):
+    """Epoch ``epoch`` in full, then again stopped after ``head_batches``: (full, head, state)."""
+    stream.set_epoch(epoch)
+    full = _labels(batches)
+    stream.set_epoch(epoch)
+    iterator = iter(batches)
+    head = [next(iterator)[1].tolist() for _ in range(head_batches)]
+    return full, head, stream.state_dict()
+
+
 def test_mixing_draws_the_epoch_length_by_weight(two_sets):
     a, b = two_sets
     only_b = _keys(EventStream([a, b], split="train", epoch_length=40, weights=[0, 1], seed=1))
@@ -40,16 +54,10 @@ def test_mixing_draws_the_epoch_length_by_weight(two_sets):
 def test_resampled_stream_resumes_by_arithmetic(two_sets):
     a, b = two_sets
     stream = EventStream([a, b], split="train", epoch_length=30, seed=4, rank=1, world_size=2)
-    batched = stream.frames(1).batch(4)
-    stream.set_epoch(3)
-    full = [labels.tolist() for _f, labels, _l in batched]
-    stream.set_epoch(3)
-    iterator = iter(batched)
-    head = [next(iterator)[1].tolist() for _ in range(2)]
-    state = stream.state_dict()
+    full, head, state = _whole_then_interrupted(stream, stream.frames(1).batch(4), 3, 2)
     restarted = EventStream([a, b], split="train", epoch_length=30, seed=4, rank=1, world_size=2)
     restarted.load_state_dict(state)
-    assert head + [labels.tolist() for _f, labels, _l in restarted.frames(1).batch(4)] == full
+    assert head + _labels(restarted.frames(1).batch(4)) == full
 
 
 def test_a_worker_without_samples_is_a_loud_error(two_sets):
@@ -78,15 +86,10 @@ def test_loader_without_workers_counts_batches_for_resume(two_sets):
     a, _ = two_sets
     stream = EventStream(a, split="train", shuffle="sample", seed=9)
     loader = stream.frames(1).batch(2).loader(num_workers=0)
-    stream.set_epoch(1)
-    full = [labels.tolist() for _f, labels, _l in loader]
-    stream.set_epoch(1)
-    iterator = iter(loader)
-    head = [next(iterator)[1].tolist() for _ in range(3)]
-    state = stream.state_dict()
+    full, head, state = _whole_then_interrupted(stream, loader, 1, 3)
     assert (state["epoch"], state["items"], state["num_workers"]) == (1, 3, 1)
     stream.load_state_dict(state)
-    assert head + [labels.tolist() for _f, labels, _l in loader] == full
+    assert head + _labels(loader) == full
 
 
 def test_a_stream_made_before_init_process_group_is_refused(two_sets, monkeypatch):
