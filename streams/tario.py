@@ -157,7 +157,7 @@ def parse_members(
             payload = bytes(data[start : start + size])  # no copy when data is bytes already
             if kind == 48 or kind == 0:  # b"0", b"\0": a regular file
                 if long_name is None:
-                    name = bytes(data[offset : offset + name_length]).decode()
+                    name = str(data[offset : offset + name_length], "utf-8")
                     if data[offset + 345] != 0 and data[offset + 257 : offset + 262] == b"ustar":
                         name = _member_name(bytes(data[offset : offset + BLOCK]))
                 else:
@@ -204,20 +204,15 @@ def _member_name(header: bytes) -> str:
     return name
 
 
-def split_key(name: str) -> tuple[str, str]:
-    """webdataset's convention: the key is the path up to the first dot of the file name."""
-    directory, _, filename = name.rpartition("/")
-    stem, dot, extension = filename.partition(".")
-    if not dot:
-        return name, ""
-    return (f"{directory}/{stem}" if directory else stem), extension
-
-
 def group_samples(members: Iterable[tuple[str, bytes, int]], source: str) -> Iterator[dict]:
-    """Consecutive members with the same key -> ``{"__key__", "__url__", extension: bytes}``."""
+    """Consecutive members with the same key -> ``{"__key__", "__url__", extension: bytes}``.
+
+    webdataset's convention: the key is the member's path up to the first dot of its file name."""
     current: dict | None = None
     for name, payload, offset in members:
-        key, extension = split_key(name)
+        directory, slash, filename = name.rpartition("/")
+        stem, dot, extension = filename.partition(".")
+        key = directory + slash + stem if dot else name
         if current is None or current["__key__"] != key:
             if current is not None:
                 yield current
