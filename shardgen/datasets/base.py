@@ -111,8 +111,8 @@ class DatasetAdapter:
         return f"{cls.title}: {how} {names} from {cls.homepage}"
 
     def verify(self, raw: str | Path) -> list[str]:
-        """MD5-check the distributed archives found under ``raw``."""
-        return verify_archives(raw, self.resource_url_md5())
+        """MD5-check the distributed archives found under ``raw`` (those with a published MD5)."""
+        return verify_archives(raw, [resource for resource in self.resource_url_md5() if resource[2]])
 
     def plan(self, raw: str | Path) -> Plan:
         raise NotImplementedError

@@ -1,0 +1,60 @@
+"""ASL-DVS: one MATLAB ``.mat`` file per recording (ts, x, y, pol) in one folder per letter."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..formats.containers import events_from_columns, load_mat
+from ..record import Events
+from .base import DatasetAdapter, Plan, RawFile, RawInputError
+from .numpy_datasets import _task, scan_everything
+from .registry import register
+
+ASL_DVS_SENSOR = (240, 180, 2)
+
+
+def read_asl_dvs_mat(file: RawFile) -> Events:
+    """SpikingJelly's reading: t = ts, x = 239 - x, y = 179 - y, p = pol."""
+    variables = load_mat(file.read_bytes(), source=file.location, names=("ts", "x", "y", "pol"))
+    events = events_from_columns(
+        {"t": variables["ts"], "x": variables["x"], "y": variables["y"], "p": variables["pol"]}, source=file.location
+    )
+    events["x"] = ASL_DVS_SENSOR[0] - 1 - events["x"]
+    events["y"] = ASL_DVS_SENSOR[1] - 1 - events["y"]
+    return events
+
+
+@register
+class ASLDVS(DatasetAdapter):
+    name = "asldvs"
+    title = "ASL-DVS"
+    sensor_size = ASL_DVS_SENSOR
+    homepage = "https://github.com/PIX2NVS/NVS2Graph"
+    resources = (
+        # SpikingJelly publishes no MD5 (Dropbox repacks the zip); Tonic's is for the OpenI mirror's ASLDVS.zip.
+        ("ICCV2019_DVS_dataset.zip", "https://www.dropbox.com/sh/ibq0jsicatn7l6r/AACNrNELV56rs1YInMWUs9CAa?dl=0", None),
+        ("ASLDVS.zip", "https://openi.pcl.ac.cn/OpenI/ASLDVS", "33f8b87bf45edc0bfed0de41822279b9"),
+    )
+    _pattern = re.compile(r"(?:^|/)([a-z])/[^/]+\.mat$")
+
+    def plan(self, raw: str | Path) -> Plan:
+        files = scan_everything(self, raw)
+        found = []
+        for file in files:
+            match = self._pattern.search(file.relpath)
+            if match:
+                found.append((match.group(1), file.relpath[match.start() :].lstrip("/"), file))
+        if not found:
+            if any(file.name in ("ICCV2019_DVS_dataset.zip", "ASLDVS.zip") for file in files):
+                raise RawInputError(
+                    f"{raw}: the archive holds one zip per letter; extract it once (unzip ICCV2019_DVS_dataset.zip; "
+                    "for ASLDVS.zip first unzip ASLDVS.zip) and pass the folder: the letter zips are read in place"
+                )
+            raise self.missing(raw, "<letter>/*.mat or the letter zips")
+        # SpikingJelly: a DatasetFolder over the letter folders, so labels follow sorted letters (no j, z).
+        classes = sorted({letter for letter, _, _ in found})
+        label_of = {letter: index for index, letter in enumerate(classes)}
+        found.sort(key=lambda item: (label_of[item[0]], item[1]))
+        tasks = [_task(file, relpath, label_of[letter], "all", read_asl_dvs_mat) for letter, relpath, file in found]
+        return Plan(classes=classes, tasks=tasks, extra={"label_rule": "index of the letter folder in sorted order (SpikingJelly); no official split"})
