@@ -15,6 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
+from .. import rawtree
 from ..formats import FormatError
 from ..formats.containers import as_integers, seconds_to_microseconds
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
@@ -86,12 +87,13 @@ class HeidelbergDataset(DatasetAdapter):
     splits: Sequence[str]
 
     def plan(self, raw: str | Path) -> Plan:
-        files = {file.name: file for file in self.scan(raw)}
+        # The .h5.zip archives stay closed: HDF5 needs random access, so only extracted files are read.
+        files = {file.name: file for file in rawtree.scan(raw, archives=())}
         tasks: list = []
         classes: list[str] | None = None
         for split in self.splits:
             file = files.get(f"{self.prefix}_{split}.h5")
-            if file is None or file.member is not None:
+            if file is None:
                 zipped = f"{self.prefix}_{split}.h5.zip"
                 hint = f"; extract {zipped} first (unzip {zipped}): HDF5 needs random access" if zipped in files else ""
                 raise self.missing(raw, f"{self.prefix}_{split}.h5{hint}")
@@ -187,7 +189,7 @@ class NTIDIGITS18(DatasetAdapter):
     )
 
     def plan(self, raw: str | Path) -> Plan:
-        files: list[RawFile] = [file for file in self.scan(raw) if file.name == "n-tidigits.hdf5" and file.member is None]
+        files: list[RawFile] = [file for file in rawtree.scan(raw, archives=()) if file.name == "n-tidigits.hdf5"]
         if not files:
             raise self.missing(raw, "n-tidigits.hdf5")
         path = files[0].disk_path

@@ -46,7 +46,7 @@ class ASLDVS(DatasetAdapter):
             if match:
                 found.append((match.group(1), file.relpath[match.start() :].lstrip("/"), file))
         if not found:
-            if any(file.name in ("ICCV2019_DVS_dataset.zip", "ASLDVS.zip") for file in files):
+            if any(Path(file.disk_path).name in ("ICCV2019_DVS_dataset.zip", "ASLDVS.zip") for file in files):
                 raise RawInputError(
                     f"{raw}: the archive holds one zip per letter; extract it once (unzip ICCV2019_DVS_dataset.zip; "
                     "for ASLDVS.zip first unzip ASLDVS.zip) and pass the folder: the letter zips are read in place"

@@ -157,7 +157,7 @@ class HARDVS(DatasetAdapter):
                 if action:
                     samples[f"{action}/{file.name[:-4]}"] = file
         if not samples:
-            if any(file.name == "MINI_HARDVS_files.zip" for file in files):
+            if any(Path(file.disk_path).name == "MINI_HARDVS_files.zip" for file in files):
                 raise RawInputError(
                     f"{raw}: MINI_HARDVS_files.zip holds one zip per class; extract it once "
                     "(unzip MINI_HARDVS_files.zip) and pass the folder: the action_*.zip are read in place"
@@ -250,13 +250,20 @@ class Bullying10K(DatasetAdapter):
     def options_from_arguments(cls, args) -> dict[str, Any]:
         return {"allow_pickle": args.allow_pickle}
 
-    def plan(self, raw: str | Path) -> Plan:
+    def require_pickle_consent(self, raw: str | Path) -> None:
         if not self.allow_pickle:
             raise RawInputError(
                 f"{raw}: Bullying10K stores its events as pickled NumPy object arrays, and unpickling runs code "
                 "stored in the file. Convert only the files you downloaded from the publisher, and opt in with "
                 "--allow-pickle (Python: allow_pickle=True)."
             )
+
+    def verify(self, raw: str | Path) -> list[str]:
+        self.require_pickle_consent(raw)  # before hours of MD5 work
+        return super().verify(raw)
+
+    def plan(self, raw: str | Path) -> Plan:
+        self.require_pickle_consent(raw)
         found = []
         for file in self.scan(raw):
             match = self._pattern.search(file.relpath)

@@ -72,7 +72,7 @@ def as_integers(values: np.ndarray, *, source: str, name: str) -> np.ndarray:
     converted = values.astype(np.int64)
     bad = np.flatnonzero(converted != values)
     if len(bad):
-        raise FormatError(source, None, f"field {name!r} value {values[bad[0]]!r} at event {bad[0]} is not a whole number")
+        raise FormatError(source, None, f"field {name!r} value {values[bad[0]].item()!r} at event {bad[0]} is not a whole number")
     return converted
 
 
