@@ -20,13 +20,23 @@ def _rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def _zip_to(target, members: dict[str, bytes]) -> None:
+    """A zip (path or binary buffer) of ``members`` with fixed timestamps."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_DEFLATED)
+
+
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
-            archive.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED)
+    _zip_to(path, members)
     return path
+
+
+def _zip_bytes(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    _zip_to(buffer, members)
+    return buffer.getvalue()
 
 
 def _npy(array: np.ndarray, allow_pickle: bool = False) -> bytes:
@@ -76,27 +86,21 @@ def asl_dvs_letter_zips() -> dict[str, dict[str, bytes]]:
     return zips
 
 
-def write_asldvs(root: Path) -> Path:
-    """The folder you get from ``unzip ICCV2019_DVS_dataset.zip``: one zip per letter."""
-    for name, members in asl_dvs_letter_zips().items():
+def _write_zips(root: Path, zips: dict[str, dict[str, bytes]]) -> Path:
+    for name, members in zips.items():
         _zip(root / name, members)
     return root
 
 
+def write_asldvs(root: Path) -> Path:
+    """The folder you get from ``unzip ICCV2019_DVS_dataset.zip``: one zip per letter."""
+    return _write_zips(root, asl_dvs_letter_zips())
+
+
 def write_asldvs_archive(root: Path) -> Path:
     """``ICCV2019_DVS_dataset.zip`` itself (zips inside a zip), as SpikingJelly expects it."""
-    members = {}
-    for name, inner in asl_dvs_letter_zips().items():
-        buffer = io.BytesIO()
-        _zip_to(buffer, inner)
-        members[name] = buffer.getvalue()
+    members = {name: _zip_bytes(inner) for name, inner in asl_dvs_letter_zips().items()}
     return _zip(root / "ICCV2019_DVS_dataset.zip", members)
-
-
-def _zip_to(buffer, members: dict[str, bytes]) -> None:
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data in members.items():
-            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data, compress_type=zipfile.ZIP_DEFLATED)
 
 
 # DVS-Lip ---------------------------------------------------------------------------------------
@@ -152,8 +156,7 @@ def hardvs_files() -> tuple[dict[str, dict[str, bytes]], dict[str, bytes]]:
 def write_hardvs(root: Path) -> Path:
     """The folder you get from ``unzip MINI_HARDVS_files.zip`` plus the three label lists."""
     inner, lists = hardvs_files()
-    for name, members in inner.items():
-        _zip(root / "MINI_HARDVS_files" / name, members)
+    _write_zips(root / "MINI_HARDVS_files", inner)
     for name, data in lists.items():
         (root / name).write_bytes(data)
     return root
@@ -162,12 +165,7 @@ def write_hardvs(root: Path) -> Path:
 def write_hardvs_archive(root: Path) -> Path:
     """``MINI_HARDVS_files.zip`` and the lists, as SpikingJelly's download folder holds them."""
     inner, lists = hardvs_files()
-    members = {}
-    for name, files in inner.items():
-        buffer = io.BytesIO()
-        _zip_to(buffer, files)
-        members[f"MINI_HARDVS_files/{name}"] = buffer.getvalue()
-    _zip(root / "MINI_HARDVS_files.zip", members)
+    _zip(root / "MINI_HARDVS_files.zip", {f"MINI_HARDVS_files/{name}": _zip_bytes(files) for name, files in inner.items()})
     for name, data in lists.items():
         (root / name).write_bytes(data)
     return root
@@ -219,9 +217,7 @@ def bullying10k_files() -> dict[str, dict[str, bytes]]:
 
 def write_bullying10k(root: Path) -> Path:
     """The downloaded class zips."""
-    for name, members in bullying10k_files().items():
-        _zip(root / name, members)
-    return root
+    return _write_zips(root, bullying10k_files())
 
 
 # ES-ImageNet -----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..formats.containers import events_from_columns, load_mat
 from ..record import Events
 from .base import DatasetAdapter, Plan, RawFile, RawInputError
-from .numpy_datasets import _task, scan_everything
+from .numpy_datasets import class_folder_tasks, matching, scan_everything
 from .registry import register
 
 ASL_DVS_SENSOR = (240, 180, 2)
@@ -40,11 +40,7 @@ class ASLDVS(DatasetAdapter):
 
     def plan(self, raw: str | Path) -> Plan:
         files = scan_everything(self, raw)
-        found = []
-        for file in files:
-            match = self._pattern.search(file.relpath)
-            if match:
-                found.append((match.group(1), file.relpath[match.start() :].lstrip("/"), file))
+        found = [("all", match.group(1), relpath, file) for match, relpath, file in matching(files, self._pattern)]
         if not found:
             if any(Path(file.disk_path).name in ("ICCV2019_DVS_dataset.zip", "ASLDVS.zip") for file in files):
                 raise RawInputError(
@@ -52,9 +48,6 @@ class ASLDVS(DatasetAdapter):
                     "for ASLDVS.zip first unzip ASLDVS.zip) and pass the folder: the letter zips are read in place"
                 )
             raise self.missing(raw, "<letter>/*.mat or the letter zips")
-        # SpikingJelly: a DatasetFolder over the letter folders, so labels follow sorted letters (no j, z).
-        classes = sorted({letter for letter, _, _ in found})
-        label_of = {letter: index for index, letter in enumerate(classes)}
-        found.sort(key=lambda item: (label_of[item[0]], item[1]))
-        tasks = [_task(file, relpath, label_of[letter], "all", read_asl_dvs_mat) for letter, relpath, file in found]
+        # SpikingJelly: a DatasetFolder over the letter folders (no j, z).
+        classes, tasks = class_folder_tasks(found, read_asl_dvs_mat)
         return Plan(classes=classes, tasks=tasks, extra={"label_rule": "index of the letter folder in sorted order (SpikingJelly); no official split"})

@@ -104,6 +104,20 @@ def _task(file: RawFile, relpath: str, label: int, split: str, read) -> FileTask
     return FileTask(file, key_from_path(relpath), label, split, read)
 
 
+def matching(files: list[RawFile], pattern: re.Pattern) -> list[tuple[re.Match, str, RawFile]]:
+    """(match, path from the match on, file) of every file whose path matches ``pattern``."""
+    return [(match, file.relpath[match.start() :].lstrip("/"), file) for file in files if (match := pattern.search(file.relpath))]
+
+
+def class_folder_tasks(found: list[tuple[str, str, str, RawFile]], read) -> tuple[list[str], list[FileTask]]:
+    """Classes and tasks of (split, class folder, path, file) items as torchvision's DatasetFolder,
+    which SpikingJelly uses, labels them: class folder names in sorted order. Train comes first."""
+    classes = sorted({cls for _, cls, _, _ in found})
+    label_of = {cls: index for index, cls in enumerate(classes)}
+    found = sorted(found, key=lambda item: (item[0] != "train", label_of[item[1]], item[2]))
+    return classes, [_task(file, relpath, label_of[cls], split, read) for split, cls, relpath, file in found]
+
+
 @register
 class DVSLip(DatasetAdapter):
     name = "dvslip"
@@ -114,18 +128,11 @@ class DVSLip(DatasetAdapter):
     _pattern = re.compile(r"(?:^|/)(train|test)/([^/]+)/[^/]+\.npy$")
 
     def plan(self, raw: str | Path) -> Plan:
-        found = []
-        for file in self.scan(raw):
-            match = self._pattern.search(file.relpath)
-            if match:
-                found.append((match.group(1), match.group(2), file.relpath[match.start() :].lstrip("/"), file))
+        found = [(match.group(1), match.group(2), relpath, file) for match, relpath, file in matching(self.scan(raw), self._pattern)]
         if not found:
             raise self.missing(raw, "DVS-Lip/{train,test}/<word>/*.npy (or DVS-Lip.zip)")
-        # SpikingJelly: one torchvision DatasetFolder per split, classes = sorted word folders.
-        classes = sorted({word for _, word, _, _ in found})
-        label_of = {word: index for index, word in enumerate(classes)}
-        found.sort(key=lambda item: (item[0] != "train", label_of[item[1]], item[2]))
-        tasks = [_task(file, relpath, label_of[word], split, read_structured_npy) for split, word, relpath, file in found]
+        # SpikingJelly: one DatasetFolder per split; both splits hold every word.
+        classes, tasks = class_folder_tasks(found, read_structured_npy)
         return Plan(classes=classes, tasks=tasks, extra={"label_rule": "index of the word folder in sorted order"})
 
 
@@ -264,11 +271,7 @@ class Bullying10K(DatasetAdapter):
 
     def plan(self, raw: str | Path) -> Plan:
         self.require_pickle_consent(raw)
-        found = []
-        for file in self.scan(raw):
-            match = self._pattern.search(file.relpath)
-            if match:
-                found.append((match.group(1), match.group(2), file))
+        found = [(match.group(1), match.group(2), file) for match, _, file in matching(self.scan(raw), self._pattern)]
         if not found:
             raise self.missing(raw, "<class>/**/*.npy (or <class>.zip)")
         # SpikingJelly walks the class folders and their subfolders in file-system order and puts every
@@ -322,14 +325,9 @@ class ESImageNet(DatasetAdapter):
 
     def plan(self, raw: str | Path) -> Plan:
         files = self.scan(raw)
-        train, val, val_labels = [], {}, None
-        for file in files:
-            if match := self._train.search(file.relpath):
-                train.append((match.group(1), file.relpath[match.start() :].lstrip("/"), file))
-            elif match := self._val.search(file.relpath):
-                val[match.group(1)] = file
-            elif file.name == "vallabel.txt":
-                val_labels = file
+        train = [("train", match.group(1), relpath, file) for match, relpath, file in matching(files, self._train)]
+        val = {match.group(1): file for match, _, file in matching(files, self._val)}
+        val_labels = next((file for file in files if file.name == "vallabel.txt"), None)
         if not train:
             if any(file.name.endswith(".rar") for file in files):
                 raise RawInputError(
@@ -338,10 +336,8 @@ class ESImageNet(DatasetAdapter):
                 )
             raise self.missing(raw, "ES-imagenet-0.18/train/<class>/*.npz")
         # SpikingJelly's labels: class folder names in string order (class0, class1, class10, ...).
-        classes = sorted({cls for cls, _, _ in train})
+        classes, tasks = class_folder_tasks(train, read_es_imagenet_npz)
         label_of = {cls: index for index, cls in enumerate(classes)}
-        train.sort(key=lambda item: (label_of[item[0]], item[1]))
-        tasks = [_task(file, relpath, label_of[cls], "train", read_es_imagenet_npz) for cls, relpath, file in train]
         if val_labels is None:
             raise self.missing(raw, "ES-imagenet-0.18/vallabel.txt")
         test = []
@@ -381,11 +377,7 @@ class POKERDVS(DatasetAdapter):
     _pattern = re.compile(r"(?:^|/)pips_(train|test)/(?:.*/)?([^/]*(" + "|".join(POKER_DVS_CLASSES) + r"))/[^/]+\.npy$")
 
     def plan(self, raw: str | Path) -> Plan:
-        found = []
-        for file in self.scan(raw):
-            match = self._pattern.search(file.relpath)
-            if match:
-                found.append((match.group(1), match.group(3), file.relpath[match.start() :].lstrip("/"), file))
+        found = [(match.group(1), match.group(3), relpath, file) for match, relpath, file in matching(self.scan(raw), self._pattern)]
         if not found:
             raise self.missing(raw, "pips_{train,test}/<..cl|he|di|sp>/*.npy (or pips_train.tar.gz, pips_test.tar.gz)")
         found.sort(key=lambda item: (item[0] != "train", item[2]))
