@@ -75,7 +75,9 @@ def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
         flat = array.reshape(-1)
         columns = [flat[name] for name in array.dtype.names[:4]]
     else:
-        flat = array.reshape(-1, array.shape[-1]) if array.ndim >= 2 else array.reshape(0, 4)
+        if array.ndim < 2:
+            raise FormatError(file.location, None, f"expected packets of events, got an array of shape {array.shape}")
+        flat = array.reshape(-1, array.shape[-1])
         if flat.shape[1] < 4:
             raise FormatError(file.location, None, f"packets have {flat.shape[1]} columns, need t, x, y, p first")
         columns = [flat[:, i] for i in range(4)]
