@@ -263,3 +263,13 @@ def test_heidelberg_file_without_spikes_names_it(tmp_path):
     with pytest.raises(ConversionError, match=r"shd_train\.h5.*spikes/times"):
         shardgen.convert("shd", tmp_path, tmp_path / "out", progress=False)
 
+
+
+@pytest.mark.parametrize("name", ["bullying10k", "shd"])
+def test_two_workers_write_the_same_shards(tmp_path, name):
+    raw = writers.WRITERS[name](tmp_path / "raw")
+    options = {"allow_pickle": True} if name == "bullying10k" else {}
+    for workers in (1, 2):
+        shardgen.convert(name, raw, tmp_path / f"w{workers}", progress=False, verify=False, workers=workers, max_samples=3, **options)
+    one, two = load_index(tmp_path / "w1"), load_index(tmp_path / "w2")
+    assert [shard.sha256 for shard in one.shards] == [shard.sha256 for shard in two.shards]
