@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
 
 from ..formats import FormatError
 from ..rawtree import RawFile, RawInputError, scan, verify_archives
@@ -26,11 +26,14 @@ class Sample:
 
 
 class Task(Protocol):
-    """A picklable unit of conversion work; ``source`` names it in error messages."""
+    """A picklable unit of conversion work; ``source`` names it in error messages.
+
+    ``run`` may return a generator; a task with a true ``streaming`` attribute is consumed lazily
+    in the writer's process (for many samples cut from one long recording)."""
 
     source: str
 
-    def run(self) -> list[Sample]: ...
+    def run(self) -> Iterable[Sample]: ...
 
 
 @dataclass(frozen=True)
