@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..formats.containers import events_from_columns, load_mat
+import numpy as np
+
+from ..formats import FormatError
+from ..formats.columns import canonical_events
+from ..formats.containers import load_mat
 from ..record import Events
 from .base import DatasetAdapter, Plan, RawFile, RawInputError
-from .numpy_datasets import class_folder_tasks, matching, scan_everything
+from .numpy_datasets import class_folder_tasks, matching
 from .registry import register
 
 ASL_DVS_SENSOR = (240, 180, 2)
@@ -17,11 +21,12 @@ ASL_DVS_SENSOR = (240, 180, 2)
 def read_asl_dvs_mat(file: RawFile) -> Events:
     """SpikingJelly's reading: t = ts, x = 239 - x, y = 179 - y, p = pol."""
     variables = load_mat(file.read_bytes(), source=file.location, names=("ts", "x", "y", "pol"))
-    events = events_from_columns(
-        {"t": variables["ts"], "x": variables["x"], "y": variables["y"], "p": variables["pol"]}, source=file.location
-    )
-    events["x"] = ASL_DVS_SENSOR[0] - 1 - events["x"]
-    events["y"] = ASL_DVS_SENSOR[1] - 1 - events["y"]
+    columns = {"t": variables["ts"], "x": variables["x"], "y": variables["y"], "p": variables["pol"]}
+    events = canonical_events(columns, time_unit="us", source=file.location, where="ts, x, y, pol")
+    for name, size in (("x", ASL_DVS_SENSOR[0]), ("y", ASL_DVS_SENSOR[1])):
+        if len(events[name]) and events[name].max() >= size:
+            raise FormatError(file.location, None, f"{name} = {int(events[name].max())} is beyond the {size}-pixel sensor")
+        events[name] = (size - 1 - events[name]).astype(np.uint16)
     return events
 
 
@@ -31,6 +36,7 @@ class ASLDVS(DatasetAdapter):
     title = "ASL-DVS"
     sensor_size = ASL_DVS_SENSOR
     homepage = "https://github.com/PIX2NVS/NVS2Graph"
+    open_every_archive = True  # the letter zips inside ICCV2019_DVS_dataset.zip
     resources = (
         # SpikingJelly publishes no MD5 (Dropbox repacks the zip); Tonic's is for the OpenI mirror's ASLDVS.zip.
         ("ICCV2019_DVS_dataset.zip", "https://www.dropbox.com/sh/ibq0jsicatn7l6r/AACNrNELV56rs1YInMWUs9CAa?dl=0", None),
@@ -39,7 +45,7 @@ class ASLDVS(DatasetAdapter):
     _pattern = re.compile(r"(?:^|/)([a-z])/[^/]+\.mat$")
 
     def plan(self, raw: str | Path) -> Plan:
-        files = scan_everything(self, raw)
+        files = self.scan(raw)
         found = [("all", match.group(1), relpath, file) for match, relpath, file in matching(files, self._pattern)]
         if not found:
             if any(Path(file.disk_path).name in ("ICCV2019_DVS_dataset.zip", "ASLDVS.zip") for file in files):

@@ -8,50 +8,27 @@ the two relate.
 from __future__ import annotations
 
 import functools
+import io
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from .. import rawtree
-from ..formats import FormatError
-from ..formats.containers import events_from_columns, load_npy, load_npz
+from ..formats import FormatError, concatenate, open_reader
+from ..formats.columns import canonical_events
+from ..formats.containers import load_npy, load_npz
 from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
 from .registry import register
 
 
-def scan_everything(adapter: DatasetAdapter, raw: str | Path) -> list[RawFile]:
-    """Every file under ``raw``, every zip/tar opened in place (also those SpikingJelly does not list)."""
-    files = rawtree.scan(raw)
-    if not files:
-        raise RawInputError(f"{raw}: no files found. {adapter.where_to_get()}")
-    return files
-
-
-def read_structured_npy(file: RawFile) -> Events:
-    """A structured ``.npy`` array with fields t, x, y, p (DVS-Lip)."""
-    array = load_npy(file.read_bytes(), source=file.location)
-    names = array.dtype.names or ()
-    if not {"t", "x", "y", "p"} <= set(names):
-        raise FormatError(file.location, None, f"expected a structured array with fields t, x, y, p; got dtype {array.dtype}")
-    array = array.reshape(-1)
-    return events_from_columns({name: array[name] for name in "txyp"}, source=file.location)
-
-
-def read_event_npz(file: RawFile) -> Events:
-    """A ``.npz`` with arrays t, x, y, p (HARDVS; SpikingJelly loads every array and uses these four)."""
-    arrays = load_npz(file.read_bytes(), source=file.location, names=("t", "x", "y", "p"))
-    return events_from_columns({name: np.ravel(arrays[name]) for name in "txyp"}, source=file.location)
-
-
-def read_txyp_columns_npy(file: RawFile) -> Events:
-    """An unstructured ``[N, 4]`` ``.npy`` array of columns t, x, y, p (POKER-DVS, Tonic's ordering)."""
-    array = load_npy(file.read_bytes(), source=file.location)
-    if array.dtype.names or array.ndim != 2 or array.shape[1] != 4:
-        raise FormatError(file.location, None, f"expected an [N, 4] array of t, x, y, p; got {array.shape} {array.dtype}")
-    return events_from_columns({name: array[:, i] for i, name in enumerate("txyp")}, source=file.location)
+def read_numpy_events(file: RawFile) -> Events:
+    """t, x, y, p of a ``.npy``/``.npz`` in a layout the generic NumPy reader knows: a structured
+    array (DVS-Lip), arrays t, x, y, p in an ``.npz`` (HARDVS; other arrays are ignored, as
+    SpikingJelly ignores them) or ``[N, 4]`` columns t, x, y, p (POKER-DVS, Tonic's order)."""
+    with io.BytesIO(file.read_bytes()) as stream:
+        return concatenate(open_reader(stream, "npy", source=file.location).chunks())
 
 
 def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
@@ -64,7 +41,7 @@ def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
     if array.dtype == object:
         packets = [np.asarray(packet) for packet in array.reshape(-1)]
         if not packets:
-            return events_from_columns({name: np.zeros(0, np.int64) for name in "txyp"}, source=file.location)
+            return canonical_events({name: np.zeros(0, np.int64) for name in "txyp"}, time_unit="us", source=file.location, where="packets")
         try:
             array = np.concatenate(packets)
         except ValueError as error:
@@ -81,7 +58,7 @@ def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
         if flat.shape[1] < 4:
             raise FormatError(file.location, None, f"packets have {flat.shape[1]} columns, need t, x, y, p first")
         columns = [flat[:, i] for i in range(4)]
-    return events_from_columns(dict(zip("txyp", columns)), source=file.location)
+    return canonical_events(dict(zip("txyp", columns)), time_unit="us", source=file.location, where="packets")
 
 
 def read_es_imagenet_npz(file: RawFile) -> Events:
@@ -97,7 +74,8 @@ def read_es_imagenet_npz(file: RawFile) -> Events:
             raise FormatError(file.location, None, f"{name!r} has shape {array.shape}, expected [N, 3] of (y, x, t)")
     stacked = np.concatenate([arrays["pos"][:, :3], arrays["neg"][:, :3]]) if len(arrays["pos"]) + len(arrays["neg"]) else np.zeros((0, 3))
     p = np.concatenate([np.ones(len(arrays["pos"]), np.int64), np.zeros(len(arrays["neg"]), np.int64)])
-    events = events_from_columns({"t": stacked[:, 2], "x": stacked[:, 1], "y": stacked[:, 0], "p": p}, source=file.location)
+    columns = {"t": stacked[:, 2], "x": stacked[:, 1], "y": stacked[:, 0], "p": p}
+    events = canonical_events(columns, time_unit="us", source=file.location, where="pos and neg")
     order = np.argsort(events["t"], kind="stable")
     return {name: values[order] for name, values in events.items()}
 
@@ -134,7 +112,7 @@ class DVSLip(DatasetAdapter):
         if not found:
             raise self.missing(raw, "DVS-Lip/{train,test}/<word>/*.npy (or DVS-Lip.zip)")
         # SpikingJelly: one DatasetFolder per split; both splits hold every word.
-        classes, tasks = class_folder_tasks(found, read_structured_npy)
+        classes, tasks = class_folder_tasks(found, read_numpy_events)
         return Plan(classes=classes, tasks=tasks, extra={"label_rule": "index of the word folder in sorted order"})
 
 
@@ -150,12 +128,13 @@ class HARDVS(DatasetAdapter):
         ("train_label.txt", homepage, "0d642b6e6871034f151b2649a89d8d3c"),
         ("val_label.txt", homepage, "cd2cebcba80e4552102bbacf2b5df812"),
     )
+    open_every_archive = True  # the action_XXX.zip inside MINI_HARDVS_files.zip
     splits = ("train", "val", "test")
     classes = [f"action_{index:03d}" for index in range(1, 301)]
     _action = re.compile(r"^action_\d{3}$")
 
     def plan(self, raw: str | Path) -> Plan:
-        files = scan_everything(self, raw)
+        files = self.scan(raw)
         samples: dict[str, RawFile] = {}
         lists: dict[str, RawFile] = {}
         for file in files:
@@ -182,7 +161,7 @@ class HARDVS(DatasetAdapter):
                 if file is None:
                     raise RawInputError(f"{lists[split].location} line {line_number}: sample {entry!r} not found under {raw}")
                 action = entry.split("/")[0]
-                tasks.append(_task(file, f"{split}/{entry}", label_of[action], split, read_event_npz))
+                tasks.append(_task(file, f"{split}/{entry}", label_of[action], split, read_numpy_events))
         return Plan(classes=list(self.classes), tasks=tasks, extra={"label_rule": "action_NNN -> NNN - 1; splits from {train,val,test}_label.txt"})
 
     def _action_of(self, file: RawFile) -> str | None:
@@ -384,5 +363,5 @@ class POKERDVS(DatasetAdapter):
             raise self.missing(raw, "pips_{train,test}/<..cl|he|di|sp>/*.npy (or pips_train.tar.gz, pips_test.tar.gz)")
         found.sort(key=lambda item: (item[0] != "train", item[2]))
         label_of = {name: index for index, name in enumerate(POKER_DVS_CLASSES)}
-        tasks = [_task(file, relpath, label_of[suit], split, read_txyp_columns_npy) for split, suit, relpath, file in found]
+        tasks = [_task(file, relpath, label_of[suit], split, read_numpy_events) for split, suit, relpath, file in found]
         return Plan(classes=list(POKER_DVS_CLASSES), tasks=tasks, extra={"label_rule": "Tonic's: last two letters of the folder, cl he di sp -> 0 1 2 3"})

@@ -1,5 +1,6 @@
-"""Numeric containers that datasets ship their events in: NumPy ``.npy``/``.npz``, MATLAB ``.mat``,
-HDF5 times in seconds. Pure functions from bytes (or arrays) to event arrays, shared by adapters.
+"""Containers that datasets ship their events in, beyond the generic readers' layouts: whole
+``.npy`` files (optionally pickled), named arrays of an ``.npz``, MATLAB ``.mat`` variables, and
+float seconds as the audio datasets store them. Shared by the dataset adapters.
 
 Every reader names the file in its errors (``FormatError``) and never executes code from the file
 unless the caller passes ``allow_pickle=True`` explicitly.
@@ -74,14 +75,6 @@ def as_integers(values: np.ndarray, *, source: str, name: str) -> np.ndarray:
     if len(bad):
         raise FormatError(source, None, f"field {name!r} value {values[bad[0]].item()!r} at event {bad[0]} is not a whole number")
     return converted
-
-
-def events_from_columns(columns: Mapping[str, np.ndarray], *, source: str) -> dict[str, np.ndarray]:
-    """Fields (any numeric dtype) -> int64 events, checking they have one length."""
-    lengths = {name: len(values) for name, values in columns.items()}
-    if len(set(lengths.values())) > 1:
-        raise FormatError(source, None, f"fields have different lengths {lengths}")
-    return {name: as_integers(values, source=source, name=name) for name, values in columns.items()}
 
 
 def seconds_to_microseconds(seconds: np.ndarray) -> np.ndarray:
