@@ -6,8 +6,8 @@
         stream.set_epoch(epoch)
         for frames, labels, lengths in loader: ...
 
-The epoch plan (``streams.plan``) gives every (rank, DataLoader worker) the same number of samples,
-from the index alone. The order depends only on (seed, epoch, world size, workers).
+The epoch plan (``streams.plan``) gives every rank the same number of samples and batches, and
+splits each rank's samples over its DataLoader workers, from the index alone. The order depends only on (seed, epoch, world size, workers).
 
 Epochs and progress live in a small shared-memory tensor of the source (``_Descriptor``), so the
 main process reaches DataLoader workers whether they persist or not: ``set_epoch`` and
@@ -38,7 +38,7 @@ from .plan import (
     delivered_per_worker,
     plan_slot,
     read_runs,
-    samples_per_slot,
+    worker_sizes,
     skip_delivered,
 )
 from .sources import RunReader, ShardStore
@@ -71,7 +71,7 @@ class _Descriptor:
     batches or samples, already delivered on this rank, with the batch size and worker count
     that progress was counted with)."""
 
-    FIELDS = ("generation", "epoch", "skip_items", "batch_size", "num_workers")
+    FIELDS = ("generation", "epoch", "skip_items", "batch_size", "num_workers", "partial")
 
     def __init__(self) -> None:
         self.tensor = torch.zeros(len(self.FIELDS), dtype=torch.int64).share_memory_()
@@ -79,9 +79,9 @@ class _Descriptor:
     def read(self) -> dict[str, int]:
         return dict(zip(self.FIELDS, self.tensor.tolist()))
 
-    def write(self, epoch: int, skip_items: int = 0, batch_size: int = 1, num_workers: int = 1) -> None:
+    def write(self, epoch: int, skip_items: int = 0, batch_size: int = 1, num_workers: int = 1, partial: bool = True) -> None:
         generation = int(self.tensor[0]) + 1
-        self.tensor.copy_(torch.tensor([generation, epoch, skip_items, batch_size, num_workers]))
+        self.tensor.copy_(torch.tensor([generation, epoch, skip_items, batch_size, num_workers, int(partial)]))
 
 
 class ShardSource(IterableDataset):
@@ -125,9 +125,9 @@ class ShardSource(IterableDataset):
         self._seen_generation = 0
         self._passes = 0
         # Main process only: progress of the pass being delivered, for state_dict().
-        self._progress = {"epoch": 0, "items": 0, "batch_size": 1, "num_workers": 1, "complete": False}
+        self._progress = {"epoch": 0, "items": 0, "batch_size": 1, "num_workers": 1, "partial": True, "complete": False}
         self._loader_active = False
-        self.samples_per_worker(1)  # fails early when the ranks cannot all be fed
+        self.worker_sizes(1)  # fails early when the ranks cannot all be fed
         # Compile (or load from numba's cache) the reader's kernels here, once: forked DataLoader
         # workers inherit them instead of each loading them again every epoch.
         samples_in_run(b"", "warm-up", 0, [])
@@ -140,37 +140,39 @@ class ShardSource(IterableDataset):
         """Samples drawn per epoch over all ranks, before the remainder policy."""
         return self.epoch_length if self.epoch_length is not None else len(self.catalog)
 
-    def samples_per_worker(self, num_workers: int) -> int:
-        return samples_per_slot(self.n_samples, self.world_size * num_workers, self.remainder)
+    def worker_sizes(self, num_workers: int) -> np.ndarray:
+        """Samples each DataLoader worker of this rank reads per epoch."""
+        return worker_sizes(self.n_samples, self.world_size, num_workers, self.remainder)
 
     def set_epoch(self, epoch: int) -> None:
         self.descriptor.write(int(epoch))
 
-    def _next_pass(self) -> tuple[int, int, int, int]:
-        """(epoch, items to skip, their batch size, their worker count) of the pass starting now in this copy."""
+    def _next_pass(self) -> tuple[int, int, int, int, bool]:
+        """(epoch, items to skip, their batch size, worker count and partial flag) of the pass starting now."""
         state = self.descriptor.read()
         if state["generation"] != self._seen_generation:
             self._seen_generation, self._passes = state["generation"], 0
         skip = state["skip_items"] if self._passes == 0 else 0
         epoch = state["epoch"] + self._passes
         self._passes += 1
-        return epoch, skip, max(state["batch_size"], 1), max(state["num_workers"], 1)
+        return epoch, skip, max(state["batch_size"], 1), max(state["num_workers"], 1), bool(state["partial"])
 
     def __iter__(self) -> Iterator[dict]:
-        epoch, skip_items, batch_size, counted_workers = self._next_pass()
+        epoch, skip_items, batch_size, counted_workers, partial = self._next_pass()
         worker, num_workers = dataloader_worker()
         if skip_items and counted_workers != num_workers:
             raise PlanError(
                 f"the resume state counts progress over {counted_workers} DataLoader workers, this loader has "
                 f"{num_workers}; resume with the same num_workers"
             )
-        slots = self.world_size * num_workers
         plan = plan_slot(
             self.catalog,
             seed=self.seed,
             epoch=epoch,
-            slot=self.rank * num_workers + worker,
-            slots=slots,
+            rank=self.rank,
+            world_size=self.world_size,
+            worker=worker,
+            num_workers=num_workers,
             shuffle=self.shuffle,
             shuffle_buffer=self.shuffle_buffer,
             remainder=self.remainder,
@@ -178,7 +180,8 @@ class ShardSource(IterableDataset):
             weights=self.weights,
         )
         if skip_items:
-            plan = skip_delivered(plan, delivered_per_worker(skip_items, num_workers, batch_size, len(plan))[worker])
+            delivered = delivered_per_worker(skip_items, self.worker_sizes(num_workers), batch_size, partial)
+            plan = skip_delivered(plan, delivered[worker])
         return self._deliver(plan, epoch)
 
     def _deliver(self, plan, epoch: int) -> Iterator[dict]:
@@ -200,7 +203,7 @@ class ShardSource(IterableDataset):
 
     # Progress and resume (main process) ------------------------------------------------------
 
-    def begin_pass(self, *, batch_size: int, num_workers: int) -> None:
+    def begin_pass(self, *, batch_size: int, num_workers: int, partial: bool = True) -> None:
         """Called by the main process when a pass starts (``EventStream`` or ``StreamLoader``)."""
         if (self.rank, self.world_size) != distributed_rank_world(*self._given_rank_world):
             raise PlanError(
@@ -208,17 +211,17 @@ class ShardSource(IterableDataset):
                 f"{distributed_rank_world(*self._given_rank_world)}: create the stream after init_process_group "
                 "(or pass rank= and world_size=)"
             )
-        self.samples_per_worker(num_workers)  # a plan error here, not in every worker
+        self.worker_sizes(num_workers)  # a plan error here, not in every worker
         state = self.descriptor.read()
         if state["generation"] == self._progress.get("generation"):
             self.descriptor.write(state["epoch"] + 1)  # no set_epoch since the last pass: the next epoch
             state = self.descriptor.read()
         skip = state["skip_items"]
-        if skip and (state["batch_size"], state["num_workers"]) != (batch_size, num_workers):
+        if skip and (state["batch_size"], state["num_workers"], bool(state["partial"])) != (batch_size, num_workers, partial):
             raise PlanError(
-                f"the resume state counts batches of {state['batch_size']} samples over {state['num_workers']} "
-                f"DataLoader workers, this pass has batches of {batch_size} over {num_workers}; resume with the same "
-                "batch size and num_workers"
+                f"the resume state counts batches of {state['batch_size']} samples (partial={bool(state['partial'])}) "
+                f"over {state['num_workers']} DataLoader workers, this pass has batches of {batch_size} "
+                f"(partial={partial}) over {num_workers}; resume with the same batching and num_workers"
             )
         self._progress = {
             "generation": state["generation"],
@@ -226,6 +229,7 @@ class ShardSource(IterableDataset):
             "items": skip,
             "batch_size": batch_size,
             "num_workers": num_workers,
+            "partial": partial,
             "complete": False,
         }
 
@@ -246,6 +250,7 @@ class ShardSource(IterableDataset):
             "items": 0 if complete else progress["items"],
             "batch_size": progress["batch_size"],
             "num_workers": progress["num_workers"],
+            "partial": progress["partial"],
             **self._plan_identity(),
         }
 
@@ -257,10 +262,13 @@ class ShardSource(IterableDataset):
         if different:
             described = ", ".join(f"{name}: saved {saved!r}, now {now!r}" for name, (saved, now) in different.items())
             raise ValueError(f"the resume state belongs to a different epoch plan ({described})")
-        self.descriptor.write(int(state["epoch"]), int(state["items"]), int(state["batch_size"]), int(state["num_workers"]))
+        partial = bool(state.get("partial", True))
+        self.descriptor.write(
+            int(state["epoch"]), int(state["items"]), int(state["batch_size"]), int(state["num_workers"]), partial
+        )
         # No "generation" in the progress: the next pass takes this epoch as given, as after set_epoch.
         self._progress = {"epoch": int(state["epoch"]), "items": int(state["items"]), "batch_size": int(state["batch_size"]),
-                          "num_workers": int(state["num_workers"]), "complete": False}
+                          "num_workers": int(state["num_workers"]), "partial": partial, "complete": False}
 
     def _plan_identity(self) -> dict[str, Any]:
         return {
@@ -322,7 +330,8 @@ class EventStream(wds.DataPipeline):
             rank=rank,
             world_size=world_size,
         )
-        self.batch_size = 1  # samples per delivered item; .batch() sets it on its copy
+        self.batch_size = 1  # samples per delivered item; .batch() sets it (and batch_partial) on its copy
+        self.batch_partial = True
         super().__init__(self.source, stages.decode())
 
     @property
@@ -352,7 +361,7 @@ class EventStream(wds.DataPipeline):
     def __iter__(self) -> Iterator[Any]:
         if torch.utils.data.get_worker_info() is not None or self.source._loader_active:
             return super().__iter__()  # a DataLoader delivers (and counts) what this produces
-        self.source.begin_pass(batch_size=self.batch_size, num_workers=1)
+        self.source.begin_pass(batch_size=self.batch_size, num_workers=1, partial=self.batch_partial)
         return self.source.count(super().__iter__())
 
     def loader(self, num_workers: int = 0, **dataloader_options: Any) -> "StreamLoader":
@@ -374,7 +383,7 @@ class EventStream(wds.DataPipeline):
 
     def batch(self, batch_size: int, *, partial: bool = True, collate: Callable | None = None) -> "EventStream":
         stream = self.compose(stages.batch(batch_size, partial, collate or stages.F.pad_sequence_collate))
-        stream.batch_size = batch_size
+        stream.batch_size, stream.batch_partial = batch_size, partial
         return stream
 
     def map(self, function: Callable[[dict], dict]) -> "EventStream":
@@ -403,7 +412,9 @@ class StreamLoader(DataLoader):
 
     def __iter__(self) -> Iterator[Any]:
         source = self.stream.source
-        source.begin_pass(batch_size=self.stream.batch_size, num_workers=max(self.num_workers, 1))
+        source.begin_pass(
+            batch_size=self.stream.batch_size, num_workers=max(self.num_workers, 1), partial=self.stream.batch_partial
+        )
         source._loader_active = True
         try:
             yield from source.count(super().__iter__())

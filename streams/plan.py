@@ -9,11 +9,13 @@ One epoch:
 1. the *sequence*: all samples of the split, in storage order (``shuffle=None``), with the shards
    permuted (``"shard"``), or fully permuted (``"sample"``); or, in resampling mode, ``length``
    draws with replacement (optionally weighted per sample);
-2. the *remainder policy* makes its length a multiple of ``slots = world_size * num_workers``:
-   ``"drop"`` cuts the last ``len % slots`` samples, ``"pad"`` repeats the first
-   ``-len % slots`` samples at the end, ``"error"`` refuses;
-3. slot ``rank * num_workers + worker`` takes the contiguous block ``[slot * n, (slot + 1) * n)``,
-   so every rank and worker gets exactly ``n`` samples (hence the same number of batches);
+2. the *remainder policy* makes its length a multiple of the world size: ``"drop"`` cuts the
+   last ``len % world_size`` samples, ``"pad"`` repeats the first ``-len % world_size`` samples at
+   the end (cyclically), ``"error"`` refuses; with one process nothing is ever dropped or repeated;
+3. rank ``r`` takes the contiguous block ``[r * n, (r + 1) * n)``, so every rank gets exactly ``n``
+   samples; its DataLoader workers split that block contiguously, the first ``n % num_workers``
+   workers one sample more. Every rank splits alike, so every rank makes the same number of
+   batches, and within a rank each sample is read exactly once;
 4. with ``shuffle="shard"`` each slot then shuffles its block through a sliding buffer of
    ``shuffle_buffer`` samples: the slot reads its block sequentially and holds at most that many
    samples in memory.
@@ -130,32 +132,45 @@ def resampled_sequence(
     return set_starts[chosen] + within
 
 
-def samples_per_slot(total: int, slots: int, remainder: str) -> int:
-    """How many samples each of ``slots`` (rank, worker) pairs reads per epoch."""
+def samples_per_rank(total: int, world_size: int, remainder: str) -> int:
+    """How many samples each rank reads per epoch under the remainder policy."""
     if remainder not in REMAINDERS:
         raise PlanError(f"remainder must be one of {REMAINDERS}, got {remainder!r}")
-    if total < slots:
+    if total < world_size:
+        raise PlanError(f"{total} samples cannot feed {world_size} ranks: some would get nothing; use fewer ranks")
+    if remainder == "error" and total % world_size:
         raise PlanError(
-            f"{total} samples cannot feed {slots} (rank, DataLoader worker) pairs: some would get nothing; "
-            "use fewer ranks or workers"
+            f"{total} samples do not split evenly over {world_size} ranks ({total % world_size} left over); "
+            "choose remainder='pad' or 'drop'"
         )
-    if remainder == "error" and total % slots:
-        raise PlanError(
-            f"{total} samples do not split evenly over {slots} (rank, DataLoader worker) pairs "
-            f"({total % slots} left over); choose remainder='pad' or 'drop'"
-        )
-    return -(-total // slots) if remainder == "pad" else total // slots
+    return -(-total // world_size) if remainder == "pad" else total // world_size
 
 
-def slot_block(sequence: np.ndarray, slot: int, slots: int, remainder: str) -> np.ndarray:
-    """The contiguous block of ``sequence`` that ``slot`` reads, after the remainder policy."""
-    if not 0 <= slot < slots:
-        raise PlanError(f"slot {slot} is outside {slots} slots")
-    per_slot = samples_per_slot(len(sequence), slots, remainder)
-    padding = per_slot * slots - len(sequence)
-    if padding > 0:
-        sequence = np.concatenate([sequence, sequence[:padding]])
-    return sequence[slot * per_slot : (slot + 1) * per_slot]
+def worker_sizes(total: int, world_size: int, num_workers: int, remainder: str) -> np.ndarray:
+    """Samples each DataLoader worker of a rank reads per epoch (the same on every rank)."""
+    per_rank = samples_per_rank(total, world_size, remainder)
+    if per_rank < num_workers:
+        raise PlanError(
+            f"{total} samples cannot feed {world_size} ranks x {num_workers} DataLoader workers: some would get "
+            "nothing; use fewer ranks or workers"
+        )
+    sizes = np.full(num_workers, per_rank // num_workers, dtype=np.int64)
+    sizes[: per_rank % num_workers] += 1
+    return sizes
+
+
+def slot_block(
+    sequence: np.ndarray, *, rank: int, world_size: int, worker: int, num_workers: int, remainder: str
+) -> np.ndarray:
+    """The contiguous block of ``sequence`` that (``rank``, ``worker``) reads, after the remainder policy."""
+    if not (0 <= rank < world_size and 0 <= worker < num_workers):
+        raise PlanError(f"rank {rank} of {world_size} / worker {worker} of {num_workers} does not exist")
+    sizes = worker_sizes(len(sequence), world_size, num_workers, remainder)
+    per_rank = int(sizes.sum())
+    if per_rank * world_size > len(sequence):  # "pad": repeat from the start, cyclically
+        sequence = np.resize(sequence, per_rank * world_size)
+    first = rank * per_rank + int(sizes[:worker].sum())
+    return sequence[first : first + sizes[worker]]
 
 
 @numba.njit(cache=True)
@@ -204,23 +219,28 @@ def plan_slot(
     *,
     seed: int,
     epoch: int,
-    slot: int,
-    slots: int,
+    rank: int = 0,
+    world_size: int = 1,
+    worker: int = 0,
+    num_workers: int = 1,
     shuffle: str | None = "shard",
     shuffle_buffer: int = 256,
     remainder: str = "pad",
     epoch_length: int | None = None,
     weights: Sequence[float] | None = None,
 ) -> SlotPlan:
-    """The plan of ``slot`` (``rank * num_workers + worker``) among ``slots`` for one epoch."""
+    """The plan of DataLoader ``worker`` of ``rank`` for one epoch."""
     if epoch_length is not None:
         sequence = resampled_sequence(catalog.set_starts, weights, epoch_length, seed=seed, epoch=epoch)
     else:
         if weights is not None:
             raise PlanError("weights mix shard sets by resampling: give epoch_length too")
         sequence = epoch_sequence(catalog.shard_starts, shuffle=shuffle, seed=seed, epoch=epoch)
-    block = slot_block(sequence, slot, slots, remainder)
+    block = slot_block(
+        sequence, rank=rank, world_size=world_size, worker=worker, num_workers=num_workers, remainder=remainder
+    )
     if shuffle == "shard" and epoch_length is None:
+        slot = rank * num_workers + worker
         delivered = buffer_shuffle(len(block), shuffle_buffer, epoch_rng(seed, epoch, slot))
         read_order = np.empty_like(delivered)
         read_order[delivered] = np.arange(len(delivered))
@@ -237,17 +257,26 @@ def skip_delivered(plan: SlotPlan, delivered: int) -> SlotPlan:
     return SlotPlan(plan.samples[delivered:], remaining, plan.start + delivered)
 
 
-def delivered_per_worker(batches: int, num_workers: int, batch_size: int, per_worker: int) -> list[int]:
+def delivered_per_worker(batches: int, sizes: Sequence[int], batch_size: int, partial: bool = True) -> list[int]:
     """Samples each DataLoader worker had delivered after ``batches`` batches of one rank.
 
-    The DataLoader takes batches from its workers round-robin (worker ``i % num_workers`` gives
-    batch ``i``) and every worker yields the same number of batches, so worker ``w`` gave
-    ``ceil((batches - w) / num_workers)`` of them, each of ``batch_size`` samples but the last.
+    ``sizes``: the samples of each worker. The DataLoader takes batches from its workers
+    round-robin and skips a worker once it is exhausted; a worker makes ``ceil(size / batch_size)``
+    batches (``floor`` without ``partial``), each of ``batch_size`` samples but a partial last one.
     """
-    if batches < 0 or num_workers < 1 or batch_size < 1:
-        raise PlanError(f"bad progress: {batches} batches, {num_workers} workers, batch size {batch_size}")
-    counts = [max(0, -(-(batches - worker) // num_workers)) for worker in range(num_workers)]
-    return [min(count * batch_size, per_worker) for count in counts]
+    if batches < 0 or batch_size < 1 or not len(sizes):
+        raise PlanError(f"bad progress: {batches} batches, {len(sizes)} workers, batch size {batch_size}")
+    made = [(-(-size // batch_size) if partial else size // batch_size) for size in sizes]
+    if batches > sum(made):
+        raise PlanError(f"{batches} batches delivered, but the workers make only {sum(made)} in an epoch")
+    taken = [0] * len(sizes)
+    remaining = batches
+    while remaining:
+        for worker, limit in enumerate(made):
+            if remaining and taken[worker] < limit:
+                taken[worker] += 1
+                remaining -= 1
+    return [min(count * batch_size, size) for count, size in zip(taken, sizes)]
 
 
 def read_runs(catalog: Catalog, plan: SlotPlan, chunk_bytes: int = 4 << 20) -> list[tuple[int, int, int, np.ndarray]]:

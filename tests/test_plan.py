@@ -19,7 +19,7 @@ from streams.plan import (
     plan_slot,
     read_runs,
     resampled_sequence,
-    samples_per_slot,
+    samples_per_rank,
     skip_delivered,
 )
 
@@ -46,7 +46,7 @@ shuffles = st.sampled_from([None, "shard", "sample"])
 
 def all_slots(catalog, world: int, workers: int, **options) -> list[np.ndarray]:
     return [
-        plan_slot(catalog, slot=rank * workers + worker, slots=world * workers, **options).samples
+        plan_slot(catalog, rank=rank, world_size=world, worker=worker, num_workers=workers, **options).samples
         for rank in range(world)
         for worker in range(workers)
     ]
@@ -57,27 +57,35 @@ def all_slots(catalog, world: int, workers: int, **options) -> list[np.ndarray]:
 def test_partition_follows_the_remainder_policy(sizes, world_workers, shuffle, seed, epoch, buffer):
     world, workers = world_workers
     catalog = catalog_of(sizes)
-    total, slots = len(catalog), world * workers
+    total = len(catalog)
     common = dict(seed=seed, epoch=epoch, shuffle=shuffle, shuffle_buffer=buffer)
-    if total < slots:
+    layout = dict(world_size=world, num_workers=workers)
+    if total < world or -(-total // world) < workers:
         with pytest.raises(PlanError, match="would get nothing"):
-            plan_slot(catalog, slot=0, slots=slots, remainder="pad", **common)
+            plan_slot(catalog, remainder="pad", **layout, **common)
         return
-    dropped = all_slots(catalog, world, workers, remainder="drop", **common)
-    padded = all_slots(catalog, world, workers, remainder="pad", **common)
-    assert {len(block) for block in dropped} == {total // slots}
-    assert {len(block) for block in padded} == {-(-total // slots)}
-    delivered = np.concatenate(dropped)
-    assert len(set(delivered.tolist())) == len(delivered) == total - total % slots
-    counts = Counter(np.concatenate(padded).tolist())
-    assert set(counts) == set(range(total))
-    assert sum(counts.values()) - total == -total % slots and max(counts.values()) <= 2
-    if total % slots:
+    for remainder in ("drop", "pad"):
+        if total // world < workers and remainder == "drop":
+            continue
+        blocks = all_slots(catalog, world, workers, remainder=remainder, **common)
+        per_rank = [sum(len(b) for b in blocks[r * workers : (r + 1) * workers]) for r in range(world)]
+        # Every rank reads as much as every other, split alike over its workers (sizes differ by <= 1).
+        assert len(set(per_rank)) == 1
+        assert [len(b) for b in blocks[:workers]] * world == [len(b) for b in blocks]
+        assert max(len(b) for b in blocks) - min(len(b) for b in blocks) <= 1
+        delivered = np.concatenate(blocks).tolist()
+        if remainder == "drop":
+            assert len(set(delivered)) == len(delivered) == total - total % world
+        else:
+            counts = Counter(delivered)
+            assert set(counts) == set(range(total)) and len(delivered) - total == -total % world
+            assert max(counts.values()) - min(counts.values()) <= 1
+    if world == 1:  # one process: every sample exactly once, whatever the policy
+        for remainder in ("pad", "drop", "error"):
+            assert sorted(np.concatenate(all_slots(catalog, 1, workers, remainder=remainder, **common)).tolist()) == list(range(total))
+    if total % world:
         with pytest.raises(PlanError, match="do not split evenly"):
-            plan_slot(catalog, slot=0, slots=slots, remainder="error", **common)
-    else:
-        exact = all_slots(catalog, world, workers, remainder="error", **common)
-        assert sorted(np.concatenate(exact).tolist()) == list(range(total))
+            plan_slot(catalog, remainder="error", **layout, **common)
 
 
 @settings(max_examples=60, deadline=None)
@@ -86,8 +94,8 @@ def test_plan_is_a_pure_function_of_its_arguments(sizes, shuffle, seed, epoch):
     catalog = catalog_of(sizes)
     if len(catalog) < 2:
         return
-    first = plan_slot(catalog, seed=seed, epoch=epoch, slot=1, slots=2, shuffle=shuffle, shuffle_buffer=4)
-    again = plan_slot(catalog_of(sizes), seed=seed, epoch=epoch, slot=1, slots=2, shuffle=shuffle, shuffle_buffer=4)
+    first = plan_slot(catalog, seed=seed, epoch=epoch, rank=1, world_size=2, shuffle=shuffle, shuffle_buffer=4)
+    again = plan_slot(catalog_of(sizes), seed=seed, epoch=epoch, rank=1, world_size=2, shuffle=shuffle, shuffle_buffer=4)
     assert np.array_equal(first.samples, again.samples) and np.array_equal(first.read_order, again.read_order)
 
 
@@ -123,7 +131,7 @@ def test_skip_delivered_leaves_exactly_the_rest_and_reads_no_consumed_sample(siz
     catalog = catalog_of(sizes)
     if len(catalog) == 0:
         return
-    plan = plan_slot(catalog, seed=seed, epoch=0, slot=0, slots=1, shuffle=shuffle, shuffle_buffer=buffer)
+    plan = plan_slot(catalog, seed=seed, epoch=0, shuffle=shuffle, shuffle_buffer=buffer)
     delivered = data.draw(st.integers(0, len(plan)))
     rest = skip_delivered(plan, delivered)
     assert np.array_equal(rest.samples, plan.samples[delivered:])
@@ -135,19 +143,24 @@ def test_skip_delivered_leaves_exactly_the_rest_and_reads_no_consumed_sample(siz
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(1, 5), st.integers(1, 7), st.integers(1, 40), st.data())
-def test_delivered_per_worker_matches_a_round_robin_dataloader(workers, batch_size, per_worker, data):
-    batches_of_worker = -(-per_worker // batch_size)
-    # The DataLoader's in-order interleaving: batch i comes from worker i % workers.
-    delivered_order = [w for _ in range(batches_of_worker) for w in range(workers)]
-    batches = data.draw(st.integers(0, len(delivered_order)))
-    sizes = [0] * workers
-    taken = [0] * workers
-    for worker in delivered_order[:batches]:
-        size = min(batch_size, per_worker - taken[worker])
-        taken[worker] += size
-        sizes[worker] += size
-    assert delivered_per_worker(batches, workers, batch_size, per_worker) == sizes
+@given(st.lists(st.integers(0, 30), min_size=1, max_size=5), st.integers(1, 7), st.booleans(), st.data())
+def test_delivered_per_worker_matches_a_round_robin_dataloader(sizes, batch_size, partial, data):
+    # The DataLoader's in-order interleaving: one batch from each worker in turn, skipping workers
+    # that have run out (torch marks them unavailable and moves on).
+    made = [(-(-n // batch_size) if partial else n // batch_size) for n in sizes]
+    order, given_batches = [], [0] * len(sizes)
+    while len(order) < sum(made):
+        for worker in range(len(sizes)):
+            if given_batches[worker] < made[worker]:
+                given_batches[worker] += 1
+                order.append(worker)
+    batches = data.draw(st.integers(0, len(order)))
+    expected = [0] * len(sizes)
+    for worker in order[:batches]:
+        expected[worker] += min(batch_size, sizes[worker] - expected[worker])
+    assert delivered_per_worker(batches, sizes, batch_size, partial) == expected
+    with pytest.raises(PlanError):
+        delivered_per_worker(len(order) + 1, sizes, batch_size, partial)
 
 
 @settings(max_examples=100, deadline=None)
@@ -156,7 +169,7 @@ def test_read_runs_cover_the_reads_with_contiguous_bounded_byte_ranges(sizes, sh
     catalog = catalog_of(sizes, sample_bytes=1024)
     if len(catalog) == 0:
         return
-    plan = plan_slot(catalog, seed=seed, epoch=1, slot=0, slots=1, shuffle=shuffle, shuffle_buffer=5)
+    plan = plan_slot(catalog, seed=seed, epoch=1, shuffle=shuffle, shuffle_buffer=5)
     runs = read_runs(catalog, plan, chunk_bytes=chunk)
     assert np.array_equal(np.concatenate([positions for *_, positions in runs]), plan.read_order)
     for shard, start, end, positions in runs:
@@ -179,11 +192,11 @@ def test_resampling_has_the_epoch_length_and_follows_the_weights():
     assert len(np.unique(draws[draws < 20])) == 20
     assert not np.array_equal(draws, resampled_sequence(catalog.set_starts, [3.0, 1.0], 20000, seed=0, epoch=1))
     with pytest.raises(PlanError, match="give epoch_length"):
-        plan_slot(catalog, seed=0, epoch=0, slot=0, slots=1, weights=[1, 1])
+        plan_slot(catalog, seed=0, epoch=0, weights=[1, 1])
     with pytest.raises(PlanError, match="weights must be 2"):
         resampled_sequence(catalog.set_starts, [1.0], 5, seed=0, epoch=0)
-    per_slot = [len(plan_slot(catalog, seed=0, epoch=0, slot=s, slots=3, epoch_length=100, remainder="pad")) for s in range(3)]
-    assert per_slot == [samples_per_slot(100, 3, "pad")] * 3 == [34] * 3
+    per_rank = [len(plan_slot(catalog, seed=0, epoch=0, rank=r, world_size=3, epoch_length=100, remainder="pad")) for r in range(3)]
+    assert per_rank == [samples_per_rank(100, 3, "pad")] * 3 == [34] * 3
 
 
 def test_slot_plan_positions_are_relative_to_the_resume_point():

@@ -65,8 +65,8 @@ def test_a_worker_without_samples_is_a_loud_error(two_sets):
     with pytest.raises(PlanError, match="13 samples cannot feed 16"):
         EventStream(a, split="train", rank=0, world_size=16)
     stream = EventStream(a, split="train", rank=0, world_size=7)
-    with pytest.raises(PlanError, match="13 samples cannot feed 14"):  # before any worker starts
-        list(stream.loader(num_workers=2, multiprocessing_context="fork"))
+    with pytest.raises(PlanError, match="13 samples cannot feed 7 ranks x 3 DataLoader workers"):  # before any worker starts
+        list(stream.loader(num_workers=3, multiprocessing_context="fork"))
 
 
 def test_remainder_error_refuses_an_uneven_split(two_sets):
@@ -101,3 +101,34 @@ def test_a_stream_made_before_init_process_group_is_refused(two_sets, monkeypatc
     with pytest.raises(PlanError, match="create the stream after init_process_group"):
         next(iter(stream))
     assert _keys(EventStream(a, split="train", rank=0, world_size=1))  # explicit arguments win
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_resume_through_workers_with_uneven_blocks_yields_exactly_the_rest(two_sets, partial):
+    a, _ = two_sets  # 13 samples over 3 workers: blocks of 5, 4 and 4; batches of 2
+    def make():
+        stream = EventStream(a, split="train", shuffle=True, seed=9)
+        return stream, stream.map(lambda s: {**s, "frames": s["__key__"]}).batch(2, partial=partial, collate=_keys_of)
+
+    stream, batches = make()
+    loader = batches.loader(num_workers=3, multiprocessing_context="fork")
+    stream.set_epoch(5)
+    full = [key for batch in loader for key in batch]
+    assert len(full) == len(set(full)) == (13 if partial else 12)
+    for cut in (1, 4, 5):
+        stream, batches = make()
+        loader = batches.loader(num_workers=3, multiprocessing_context="fork")
+        stream.set_epoch(5)
+        iterator = iter(loader)
+        head = [key for _ in range(cut) for key in next(iterator)]
+        state = stream.state_dict()
+        del iterator
+        again, batches = make()
+        again.load_state_dict(state)
+        rest = [key for batch in batches.loader(num_workers=3, multiprocessing_context="fork") for key in batch]
+        assert sorted(head + rest) == sorted(full) and not set(head) & set(rest)
+
+
+def _keys_of(batch):
+    """A collate that keeps the keys (carried in "frames") of a batch."""
+    return [key for key, _label in batch]
