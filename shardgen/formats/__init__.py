@@ -4,6 +4,9 @@ Each reader takes the file's bytes (or a binary file object) and a name for erro
 returns a dict of numpy arrays; dataset adapters and the generic converters share them.
 """
 
+from . import aedat2  # noqa: F401  (registers the format)
+from . import aedat3  # noqa: F401
+from . import aedat4  # noqa: F401
 from .atis import decode_atis_bin, encode_atis_bin
 from .errors import FormatError
 from .registry import FORMATS, EventReader, FormatSpec, concatenate, open_reader, register_format
