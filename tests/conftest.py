@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+# Beside the checkout; NEUROSHARDS_SAMPLES points elsewhere (a git worktree in another folder).
+SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or Path(__file__).resolve().parents[1].parent / "shared" / "samples")
 
 
 @pytest.fixture(scope="session")

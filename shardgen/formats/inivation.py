@@ -18,6 +18,8 @@ from .registry import Events
 # Header lines are short; a longer "line" means the file is not a text header at all.
 MAX_HEADER_LINE = 1 << 20
 READ_BLOCK = 1 << 16
+# Bytes that never occur in a line of header text (tab and CR do).
+_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # jAER chip class names (``# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C``) and cAER source
 # names (``#Source 1: DAVIS240C``) -> (address layout of AEDAT 2.0, (width, height)).
@@ -65,8 +67,10 @@ def read_text_header(stream: BinaryIO, source: str, *, end_marker: bytes | None 
     """The ``#`` lines at the start of ``stream`` (ending in CRLF or LF).
 
     Without ``end_marker`` the header ends at the first line that does not start with ``#``
-    (jAER's rule: binary data follows the last header line directly). With it, the header ends
-    after the line equal to the marker, which must come before any other line.
+    (jAER's rule: binary data follows the last header line directly), or that holds a control
+    character: binary data whose first byte happens to be ``#`` is not taken for a line (jAER,
+    SpikingJelly and Tonic would). With it, the header ends after the line equal to the marker,
+    which must come before any other line.
     """
     buffer = b""
     position = 0
@@ -84,6 +88,11 @@ def read_text_header(stream: BinaryIO, source: str, *, end_marker: bytes | None 
                 raise FormatError(source, _offset(lines), f"header has no {end_marker.decode()!r} line")
             return TextHeader(lines, _offset(lines), buffer[position:])
         newline = buffer.find(b"\n", position)
+        binary = _CONTROL.search(buffer, position, newline if newline >= 0 else len(buffer))
+        if binary is not None:  # a record that starts with the byte '#', not a line of text
+            if end_marker is not None:
+                raise FormatError(source, _offset(lines), f"header has no {end_marker.decode()!r} line")
+            return TextHeader(lines, _offset(lines), buffer[position:])
         if newline < 0:
             if at_end:
                 raise FormatError(source, _offset(lines), "header line is not terminated (truncated file?)")
