@@ -106,13 +106,18 @@ def cut_windows(chunks, starts: np.ndarray, ends: np.ndarray) -> list[Events]:
         t = chunk["t"]
         if not len(t):
             continue
-        low, high = int(t.min()), int(t.max())
+        ordered = bool(np.all(t[1:] >= t[:-1]))
+        low, high = (int(t[0]), int(t[-1])) if ordered else (int(t.min()), int(t.max()))
         for window, (start, end) in enumerate(zip(starts, ends)):
             if start > high or end <= low:
                 continue
-            keep = (t >= start) & (t < end)
-            if keep.any():
-                parts[window].append({name: values[keep] for name, values in chunk.items()})
+            if ordered:  # the usual case: a slice, found by binary search
+                keep = slice(*np.searchsorted(t, (start, end)))
+            else:
+                keep = (t >= start) & (t < end)
+            part = {name: values[keep] for name, values in chunk.items()}
+            if len(part["t"]):
+                parts[window].append(part)
     return [
         {name: np.concatenate([part[name] for part in pieces]) for name in pieces[0]} if pieces else empty_events()
         for pieces in parts
@@ -155,7 +160,7 @@ class GestureTrialTask:
         rows = read_label_rows(self.labels)
         with self.recording.open() as stream:
             reader = Aedat3Reader(stream, source=self.recording.location)
-            windows = cut_windows(reader.chunks(), rows[:, 1], rows[:, 2])
+            windows = cut_windows(reader.blocks(), rows[:, 1], rows[:, 2])
         samples = []
         per_label = [0] * GESTURE_CLASS_COUNT
         for (csv_class, _start, _end), events in zip(rows, windows):

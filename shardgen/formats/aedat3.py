@@ -5,7 +5,9 @@ timestamp offset, i32 timestamp overflow, i32 capacity, i32 number, i32 valid) f
 ``capacity * size`` bytes of events. Only polarity packets (type 1) are decoded, every event of
 them as SpikingJelly's ``load_aedat_v3`` reads them (also those not marked valid, unless
 ``valid_only``): data u32 with x = bits 17-31, y = bits 2-16, p = bit 1, and
-t = timestamp | overflow << 31. Other packet types are skipped.
+t = timestamp | overflow << 31. Other packet types are skipped by their declared length.
+
+The file is read in blocks of a few MiB, each decoded with one vectorised step.
 """
 
 from __future__ import annotations
@@ -23,22 +25,51 @@ MAGIC = b"#!AER-DAT3"
 END_HEADER = b"#!END-HEADER"
 PACKET_HEADER = struct.Struct("<HHIIIIII")
 POLARITY_EVENT = 1
-POLARITY_EVENT_BYTES = 8
-POLARITY_TS_OFFSET = 4
+READ_BYTES = 1 << 22
 
 
-def decode_polarity_packet(data: bytes, overflow: int, *, valid_only: bool = False) -> Events:
-    words = np.frombuffer(data, dtype="<u4").reshape(-1, 2)
+def decode_block(pending: bytes, valid_only: bool = False) -> tuple[Events, int, int | None, int]:
+    """Decode the whole packets at the start of ``pending``: a Python step per packet header, one
+    vectorised decode of all their polarity events. Returns (events, bytes consumed, offset of a
+    polarity packet whose events are not 8 bytes with the timestamp at 4 or None, bytes needed
+    for the next packet, 0 when the block ends on a packet boundary)."""
+    payloads: list[memoryview] = []
+    counts: list[int] = []
+    overflows: list[int] = []
+    view = memoryview(pending)
+    position, end, need, bad = 0, len(pending), 0, None
+    while position < end:
+        if position + PACKET_HEADER.size > end:
+            need = PACKET_HEADER.size
+            break
+        kind, _source, size, ts_offset, overflow, capacity, _number, _valid = PACKET_HEADER.unpack_from(pending, position)
+        length = PACKET_HEADER.size + capacity * size
+        if position + length > end:
+            need = length
+            break
+        if kind == POLARITY_EVENT and capacity:
+            if size != 8 or ts_offset != 4:
+                bad = position
+                break
+            payloads.append(view[position + PACKET_HEADER.size : position + length])
+            counts.append(capacity)
+            overflows.append(overflow)
+        position += length
+    words = np.frombuffer(b"".join(payloads), dtype="<u4").reshape(-1, 2)
     address = words[:, 0]
+    t = words[:, 1].astype(np.int64)
+    if any(overflows):
+        t |= np.repeat(np.array(overflows, dtype=np.int64) << 31, counts)
     if valid_only:
         keep = (address & 1) == 1
-        words, address = words[keep], address[keep]
-    return {
-        "t": words[:, 1].astype(np.int64) | np.int64(overflow << 31),
+        address, t = address[keep], t[keep]
+    events = {
+        "t": t,
         "x": ((address >> 17) & 0x7FFF).astype(np.uint16),
         "y": ((address >> 2) & 0x7FFF).astype(np.uint16),
         "p": ((address >> 1) & 1).astype(np.uint8),
     }
+    return events, position, bad, need
 
 
 class Aedat3Reader:
@@ -54,47 +85,49 @@ class Aedat3Reader:
         #: (width, height) of the chip named by the header's ``#Source`` line, else None.
         self.sensor_size: tuple[int, int] | None = facts[1] if facts else None
         self._size = stream_size(stream)
-        self._pending = b""
 
-    def _read(self, size: int) -> bytes:
-        if self._pending:
-            taken, self._pending = self._pending[:size], self._pending[size:]
-            if len(taken) < size:
-                taken += read_exact(self.stream, size - len(taken))
-            return taken
-        return read_exact(self.stream, size)
+    def _packet_problem(self, pending: bytes, offset: int, available: str) -> FormatError:
+        if len(pending) < PACKET_HEADER.size:
+            return FormatError(self.source, offset, f"truncated packet header: {len(pending)} of {PACKET_HEADER.size} bytes")
+        _kind, _source, size, _ts, _overflow, capacity, _number, _valid = PACKET_HEADER.unpack_from(pending)
+        return FormatError(
+            self.source, offset, f"truncated packet: header declares {capacity} events of {size} bytes, {available}"
+        )
 
-    def packets(self) -> Iterator[Events]:
-        """The events of each polarity packet, in file order."""
-        self._pending = self.header.rest
-        offset = self.header.end
+    def blocks(self) -> Iterator[Events]:
+        """The polarity events of successive blocks of whole packets, in file order."""
+        pending = self.header.rest
+        offset = self.header.end  # file offset of pending[0]
+        need = PACKET_HEADER.size
+        at_end = False
         while True:
-            head = self._read(PACKET_HEADER.size)
-            if not head:
-                return
-            if len(head) < PACKET_HEADER.size:
-                raise FormatError(self.source, offset, f"truncated packet header: {len(head)} of {PACKET_HEADER.size} bytes")
-            kind, _source_id, size, ts_offset, overflow, capacity, _number, _valid = PACKET_HEADER.unpack(head)
-            length = capacity * size
-            if self._size is not None and offset + PACKET_HEADER.size + length > self._size:
+            if len(pending) < max(need, READ_BYTES // 2) and not at_end:
+                wanted = max(need - len(pending), READ_BYTES)
+                more = read_exact(self.stream, wanted)
+                at_end = len(more) < wanted
+                pending += more
+            events, consumed, bad, need = decode_block(pending, self.valid_only)
+            if bad is not None:
+                _kind, _source, size, ts_offset, *_rest = PACKET_HEADER.unpack_from(pending, bad)
                 raise FormatError(
-                    self.source, offset, f"truncated packet: header declares {capacity} events of {size} bytes, the file ends at byte {self._size}"
+                    self.source, offset + bad,
+                    f"polarity packet with event size {size} and timestamp offset {ts_offset} (expected 8 and 4)",
                 )
-            if kind == POLARITY_EVENT and capacity and (size != POLARITY_EVENT_BYTES or ts_offset != POLARITY_TS_OFFSET):
-                raise FormatError(
-                    self.source, offset, f"polarity packet with event size {size} and timestamp offset {ts_offset} (expected 8 and 4)"
-                )
-            data = self._read(length)
-            if len(data) < length:
-                raise FormatError(
-                    self.source, offset, f"truncated packet: header declares {capacity} events of {size} bytes, {len(data)} bytes remain"
-                )
-            if kind == POLARITY_EVENT and capacity:
-                yield decode_polarity_packet(data, overflow, valid_only=self.valid_only)
-            offset += PACKET_HEADER.size + length
+            if len(events["t"]):
+                yield events
+            pending = pending[consumed:]
+            offset += consumed
+            if not need:
+                if at_end:
+                    return
+                need = PACKET_HEADER.size
+            elif self._size is not None and offset + need > self._size:
+                raise self._packet_problem(pending, offset, f"the file ends at byte {self._size}")
+            elif at_end:
+                raise self._packet_problem(pending, offset, f"{len(pending) - PACKET_HEADER.size} bytes remain")
 
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
-        return rechunk(self.packets(), max_events)
+        return rechunk(self.blocks(), max_events)
 
 
 def _sniff(head: bytes) -> bool:
