@@ -199,3 +199,17 @@ def test_dvs128gesture_bad_label_rows_and_missing_files_are_named(tmp_path):
     (tmp_path / "raw/DvsGesture/user24_lab.aedat").unlink()
     with pytest.raises(RawInputError, match="user24_lab.aedat"):
         DVS128Gesture().plan(tmp_path / "raw")
+
+
+def test_readme_recipes_select_a_split_and_map_labels(cifar_shards, gesture_shards):
+    import webdataset as wds
+
+    index = load_index(cifar_shards / "shards")
+    train, _test = tebn_split(index)
+    wanted = set(train)
+    stream = EventStream(cifar_shards / "shards").compose(wds.select(lambda sample: sample["__key__"] in wanted))
+    assert sorted(sample["__key__"] for sample in stream) == sorted(train)
+    root, _trials = gesture_shards
+    mapped = EventStream(root / "shards", split="test").map(lambda s: {**s, "label": spikingjelly_gesture_label(s["label"])})
+    expected = {row[0]: row[2] for row in REFERENCE["dvs128gesture"]["test"]}
+    assert {s["__key__"]: s["label"] for s in mapped} == expected

@@ -296,3 +296,9 @@ def test_rechunk_keeps_every_event_in_order(sizes, max_events):
     chunks = list(rechunk(iter(pieces), max_events))
     assert all(len(chunk["t"]) == max_events for chunk in chunks[:-1]) and len(chunks[-1]["t"]) <= max_events
     np.testing.assert_array_equal(concatenate(iter(chunks))["t"], np.arange(start))
+
+
+def test_aedat4_without_the_extra_names_it(monkeypatch):
+    monkeypatch.setitem(__import__("sys").modules, "aedat", None)
+    with pytest.raises(ImportError, match=re.escape("pip install neuroshards[aedat4]")):
+        open_reader(io.BytesIO(b"#!AER-DAT4.0\r\n"), "aedat4", source="fixture.aedat4")
