@@ -55,20 +55,23 @@ def decode_block(pending: bytes, valid_only: bool = False) -> tuple[Events, int,
             counts.append(capacity)
             overflows.append(overflow)
         position += length
-    words = np.frombuffer(b"".join(payloads), dtype="<u4").reshape(-1, 2)
-    address = words[:, 0]
-    t = words[:, 1].astype(np.int64)
+    data = b"".join(payloads)
+    # Each event: u32 data (bit 0 valid, 1 polarity, 2-16 y, 17-31 x), u32 timestamp. Reading the
+    # data word as two little-endian u16 halves yields x and y without 32-bit temporaries.
+    halves = np.frombuffer(data, dtype="<u2").reshape(-1, 4)
+    low, high = halves[:, 0], halves[:, 1]
+    t = np.frombuffer(data, dtype="<u4")[1::2].astype(np.int64)
     if any(overflows):
         t |= np.repeat(np.array(overflows, dtype=np.int64) << 31, counts)
-    if valid_only:
-        keep = (address & 1) == 1
-        address, t = address[keep], t[keep]
     events = {
         "t": t,
-        "x": ((address >> 17) & 0x7FFF).astype(np.uint16),
-        "y": ((address >> 2) & 0x7FFF).astype(np.uint16),
-        "p": ((address >> 1) & 1).astype(np.uint8),
+        "x": high >> 1,
+        "y": (low >> 2) | ((high & 1) << 14),
+        "p": (np.frombuffer(data, dtype=np.uint8)[::8] >> 1) & 1,
     }
+    if valid_only:
+        keep = (low & 1) == 1
+        events = {name: values[keep] for name, values in events.items()}
     return events, position, bad, need
 
 
