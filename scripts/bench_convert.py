@@ -43,7 +43,7 @@ def make_raw(dataset: str, folder: Path, scale: float) -> int:
         writers.cifar10dvs_tree(folder, as_zip=False, numbers=range(4), events=(per_file // 2, per_file * 3 // 2))
     elif dataset == "dvs128gesture":
         trials = {}
-        for number in range(max(1, round(2 * scale))):
+        for number in range(max(1, round(4 * scale))):
             rows = [(label % 11 + 1, 2_000_000 + 6_500_000 * label, 8_000_000 + 6_500_000 * label) for label in range(12)]
             trials[f"user{number + 1:02d}_fluorescent"] = ("train" if number % 4 != 3 else "test", rows)
         if not any(split == "test" for split, _rows in trials.values()):

@@ -15,6 +15,7 @@ import numpy as np
 from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
 from ..formats.inivation import empty_events
+from ..formats.registry import concatenate
 from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path
 from .registry import register
@@ -24,22 +25,15 @@ CIFAR10DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "f
 TEBN_TEST_BELOW = 100
 
 
-def cifar10dvs_events(address: np.ndarray, t: np.ndarray) -> Events:
-    """SpikingJelly's CIFAR10-DVS convention on DVS128 addresses: x = 127 - y_raw,
-    y = 127 - x_raw, p = 1 - bit 0."""
-    return {
-        "t": t.astype(np.int64),
-        "x": (127 - ((address >> 8) & 0x7F)).astype(np.uint16),
-        "y": (127 - ((address >> 1) & 0x7F)).astype(np.uint16),
-        "p": (1 - (address & 1)).astype(np.uint8),
-    }
+def cifar10dvs_events(events: Events) -> Events:
+    """SpikingJelly's CIFAR10-DVS convention on events read with the DVS128 layout:
+    x = 127 - y_raw, y = 127 - x_raw, p = 1 - p_raw."""
+    return {"t": events["t"], "x": 127 - events["y"], "y": 127 - events["x"], "p": 1 - events["p"]}
 
 
 def read_cifar10dvs(file: RawFile) -> Events:
     with file.open() as stream:
-        reader = Aedat2Reader(stream, source=file.location, layout="dvs128")
-        addresses, timestamps = zip(*reader.raw_chunks())
-    return cifar10dvs_events(np.concatenate(addresses), np.concatenate(timestamps))
+        return cifar10dvs_events(concatenate(Aedat2Reader(stream, source=file.location, layout="dvs128").chunks()))
 
 
 @register
@@ -119,7 +113,7 @@ def cut_windows(chunks, starts: np.ndarray, ends: np.ndarray) -> list[Events]:
             if len(part["t"]):
                 parts[window].append(part)
     return [
-        {name: np.concatenate([part[name] for part in pieces]) for name in pieces[0]} if pieces else empty_events()
+        pieces[0] if len(pieces) == 1 else concatenate(iter(pieces)) if pieces else empty_events()
         for pieces in parts
     ]
 

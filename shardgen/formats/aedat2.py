@@ -21,37 +21,45 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from .errors import FormatError
-from .inivation import TextHeader, chip_facts, fixed_records, read_text_header
+from .inivation import TextHeader, chip_facts, fixed_records, read_text_header, starts_with
 from .registry import Events, FormatSpec, register_format
 
 RECORD_BYTES = 8
-RECORD = np.dtype([("address", ">u4"), ("t", ">u4")])
 MAGIC = b"#!AER-DAT2"
 
 DAVIS_NOT_POLARITY = np.uint32(0x8000_0400)  # bit 31: APS/IMU sample; bit 10: external input
 
 
-def decode_dvs128(address: np.ndarray, t: np.ndarray) -> Events:
+def _words(records: np.ndarray) -> np.ndarray:
+    """The (address, timestamp) big-endian u32 pairs of records given as an [n, 8] uint8 array."""
+    return records.view(">u4")
+
+
+def decode_dvs128(records: np.ndarray) -> Events:
+    # Only the low 16 address bits matter: bytes 2 (y) and 3 (x, p) of each big-endian record.
+    low = records[:, 3]
     return {
-        "t": t.astype(np.int64),
-        "x": ((address >> 1) & 0x7F).astype(np.uint16),
-        "y": ((address >> 8) & 0x7F).astype(np.uint16),
-        "p": (address & 1).astype(np.uint8),
+        "t": _words(records)[:, 1].astype(np.int64),
+        "x": (low >> 1).astype(np.uint16),
+        "y": (records[:, 2] & 0x7F).astype(np.uint16),
+        "p": low & 1,
     }
 
 
-def decode_davis(address: np.ndarray, t: np.ndarray) -> Events:
+def decode_davis(records: np.ndarray) -> Events:
+    words = _words(records)
+    address = words[:, 0].astype(np.uint32)
     keep = (address & DAVIS_NOT_POLARITY) == 0
     address = address[keep]
     return {
-        "t": t[keep].astype(np.int64),
+        "t": words[keep, 1].astype(np.int64),
         "x": ((address >> 12) & 0x3FF).astype(np.uint16),
         "y": ((address >> 22) & 0x1FF).astype(np.uint16),
         "p": ((address >> 11) & 1).astype(np.uint8),
     }
 
 
-ADDRESS_LAYOUTS: dict[str, Callable[[np.ndarray, np.ndarray], Events]] = {
+ADDRESS_LAYOUTS: dict[str, Callable[[np.ndarray], Events]] = {
     "dvs128": decode_dvs128,
     "davis": decode_davis,
 }
@@ -77,26 +85,26 @@ class Aedat2Reader:
         #: (width, height) of the chip named in the header; for dvs128 without a chip line, 128 x 128.
         self.sensor_size: tuple[int, int] | None = facts[1] if facts else ((128, 128) if layout == "dvs128" else None)
 
-    def raw_chunks(self, max_events: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(address, timestamp)`` uint32 arrays of every record, in file order."""
+    def records(self, max_events: int = 1 << 20) -> Iterator[np.ndarray]:
+        """Blocks of at most ``max_events`` records as [n, 8] uint8 arrays; one empty block for
+        an empty recording."""
         produced = False
         for _offset, block in fixed_records(
             self.stream, self.header.rest, self.header.end, RECORD_BYTES, max_events, self.source, "AEDAT 2.0 record"
         ):
-            records = np.frombuffer(block, dtype=RECORD)
             produced = True
-            yield records["address"].astype(np.uint32), records["t"].astype(np.uint32)
+            yield np.frombuffer(block, dtype=np.uint8).reshape(-1, RECORD_BYTES)
         if not produced:
-            yield np.empty(0, np.uint32), np.empty(0, np.uint32)
+            yield np.empty((0, RECORD_BYTES), dtype=np.uint8)
+
+    def raw_chunks(self, max_events: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(address, timestamp)`` uint32 arrays of every record, in file order (any layout)."""
+        for records in self.records(max_events):
+            words = _words(records)
+            yield words[:, 0].astype(np.uint32), words[:, 1].astype(np.uint32)
 
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
-        decode = ADDRESS_LAYOUTS[self.layout]
-        for address, t in self.raw_chunks(max_events):
-            yield decode(address, t)
-
-
-def _sniff(head: bytes) -> bool:
-    return head.startswith(MAGIC)
+        return map(ADDRESS_LAYOUTS[self.layout], self.records(max_events))
 
 
 AEDAT2 = register_format(
@@ -104,7 +112,7 @@ AEDAT2 = register_format(
         name="aedat2",
         suffixes=(".aedat",),
         open=Aedat2Reader,
-        sniff=_sniff,
+        sniff=starts_with(MAGIC),
         description="AEDAT 2.0 (jAER): big-endian address/timestamp records; layouts dvs128, davis",
     )
 )

@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .errors import FormatError
-from .inivation import TextHeader, chip_facts, read_exact, read_text_header, rechunk, stream_size
+from .inivation import TextHeader, chip_facts, read_exact, read_text_header, rechunk, starts_with, stream_size
 from .registry import Events, FormatSpec, register_format
 
 MAGIC = b"#!AER-DAT3"
@@ -133,16 +133,12 @@ class Aedat3Reader:
         return rechunk(self.blocks(), max_events)
 
 
-def _sniff(head: bytes) -> bool:
-    return head.startswith(MAGIC)
-
-
 AEDAT3 = register_format(
     FormatSpec(
         name="aedat3",
         suffixes=(".aedat", ".aedat3"),
         open=Aedat3Reader,
-        sniff=_sniff,
+        sniff=starts_with(MAGIC),
         description="AEDAT 3.1 (cAER/jAER): polarity packets, timestamp | overflow << 31",
     )
 )

@@ -20,7 +20,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .errors import FormatError
-from .inivation import empty_events, rechunk, stream_size
+from .inivation import empty_events, rechunk, starts_with, stream_size
 from .registry import Events, FormatSpec, register_format
 
 MAGIC = b"#!AER-DAT4.0\r\n"
@@ -151,16 +151,12 @@ class Aedat4Reader:
         return rechunk(self.packets(), max_events)
 
 
-def _sniff(head: bytes) -> bool:
-    return head.startswith(MAGIC)
-
-
 AEDAT4 = register_format(
     FormatSpec(
         name="aedat4",
         suffixes=(".aedat4",),
         open=Aedat4Reader,
-        sniff=_sniff,
+        sniff=starts_with(MAGIC),
         description="AEDAT 4.0 (iniVation DV): LZ4/Zstd flatbuffer packets; needs neuroshards[aedat4]",
     )
 )

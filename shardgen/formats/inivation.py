@@ -8,7 +8,7 @@ import io
 import os
 import re
 from dataclasses import dataclass
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -34,6 +34,11 @@ _CHIPS: tuple[tuple[re.Pattern, str, tuple[int, int]], ...] = tuple(
         (r"DAVIS640|DAVISRGBW640", "davis", (640, 480)),
     )
 )
+
+
+def starts_with(magic: bytes) -> Callable[[bytes], bool]:
+    """A format's sniff test: the file's first bytes are ``magic``."""
+    return lambda head: head.startswith(magic)
 
 
 def chip_facts(name: str | None) -> tuple[str, tuple[int, int]] | None:
