@@ -243,3 +243,64 @@ def gesture_tree(root: Path, *, trials: dict | None = None, seed: int = 0, as_ta
             (root / relpath).parent.mkdir(parents=True, exist_ok=True)
             (root / relpath).write_bytes(data)
     return root
+
+
+# AEDAT 4.0 ------------------------------------------------------------------------------------
+# The flatbuffers are laid out by hand after the schemas (ioheader.fbs, events.fbs of iniVation
+# DV): little-endian, uoffsets relative to where they are stored, vectors of 16-byte Event structs
+# (i64 t, i16 x, i16 y, bool on, 3 bytes padding) 8-aligned within the size-prefixed buffer.
+
+AEDAT4_COMPRESSION = {"none": 0, "zstd": 3}
+
+
+def aedat4_description(streams: dict[int, tuple[str, int, int]]) -> str:
+    """DV's XML stream description: stream id -> (type identifier, width, height)."""
+    nodes = []
+    for stream_id, (identifier, width, height) in streams.items():
+        path = f"/mainloop/Recorder/outInfo/{stream_id}/"
+        nodes.append(
+            f'<node name="{stream_id}" path="{path}"><attr key="typeIdentifier" type="string">{identifier}</attr>'
+            f'<node name="info" path="{path}info/"><attr key="sizeX" type="int">{width}</attr>'
+            f'<attr key="sizeY" type="int">{height}</attr></node></node>'
+        )
+    return f'<dv version="2.0"><node name="outInfo" path="/mainloop/Recorder/outInfo/">{"".join(nodes)}</node></dv>'
+
+
+def aedat4_ioheader(compression: int, table_position: int, description: str) -> bytes:
+    text = description.encode() + b"\0"
+    body = struct.pack("<I4s", 24, b"IOHE")  # root table at 24
+    body += struct.pack("<HHHHH", 10, 24, 4, 16, 8) + b"\0" * 6  # vtable at 8: compression, position, description
+    body += struct.pack("<iiIiq", 24 - 8, compression, 48 - 32, 0, table_position)  # table at 24
+    body += struct.pack("<I", len(text) - 1) + text
+    return struct.pack("<I", len(body)) + body
+
+
+def aedat4_event_packet(t, x, y, p) -> bytes:
+    """A size-prefixed EventPacket flatbuffer (file identifier EVTS)."""
+    events = np.zeros(len(t), dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("on", "u1"), ("pad", "V3")])
+    events["t"], events["x"], events["y"], events["on"] = t, x, y, p
+    body = struct.pack("<I4s", 16, b"EVTS")  # root table at 16
+    body += struct.pack("<HHH", 6, 8, 4) + b"\0\0"  # vtable at 8: elements at table + 4
+    body += struct.pack("<iI", 16 - 8, 24 - 20)  # table at 16; the vector at 24
+    body += struct.pack("<I", len(t)) + events.tobytes()
+    return struct.pack("<I", len(body)) + body
+
+
+def aedat4_bytes(streams: dict[int, tuple[str, int, int]], packets: list[tuple[int, tuple]], *,
+                 compression: str = "none", table: bytes | None = None) -> bytes:
+    """A file: magic, IOHeader, packets (stream id, (t, x, y, p)) and, when given, ``table``
+    bytes standing for the packet table (its position goes in the IOHeader)."""
+    payloads = []
+    for stream_id, events in packets:
+        data = aedat4_event_packet(*events)
+        if compression == "zstd":
+            import zstandard
+
+            data = zstandard.ZstdCompressor().compress(data)
+        payloads.append(struct.pack("<ii", stream_id, len(data)) + data)
+    description = aedat4_description(streams)
+    head = b"#!AER-DAT4.0\r\n" + aedat4_ioheader(AEDAT4_COMPRESSION[compression], -1, description)
+    if table is not None:
+        position = len(head) + sum(map(len, payloads))
+        head = b"#!AER-DAT4.0\r\n" + aedat4_ioheader(AEDAT4_COMPRESSION[compression], position, description)
+    return head + b"".join(payloads) + (table or b"")

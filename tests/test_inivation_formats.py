@@ -302,3 +302,66 @@ def test_aedat4_without_the_extra_names_it(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "aedat", None)
     with pytest.raises(ImportError, match=re.escape("pip install neuroshards[aedat4]")):
         open_reader(io.BytesIO(b"#!AER-DAT4.0\r\n"), "aedat4", source="fixture.aedat4")
+
+
+# AEDAT 4.0 (synthetic files from the writer) ---------------------------------------------------
+
+def aedat4_events(rng, n):
+    t = np.sort(rng.integers(0, 2**52, n))
+    return t, rng.integers(0, 1 << 15, n), rng.integers(0, 1 << 15, n), rng.integers(0, 2, n)
+
+
+def aedat4_packets(rng, events, stream_id, other_id, cuts):
+    bounds = sorted({0, len(events[0]), *cuts})
+    packets = []
+    for start, end in zip(bounds, bounds[1:]):
+        packets.append((stream_id, tuple(values[start:end] for values in events)))
+        other = int(rng.integers(0, 5))
+        packets.append((other_id, tuple(values[:other] for values in events)))
+    return packets
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(0, 300),
+    seed=st.integers(0, 2**32 - 1),
+    cuts=st.lists(st.integers(0, 300), max_size=6),
+    compression=st.sampled_from(["none", "zstd"]),
+    table=st.booleans(),
+    max_events=st.integers(1, 400),
+)
+def test_aedat4_round_trip(n, seed, cuts, compression, table, max_events):
+    pytest.importorskip("aedat", reason="the aedat4 extra is not installed")
+    rng = np.random.default_rng(seed)
+    events = aedat4_events(rng, n)
+    # the event stream with the lowest id is read; the other one is skipped
+    streams = {3: ("EVTS", 640, 480), 7: ("EVTS", 32, 32)}
+    data = writers.aedat4_bytes(streams, aedat4_packets(rng, events, 3, 7, cuts), compression=compression,
+                                table=b"\x01" * 40 if table else None)
+    reader = open_reader(io.BytesIO(data), "aedat4", source="fixture.aedat4")
+    assert reader.sensor_size == (640, 480)
+    chunks = list(reader.chunks(max_events))
+    assert all(len(chunk["t"]) <= max_events for chunk in chunks)
+    assert_events_equal(concatenate(iter(chunks)), dict(zip("txyp", events)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 200), seed=st.integers(0, 2**32 - 1), table=st.booleans(), data=st.data())
+def test_aedat4_truncated_anywhere_is_an_error_or_complete(n, seed, table, data):
+    pytest.importorskip("aedat", reason="the aedat4 extra is not installed")
+    rng = np.random.default_rng(seed)
+    events = aedat4_events(rng, n)
+    packets = [(0, tuple(values[start : start + 50] for values in events)) for start in range(0, n, 50)]
+    whole = writers.aedat4_bytes({0: ("EVTS", 320, 240)}, packets, table=b"\x02" * 30 if table else None)
+    from shardgen.formats.aedat4 import packet_offsets
+
+    ends = [*packet_offsets(io.BytesIO(whole), "fixture")[1:], len(whole) - (30 if table else 0)]
+    cut = data.draw(st.integers(0, len(whole) - 1))
+    try:
+        got = concatenate(open_reader(io.BytesIO(whole[:cut]), "aedat4", source="fixture.aedat4").chunks())
+    except FormatError as error:
+        assert error.source == "fixture.aedat4" and error.offset is not None and error.offset <= cut
+        return
+    assert (table and cut >= ends[-1]) or (not table and cut in ends), cut
+    np.testing.assert_array_equal(got["t"], events[0][: len(got["t"])])
+    assert len(got["t"]) == (n if cut >= ends[-1] else 50 * (ends.index(cut) + 1))
