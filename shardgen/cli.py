@@ -30,8 +30,8 @@ def byte_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4096, 64M, 1G)") from None
 
 
-def _add_writer_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--raw", required=True, type=Path, help="what you downloaded: the archives' folder, or the folder you extracted")
+def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool = True) -> None:
+    parser.add_argument("--raw", required=raw_required, default=None, type=Path, help="what you downloaded: the archives' folder, or the folder you extracted")
     parser.add_argument("--out", required=True, type=Path, help="directory for the shards and index.json")
     parser.add_argument("--workers", type=int, default=1, help="conversion processes (default 1)")
     parser.add_argument("--max-samples", type=int, default=2000, help="samples per shard at most (default 2000)")
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = convert_parser.add_subparsers(dest="dataset", required=True, metavar="DATASET")
     for name, adapter in sorted(DATASETS.items()):
         sub = datasets.add_parser(name, help=adapter.title, description=adapter.where_to_get())
-        _add_writer_arguments(sub)
+        _add_writer_arguments(sub, raw_required=getattr(adapter, "raw_required", True))
         adapter.add_arguments(sub)
 
     info = commands.add_parser("info", help="summarise a shard directory")
@@ -124,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConversionError, FormatError, RawInputError, RecordError, IndexFileError) as error:
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 1
+    except ValueError as error:  # invalid option values (e.g. a window overlap larger than the window)
+        print(f"shardgen: error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("shardgen: interrupted; rerun the same command to start again", file=sys.stderr)
         return 130

@@ -16,7 +16,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -83,16 +83,20 @@ class ConversionSummary:
         return "\n".join(lines)
 
 
-def _encode_task(args: tuple[Task, tuple[int, ...], str | None]) -> list[EncodedSample]:
+def _encode_stream(args: tuple[Task, tuple[int, ...], str | None]) -> Iterator[EncodedSample]:
+    """Encode a task's samples one at a time (a long recording cut into many samples is never held)."""
     task, sensor_size, compression = args
     try:
-        samples = task.run()
+        for sample in task.run():
+            yield _encode_sample(sample, sensor_size, compression, task.source)
+    except ConversionError:
+        raise
     except Exception as error:  # noqa: BLE001 - re-raised with the raw file named
         raise ConversionError(f"{task.source}: {error}") from None
-    encoded = []
-    for sample in samples:
-        encoded.append(_encode_sample(sample, sensor_size, compression, task.source))
-    return encoded
+
+
+def _encode_task(args: tuple[Task, tuple[int, ...], str | None] | None) -> list[EncodedSample] | None:
+    return None if args is None else list(_encode_stream(args))
 
 
 def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: str | None, source: str) -> EncodedSample:
@@ -133,7 +137,7 @@ class ShardSink:
         label = str(sample.label).encode()
         size = _member_bytes(len(sample.record)) + _member_bytes(len(label))
         if self._tar is not None and (
-            len(self._table.keys) >= self.max_samples or self._tar.offset + size > self.max_bytes
+            len(self._table.keys) >= self.max_samples or _closed_tar_bytes(self._tar.offset + size) > self.max_bytes
         ):
             self._finish()
         if self._tar is None:
@@ -195,17 +199,29 @@ def _member_bytes(payload: int) -> int:
     return 512 + (payload + 511) // 512 * 512
 
 
+def _closed_tar_bytes(offset: int) -> int:
+    """File size once closed: two zero blocks, padded to tarfile's 10240-byte record."""
+    record = tarfile.RECORDSIZE
+    return (offset + 2 * 512 + record - 1) // record * record
+
+
 def _encoded_samples(
     tasks: Sequence[Task], sensor_size: tuple[int, ...], options: WriterOptions
-) -> Iterator[list[EncodedSample]]:
-    jobs = ((task, sensor_size, options.compression) for task in tasks)
+) -> Iterator[Iterable[EncodedSample]]:
+    """Each task's encoded samples, in plan order. Tasks marked ``streaming`` (many samples cut
+    from one long recording) run lazily in this process, so their memory stays bounded by one
+    sample; the others run in the worker pool."""
+    jobs = [(task, sensor_size, options.compression) for task in tasks]
     if options.workers == 1:
-        yield from map(_encode_task, jobs)
+        yield from map(_encode_stream, jobs)
         return
+    pooled = (None if getattr(job[0], "streaming", False) else job for job in jobs)
     # spawn: workers must not inherit the parent's threads (progress bar, torch) through fork.
     context = multiprocessing.get_context("spawn")
     with context.Pool(options.workers) as pool:
-        yield from pool.imap(_encode_task, jobs, chunksize=max(1, min(16, len(tasks) // (options.workers * 8))))
+        chunksize = max(1, min(16, len(tasks) // (options.workers * 8)))
+        for job, encoded in zip(jobs, pool.imap(_encode_task, pooled, chunksize=chunksize)):
+            yield _encode_stream(job) if encoded is None else encoded
 
 
 def write_shards(

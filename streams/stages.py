@@ -73,6 +73,11 @@ def _frames(
         try:
             if function is not None:
                 frames = function(events, H, W)
+            elif "y" not in events:  # a 1-D (audio) sensor [W, 1, 1]: frames [T, W], SpikingJelly's SHD rule
+                if duration is not None:
+                    frames = F.shd.integrate_events_by_fixed_duration(events, duration, W, dtype=dtype)
+                else:
+                    frames = F.shd.integrate_events_by_fixed_frames_number(events, split_by, frames_number, W, dtype=dtype)
             elif duration is not None:
                 frames = F.integrate_events_by_fixed_duration(events, duration, H, W, dtype=dtype)
             else:

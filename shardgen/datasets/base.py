@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
 
 from ..formats import FormatError
 from ..rawtree import RawFile, RawInputError, scan, verify_archives
@@ -26,11 +26,14 @@ class Sample:
 
 
 class Task(Protocol):
-    """A picklable unit of conversion work; ``source`` names it in error messages."""
+    """A picklable unit of conversion work; ``source`` names it in error messages.
+
+    ``run`` may return a generator; a task with a true ``streaming`` attribute is consumed lazily
+    in the writer's process (for many samples cut from one long recording)."""
 
     source: str
 
-    def run(self) -> list[Sample]: ...
+    def run(self) -> Iterable[Sample]: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,9 @@ class DatasetAdapter:
     resources: ClassVar[Sequence[tuple[str, str, str]]] = ()
     #: True when the files can be fetched without a licence form or manual step.
     can_download: ClassVar[bool] = False
+    #: True when archives inside the distribution (one zip per class, ...) are read in place too,
+    #: not only the published archives listed in ``resources``.
+    open_every_archive: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         if options:
@@ -111,8 +117,8 @@ class DatasetAdapter:
         return f"{cls.title}: {how} {names} from {cls.homepage}"
 
     def verify(self, raw: str | Path) -> list[str]:
-        """MD5-check the distributed archives found under ``raw``."""
-        return verify_archives(raw, self.resource_url_md5())
+        """MD5-check the distributed archives found under ``raw`` (those with a published MD5)."""
+        return verify_archives(raw, [resource for resource in self.resource_url_md5() if resource[2]])
 
     def plan(self, raw: str | Path) -> Plan:
         raise NotImplementedError
@@ -121,7 +127,7 @@ class DatasetAdapter:
 
     def scan(self, raw: str | Path) -> list[RawFile]:
         archives = [name for name, _url, _md5 in self.resources]
-        files = scan(raw, archives=archives or None)
+        files = scan(raw, archives=None if self.open_every_archive or not archives else archives)
         if not files:
             raise RawInputError(f"{raw}: no files found. {self.where_to_get()}")
         return files

@@ -4,10 +4,17 @@ Each reader takes the file's bytes (or a binary file object) and a name for erro
 returns a dict of numpy arrays; dataset adapters and the generic converters share them.
 """
 
+from . import evt2  # noqa: F401  (registers the format)
+from . import evt3  # noqa: F401  (registers the format)
+from . import dat  # noqa: F401  (registers the format)
+from . import hdf5  # noqa: F401  (registers the format)
+from . import numpy_files  # noqa: F401  (registers the format)
+from . import text  # noqa: F401  (registers the format)
 from . import aedat2  # noqa: F401  (registers the format)
 from . import aedat3  # noqa: F401
 from . import aedat4  # noqa: F401
 from .atis import decode_atis_bin, encode_atis_bin
+from .detect import detect_format, open_recording
 from .errors import FormatError
 from .registry import FORMATS, EventReader, FormatSpec, concatenate, open_reader, register_format
 
@@ -18,7 +25,9 @@ __all__ = [
     "FormatSpec",
     "concatenate",
     "decode_atis_bin",
+    "detect_format",
     "encode_atis_bin",
     "open_reader",
+    "open_recording",
     "register_format",
 ]

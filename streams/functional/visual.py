@@ -1,7 +1,7 @@
 """Pictures of frames: an animated GIF (SpikingJelly's ``play_frame``) and a PNG grid.
 
 Colours: OFF events (channel 0, p == 0) green, ON events (channel 1) magenta, on black; counts are
-scaled by the largest count so a frame never saturates or wraps.
+scaled by the 95th percentile of active pixels and clipped, so a picture never wraps around.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ def frames_to_rgb(frames: np.ndarray) -> np.ndarray:
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 4 or frames.shape[1] != 2:
         raise ValueError(f"expected frames of shape [T, 2, H, W], got {frames.shape}")
-    scale = float(frames.max()) or 1.0
+    active = frames[frames > 0]
+    # The 95th percentile of active pixels: a few hot pixels must not darken the whole picture.
+    scale = float(np.percentile(active, 95)) if active.size else 1.0
     off, on = frames[:, 0] / scale, frames[:, 1] / scale
     rgb = np.stack([on, off, on], axis=-1)
     return (np.clip(rgb, 0.0, 1.0) * 255).astype(np.uint8)

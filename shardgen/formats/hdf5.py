@@ -1,0 +1,101 @@
+"""HDF5 event files: 1-D datasets t, x, y, p (common spellings) at the top level or in a group
+(``events`` first, as DSEC and others store them), or one compound dataset with those fields.
+
+Read in slices of ``max_events``; needs h5py (``pip install neuroshards[hdf5]``). The sensor size
+comes from attributes ``sensor_size`` (W, H[, P]) or ``width``/``height`` on the file or the group,
+else from the option.
+"""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Iterator
+
+import numpy as np
+
+from .blocks import new_events
+from .columns import canonical_events, check_time_unit, match_columns
+from .errors import FormatError
+from .registry import FormatSpec, register_format
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+PREFERRED_GROUPS = ("events", "event", "data")
+
+
+def _h5py(source: str):
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise FormatError(source, None, "reading HDF5 needs h5py: pip install neuroshards[hdf5]") from None
+    return h5py
+
+
+class Hdf5Reader:
+    def __init__(self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us"):
+        check_time_unit(time_unit)
+        h5py = _h5py(source)
+        self.source, self.time_unit = source, time_unit
+        try:
+            self.file = h5py.File(stream, "r")
+        except OSError as error:
+            raise FormatError(source, 0, f"not a readable HDF5 file ({error})") from None
+        self.group, self.names, self.compound = self._locate(h5py)
+        self.sensor_size = tuple(sensor_size) if sensor_size else self._sensor_size()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def _locate(self, h5py):
+        groups = [self.file[name] for name in PREFERRED_GROUPS if isinstance(self.file.get(name), h5py.Group)]
+        groups += [self.file] + [item for item in self.file.values() if isinstance(item, h5py.Group)]
+        for group in groups:
+            datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
+            names = match_columns(name for name, item in datasets.items() if item.ndim == 1 and item.dtype.names is None)
+            if names is not None:
+                lengths = {datasets[actual].shape[0] for actual in names.values()}
+                if len(lengths) != 1:
+                    raise FormatError(self.source, None, f"{group.name}: datasets t, x, y, p differ in length {sorted(lengths)}")
+                return group, names, None
+            for name, item in datasets.items():
+                if item.dtype.names and item.ndim == 1 and (fields := match_columns(item.dtype.names)) is not None:
+                    return group, fields, item
+        raise FormatError(self.source, None, "no t, x, y, p datasets (or compound dataset with those fields) found")
+
+    def _sensor_size(self) -> tuple[int, int] | None:
+        for holder in (self.group, self.file):
+            attributes = holder.attrs
+            if "sensor_size" in attributes:
+                size = np.asarray(attributes["sensor_size"]).ravel()
+                return int(size[0]), int(size[1])
+            if "width" in attributes and "height" in attributes:
+                return int(attributes["width"]), int(attributes["height"])
+        return None
+
+    def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
+        if self.compound is not None:
+            n = self.compound.shape[0]
+        else:
+            n = self.group[self.names["t"]].shape[0]
+        for start in range(0, n, max_events):
+            stop = min(n, start + max_events)
+            try:
+                if self.compound is not None:
+                    block = self.compound[start:stop]
+                    columns = {canonical: block[actual] for canonical, actual in self.names.items()}
+                else:
+                    columns = {canonical: self.group[actual][start:stop] for canonical, actual in self.names.items()}
+            except OSError as error:  # a damaged or truncated file
+                raise FormatError(self.source, None, f"{self.group.name} events {start}..{stop - 1}: unreadable ({error})") from None
+            yield canonical_events(
+                columns, time_unit=self.time_unit, source=self.source, where=f"{self.group.name} events {start}..{stop - 1}"
+            )
+        if n == 0:
+            yield new_events(0)
+
+
+def _sniff(head: bytes) -> bool:
+    return head.startswith(HDF5_MAGIC)
+
+
+register_format(
+    FormatSpec(name="hdf5", suffixes=(".h5", ".hdf5", ".hdf"), open=Hdf5Reader, sniff=_sniff, description="HDF5 t/x/y/p datasets")
+)
