@@ -158,6 +158,9 @@ def test_aedat2_davis_keeps_only_polarity_events(n, seed):
     rng = np.random.default_rng(seed)
     x, y, p = rng.integers(0, 240, n), rng.integers(0, 180, n), rng.integers(0, 2, n)
     aps, external = rng.random(n) < 0.2, rng.random(n) < 0.1
+    # AEDAT 2.0 cannot tell a first record whose first byte is '#' (y 140-143) from a header line
+    # when a newline byte follows; jAER has the same ambiguity, so the first event avoids it.
+    y[:1] %= 140
     t = np.sort(rng.integers(0, 2**31, n))
     header = ("#!AER-DAT2.0", "# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C")
     data = writers.aedat2_bytes(writers.davis_address(x, y, p, aps=aps, external=external), t, header)
@@ -365,3 +368,28 @@ def test_aedat4_truncated_anywhere_is_an_error_or_complete(n, seed, table, data)
     assert (table and cut >= ends[-1]) or (not table and cut in ends), cut
     np.testing.assert_array_equal(got["t"], events[0][: len(got["t"])])
     assert len(got["t"]) == (n if cut >= ends[-1] else 50 * (ends.index(cut) + 1))
+
+
+def test_real_recordings_through_convert_folder_and_event_stream(samples_dir, reference, tmp_path):
+    pytest.importorskip("aedat", reason="the aedat4 extra is not installed")
+    from shardgen.cli import main
+    from streams import EventStream
+
+    real = ["aedat2/mnist_0_scale04_0001.aedat", "aedat2/header_only.aedat",
+            "aedat4/dvxplorer_sample.aedat4", "aedat4/dvxplorer_sample2.aedat4"]
+    root = tmp_path / "root"
+    for relpath in real:  # ROOT/<class>/<recording>, detected from their headers
+        link = root / relpath
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(samples_dir / relpath)
+    out = tmp_path / "shards"
+    assert main(["convert", "folder", "--raw", str(root), "--out", str(out), "--sensor-size", "346", "260", "--quiet"]) == 0
+    samples = {sample["__key__"]: sample for sample in EventStream(out)}
+    assert len(samples) == len(real)
+    for relpath in real:
+        sample = samples[relpath.replace("/", "_").rsplit(".", 1)[0]]
+        assert sample["label"] == ["aedat2", "aedat4"].index(relpath.split("/")[0])
+        if relpath in reference:
+            assert_matches_reference(sample["events"], reference[relpath])
+        else:
+            assert len(sample["events"]["t"]) == 0

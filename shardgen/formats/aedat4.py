@@ -137,13 +137,15 @@ class Aedat4Reader:
             at = self.offsets[min(read, len(self.offsets) - 1)] if self.offsets else len(MAGIC)
             raise FormatError(self.source, at, f"cannot decode the packet at or after this offset ({error})") from None
         finally:
-            if self._temporary:
-                os.unlink(self._temporary)
-                self._temporary = None
+            self.close()
 
-    def __del__(self):
+    def close(self) -> None:
+        """Remove the temporary copy, if one was made."""
         if getattr(self, "_temporary", None):
             os.unlink(self._temporary)
+            self._temporary = None
+
+    __del__ = close
 
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
         if self.stream_id is None:
