@@ -14,7 +14,7 @@ import multiprocessing
 import re
 import tarfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -22,10 +22,22 @@ import numpy as np
 
 from . import __version__
 from .datasets.base import Plan, Sample, Task
-from .index import DatasetIndex, SampleTable, ShardInfo, save_index
+from .index import INDEX_NAME, DatasetIndex, SampleTable, ShardInfo, save_index
 from .record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, encode_events
 
 SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
+
+
+def part_tag(part: tuple[int, int]) -> str:
+    """``(3, 8)`` -> ``"part0003of0008"``: in the shard and partial index names of part 3 of 8."""
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part {index}/{count}: the part number must be in 0..{count - 1}")
+    return f"part{index:04d}of{count:04d}"
+
+
+def partial_index_name(part: tuple[int, int]) -> str:
+    return f"index.{part_tag(part)}.json"
 
 
 class ConversionError(RuntimeError):
@@ -125,8 +137,8 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
 class ShardSink:
     """Writes one split's samples into a numbered series of tar shards."""
 
-    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int):
-        self.out, self.split = out, split
+    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = ""):
+        self.out, self.split, self.name_prefix = out, split, name_prefix
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[ShardInfo] = []
         self._tar: tarfile.TarFile | None = None
@@ -165,7 +177,7 @@ class ShardSink:
             self._tar = None
 
     def _start(self) -> None:
-        name = f"{self.split}-{len(self.shards):06d}.tar"
+        name = f"{self.split}-{self.name_prefix}{len(self.shards):06d}.tar"
         self._temporary = self.out / f".{name}.tmp"
         self._tar = tarfile.open(self._temporary, "w", format=tarfile.USTAR_FORMAT)
         self._table = SampleTable()
@@ -232,9 +244,19 @@ def write_shards(
     sensor_size: tuple[int, ...],
     options: WriterOptions = WriterOptions(),
     generator_options: dict[str, Any] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> ConversionSummary:
-    """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``."""
+    """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``.
+
+    ``part=(i, n)`` converts every n-th task from the i-th on (a deterministic 1/n of the
+    recordings), names the shards ``<split>-part000iof000n-NNNNNN.tar`` and writes the partial
+    index ``index.part000iof000n.json``; ``shardgen merge`` joins the parts' indexes.
+    """
     out = Path(out)
+    prefix = ""
+    if part is not None:
+        prefix = part_tag(part) + "-"
+        plan = replace(plan, tasks=list(plan.tasks[part[0] :: part[1]]))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sinks: dict[str, ShardSink] = {}
@@ -256,7 +278,7 @@ def write_shards(
                     )
                 sink = sinks.get(sample.split)
                 if sink is None:
-                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes)
+                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes, prefix)
                 sink.add(sample)
                 summary.n_samples += 1
                 summary.n_events += sample.n_events
@@ -283,11 +305,12 @@ def write_shards(
                 "max_bytes": options.max_bytes,
                 "compression": options.compression,
                 **(generator_options or {}),
+                **({"part": list(part)} if part is not None else {}),
             },
         },
     )
-    save_index(index, out)
-    _remove_stale_shards(out, {shard.path for shard in shards})
+    save_index(index, out, INDEX_NAME if part is None else partial_index_name(part))
+    _remove_stale_shards(out, {shard.path for shard in shards}, prefix)
     summary.n_shards = len(shards)
     summary.bytes = sum(shard.bytes for shard in shards)
     summary.splits = index.splits
@@ -295,10 +318,11 @@ def write_shards(
     return summary
 
 
-def _remove_stale_shards(out: Path, keep: set[str]) -> None:
-    """Shards of an earlier run into the same folder that this run did not rewrite."""
+def _remove_stale_shards(out: Path, keep: set[str], prefix: str = "") -> None:
+    """Shards of an earlier run into the same folder that this run did not rewrite (of this part
+    only, when converting a part: the other parts' shards may share the folder)."""
     for path in out.iterdir():
-        if SHARD_NAME.match(path.name) and path.name not in keep:
+        if SHARD_NAME.match(path.name) and prefix in path.name and path.name not in keep:
             path.unlink()
         elif path.name.startswith(".") and path.name.endswith(".tar.tmp"):
             path.unlink()
