@@ -134,6 +134,26 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
+class _HashingFile:
+    """A write-only file that hashes what passes through, so a shard is never read back."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class ShardSink:
     """Writes one split's samples into a numbered series of tar shards."""
 
@@ -142,6 +162,7 @@ class ShardSink:
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[ShardInfo] = []
         self._tar: tarfile.TarFile | None = None
+        self._file: _HashingFile | None = None
         self._temporary: Path | None = None
         self._table = SampleTable()
 
@@ -173,24 +194,23 @@ class ShardSink:
         """Drop the shard being written (an error stopped the conversion)."""
         if self._tar is not None:
             self._tar.close()
+            self._file.close()  # type: ignore[union-attr]
             self._temporary.unlink(missing_ok=True)  # type: ignore[union-attr]
             self._tar = None
 
     def _start(self) -> None:
         name = f"{self.split}-{self.name_prefix}{len(self.shards):06d}.tar"
         self._temporary = self.out / f".{name}.tmp"
-        self._tar = tarfile.open(self._temporary, "w", format=tarfile.USTAR_FORMAT)
+        self._file = _HashingFile(self._temporary)
+        self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.USTAR_FORMAT)  # type: ignore[call-overload]
         self._table = SampleTable()
 
     def _finish(self) -> None:
-        assert self._tar is not None and self._temporary is not None
+        assert self._tar is not None and self._file is not None and self._temporary is not None
         self._tar.close()
+        self._file.close()
         name = self._temporary.name[1:-4]
         final = self.out / name
-        digest = hashlib.sha256()
-        with open(self._temporary, "rb") as handle:
-            while block := handle.read(1 << 22):
-                digest.update(block)
         self._temporary.replace(final)
         self.shards.append(
             ShardInfo(
@@ -198,12 +218,13 @@ class ShardSink:
                 split=self.split,
                 n_samples=len(self._table.keys),
                 n_events=int(sum(self._table.n_events)),
-                bytes=final.stat().st_size,
-                sha256=digest.hexdigest(),
+                bytes=self._file.size,
+                sha256=self._file.digest.hexdigest(),
                 samples=self._table,
             )
         )
         self._tar = None
+        self._file = None
         self._temporary = None
 
 
@@ -228,12 +249,20 @@ def _encoded_samples(
         yield from map(_encode_stream, jobs)
         return
     pooled = (None if getattr(job[0], "streaming", False) else job for job in jobs)
-    # spawn: workers must not inherit the parent's threads (progress bar, torch) through fork.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(options.workers) as pool:
+    with _worker_context().Pool(options.workers) as pool:
         chunksize = max(1, min(16, len(tasks) // (options.workers * 8)))
         for job, encoded in zip(jobs, pool.imap(_encode_task, pooled, chunksize=chunksize)):
             yield _encode_stream(job) if encoded is None else encoded
+
+
+def _worker_context():
+    """Workers fork from a server process that imported the readers once: they start in
+    milliseconds, and never inherit the caller's threads (progress bar, torch) as plain fork would."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats"])
+    return context
 
 
 def write_shards(
