@@ -21,11 +21,13 @@ def convert(
     compression: str | None = None,
     verify: bool = True,
     progress: bool = True,
+    part: tuple[int, int] | None = None,
     **dataset_options: Any,
 ):
     """Convert a dataset as downloaded (archives or extracted folder at ``raw``) into shards at ``out``.
 
-    ``verify`` checks the MD5 of the distributed archives found under ``raw``. Returns a
+    ``verify`` checks the MD5 of the distributed archives found under ``raw``. ``part=(i, n)``
+    converts only part i (0-based) of n; ``shardgen.merge.merge_parts`` joins the parts. Returns a
     ``ConversionSummary``; the shards and ``index.json`` are in ``out``.
     """
     from .datasets import get_dataset
@@ -45,6 +47,7 @@ def convert(
         sensor_size=adapter.sensor_size,
         options=options,
         generator_options={"dataset_options": adapter.options},
+        part=part,
     )
 
 

@@ -30,6 +30,18 @@ def byte_size(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 4096, 64M, 1G)") from None
 
 
+def part_of(text: str) -> tuple[int, int]:
+    """``3/8`` -> (3, 8): part 3 (0-based) of 8."""
+    number, slash, count = text.partition("/")
+    try:
+        part = (int(number), int(count))
+    except ValueError:
+        part = (-1, 0)
+    if not slash or not 0 <= part[0] < part[1]:
+        raise argparse.ArgumentTypeError(f"not a part: {text!r} (I/N with 0 <= I < N, e.g. 0/8)")
+    return part
+
+
 def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool = True) -> None:
     parser.add_argument("--raw", required=raw_required, default=None, type=Path, help="what you downloaded: the archives' folder, or the folder you extracted")
     parser.add_argument("--out", required=True, type=Path, help="directory for the shards and index.json")
@@ -39,6 +51,8 @@ def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool
     parser.add_argument("--compression", choices=["zstd"], default=None, help="lossless compression of the event records")
     parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip the MD5 check of the archives")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--part", type=part_of, default=None, metavar="I/N",
+                        help="convert only part I (0-based) of N of the recordings; then shardgen merge")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         sub = datasets.add_parser(name, help=adapter.title, description=adapter.where_to_get())
         _add_writer_arguments(sub, raw_required=getattr(adapter, "raw_required", True))
         adapter.add_arguments(sub)
+
+    merge = commands.add_parser("merge", help="join the partial indexes of convert --part I/N into one index.json")
+    merge.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="folders holding the parts' output")
+    merge.add_argument("--out", type=Path, default=None, help="folder of the merged index.json (default: the only DIR)")
 
     info = commands.add_parser("info", help="summarise a shard directory")
     info.add_argument("path", type=Path, help="shard directory or its index.json")
@@ -77,6 +95,7 @@ def _run_convert(args: argparse.Namespace) -> None:
         compression=args.compression,
         verify=args.verify,
         progress=not args.quiet,
+        part=args.part,
         **adapter.options_from_arguments(args),
     )
     print(summary.describe())
@@ -113,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "convert":
             _run_convert(args)
+        elif args.command == "merge":
+            from .merge import merge_parts
+
+            print(f"merged index: {merge_parts(args.directories, args.out)}")
         elif args.command == "info":
             _run_info(args)
         elif args.command == "list":

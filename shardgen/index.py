@@ -139,7 +139,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
-def save_index(index: DatasetIndex, directory: str | os.PathLike) -> Path:
-    path = Path(directory) / INDEX_NAME
+def save_index(index: DatasetIndex, directory: str | os.PathLike, name: str = INDEX_NAME) -> Path:
+    path = Path(directory) / name
     atomic_write_bytes(path, (json.dumps(index.to_json(), indent=1, sort_keys=False) + "\n").encode())
     return path

@@ -14,7 +14,7 @@ import multiprocessing
 import re
 import tarfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -22,10 +22,22 @@ import numpy as np
 
 from . import __version__
 from .datasets.base import Plan, Sample, Task
-from .index import DatasetIndex, SampleTable, ShardInfo, save_index
+from .index import INDEX_NAME, DatasetIndex, SampleTable, ShardInfo, save_index
 from .record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, encode_events
 
 SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
+
+
+def part_tag(part: tuple[int, int]) -> str:
+    """``(3, 8)`` -> ``"part0003of0008"``: in the shard and partial index names of part 3 of 8."""
+    index, count = part
+    if not 0 <= index < count:
+        raise ValueError(f"part {index}/{count}: the part number must be in 0..{count - 1}")
+    return f"part{index:04d}of{count:04d}"
+
+
+def partial_index_name(part: tuple[int, int]) -> str:
+    return f"index.{part_tag(part)}.json"
 
 
 class ConversionError(RuntimeError):
@@ -122,14 +134,35 @@ def _tar_info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
+class _HashingFile:
+    """A write-only file that hashes what passes through, so a shard is never read back."""
+
+    def __init__(self, path: Path):
+        self.file = open(path, "wb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def close(self) -> None:
+        self.file.close()
+
+
 class ShardSink:
     """Writes one split's samples into a numbered series of tar shards."""
 
-    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int):
-        self.out, self.split = out, split
+    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = ""):
+        self.out, self.split, self.name_prefix = out, split, name_prefix
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[ShardInfo] = []
         self._tar: tarfile.TarFile | None = None
+        self._file: _HashingFile | None = None
         self._temporary: Path | None = None
         self._table = SampleTable()
 
@@ -161,24 +194,23 @@ class ShardSink:
         """Drop the shard being written (an error stopped the conversion)."""
         if self._tar is not None:
             self._tar.close()
+            self._file.close()  # type: ignore[union-attr]
             self._temporary.unlink(missing_ok=True)  # type: ignore[union-attr]
             self._tar = None
 
     def _start(self) -> None:
-        name = f"{self.split}-{len(self.shards):06d}.tar"
+        name = f"{self.split}-{self.name_prefix}{len(self.shards):06d}.tar"
         self._temporary = self.out / f".{name}.tmp"
-        self._tar = tarfile.open(self._temporary, "w", format=tarfile.USTAR_FORMAT)
+        self._file = _HashingFile(self._temporary)
+        self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.USTAR_FORMAT)  # type: ignore[call-overload]
         self._table = SampleTable()
 
     def _finish(self) -> None:
-        assert self._tar is not None and self._temporary is not None
+        assert self._tar is not None and self._file is not None and self._temporary is not None
         self._tar.close()
+        self._file.close()
         name = self._temporary.name[1:-4]
         final = self.out / name
-        digest = hashlib.sha256()
-        with open(self._temporary, "rb") as handle:
-            while block := handle.read(1 << 22):
-                digest.update(block)
         self._temporary.replace(final)
         self.shards.append(
             ShardInfo(
@@ -186,12 +218,13 @@ class ShardSink:
                 split=self.split,
                 n_samples=len(self._table.keys),
                 n_events=int(sum(self._table.n_events)),
-                bytes=final.stat().st_size,
-                sha256=digest.hexdigest(),
+                bytes=self._file.size,
+                sha256=self._file.digest.hexdigest(),
                 samples=self._table,
             )
         )
         self._tar = None
+        self._file = None
         self._temporary = None
 
 
@@ -216,12 +249,20 @@ def _encoded_samples(
         yield from map(_encode_stream, jobs)
         return
     pooled = (None if getattr(job[0], "streaming", False) else job for job in jobs)
-    # spawn: workers must not inherit the parent's threads (progress bar, torch) through fork.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(options.workers) as pool:
+    with _worker_context().Pool(options.workers) as pool:
         chunksize = max(1, min(16, len(tasks) // (options.workers * 8)))
         for job, encoded in zip(jobs, pool.imap(_encode_task, pooled, chunksize=chunksize)):
             yield _encode_stream(job) if encoded is None else encoded
+
+
+def _worker_context():
+    """Workers fork from a server process that imported the readers once: they start in
+    milliseconds, and never inherit the caller's threads (progress bar, torch) as plain fork would."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats"])
+    return context
 
 
 def write_shards(
@@ -232,9 +273,19 @@ def write_shards(
     sensor_size: tuple[int, ...],
     options: WriterOptions = WriterOptions(),
     generator_options: dict[str, Any] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> ConversionSummary:
-    """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``."""
+    """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``.
+
+    ``part=(i, n)`` converts every n-th task from the i-th on (a deterministic 1/n of the
+    recordings), names the shards ``<split>-part000iof000n-NNNNNN.tar`` and writes the partial
+    index ``index.part000iof000n.json``; ``shardgen merge`` joins the parts' indexes.
+    """
     out = Path(out)
+    prefix = ""
+    if part is not None:
+        prefix = part_tag(part) + "-"
+        plan = replace(plan, tasks=list(plan.tasks[part[0] :: part[1]]))
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     sinks: dict[str, ShardSink] = {}
@@ -256,7 +307,7 @@ def write_shards(
                     )
                 sink = sinks.get(sample.split)
                 if sink is None:
-                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes)
+                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes, prefix)
                 sink.add(sample)
                 summary.n_samples += 1
                 summary.n_events += sample.n_events
@@ -283,11 +334,12 @@ def write_shards(
                 "max_bytes": options.max_bytes,
                 "compression": options.compression,
                 **(generator_options or {}),
+                **({"part": list(part)} if part is not None else {}),
             },
         },
     )
-    save_index(index, out)
-    _remove_stale_shards(out, {shard.path for shard in shards})
+    save_index(index, out, INDEX_NAME if part is None else partial_index_name(part))
+    _remove_stale_shards(out, {shard.path for shard in shards}, prefix)
     summary.n_shards = len(shards)
     summary.bytes = sum(shard.bytes for shard in shards)
     summary.splits = index.splits
@@ -295,10 +347,11 @@ def write_shards(
     return summary
 
 
-def _remove_stale_shards(out: Path, keep: set[str]) -> None:
-    """Shards of an earlier run into the same folder that this run did not rewrite."""
+def _remove_stale_shards(out: Path, keep: set[str], prefix: str = "") -> None:
+    """Shards of an earlier run into the same folder that this run did not rewrite (of this part
+    only, when converting a part: the other parts' shards may share the folder)."""
     for path in out.iterdir():
-        if SHARD_NAME.match(path.name) and path.name not in keep:
+        if SHARD_NAME.match(path.name) and prefix in path.name and path.name not in keep:
             path.unlink()
         elif path.name.startswith(".") and path.name.endswith(".tar.tmp"):
             path.unlink()

@@ -1,8 +1,9 @@
 """streams: composable iterable stages from shards to padded frame batches for torch."""
 
 from . import functional, stages
-from .dataset import EventStream, ShardSource
+from .dataset import EventStream, ShardSource, StreamLoader
+from .plan import PlanError
 from .stages import SampleError
 from .tario import ShardError
 
-__all__ = ["EventStream", "SampleError", "ShardError", "ShardSource", "functional", "stages"]
+__all__ = ["EventStream", "PlanError", "SampleError", "ShardError", "ShardSource", "StreamLoader", "functional", "stages"]

@@ -16,6 +16,7 @@ import zlib
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+import torch
 from webdataset.filters import pipelinefilter
 
 from shardgen.record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, decode_events, decode_record
@@ -56,6 +57,32 @@ def _decode(source: Iterable[Sample]) -> Iterator[Sample]:
         yield decoded
 
 
+def _sample_frames(
+    sample: Sample,
+    frames_number: int | None,
+    split_by: str,
+    duration: int | None,
+    function: Callable[[dict, int, int], np.ndarray] | None,
+    dtype: Any,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """One sample's frames; with ``out`` (fixed frame number, 2-D sensor) counted into it."""
+    W, H = sample["sensor_size"][:2]
+    events = sample["events"]
+    try:
+        if function is not None:
+            return function(events, H, W)
+        if "y" not in events:  # a 1-D (audio) sensor [W, 1, 1]: frames [T, W], SpikingJelly's SHD rule
+            if duration is not None:
+                return F.shd.integrate_events_by_fixed_duration(events, duration, W, dtype=dtype)
+            return F.shd.integrate_events_by_fixed_frames_number(events, split_by, frames_number, W, dtype=dtype)
+        if duration is not None:
+            return F.integrate_events_by_fixed_duration(events, duration, H, W, dtype=dtype)
+        return F.integrate_events_by_fixed_frames_number(events, split_by, frames_number, H, W, dtype=dtype, out=out)
+    except Exception as error:  # noqa: BLE001 - re-raised with the sample named
+        raise SampleError(f"{_where(sample)}: frame integration failed: {error}") from error
+
+
 def _frames(
     source: Iterable[Sample],
     frames_number: int | None = None,
@@ -68,18 +95,7 @@ def _frames(
     if chosen != 1:
         raise ValueError("frames() takes exactly one of frames_number=, duration= or function=")
     for sample in source:
-        W, H = sample["sensor_size"][:2]
-        events = sample["events"]
-        try:
-            if function is not None:
-                frames = function(events, H, W)
-            elif duration is not None:
-                frames = F.integrate_events_by_fixed_duration(events, duration, H, W, dtype=dtype)
-            else:
-                frames = F.integrate_events_by_fixed_frames_number(events, split_by, frames_number, H, W, dtype=dtype)
-        except Exception as error:  # noqa: BLE001 - re-raised with the sample named
-            raise SampleError(f"{_where(sample)}: frame integration failed: {error}") from error
-        yield {**sample, "frames": frames}
+        yield {**sample, "frames": _sample_frames(sample, frames_number, split_by, duration, function, dtype)}
 
 
 def _map(source: Iterable[Sample], function: Callable[[Sample], Sample]) -> Iterator[Sample]:
@@ -136,23 +152,22 @@ def _frames_batch(
     """``frames(frames_number, split_by, dtype=dtype)`` then ``batch(batch_size, partial)`` in one
     step: each sample's events are counted straight into its row of the batch, so no per-sample
     frames are allocated and copied. Yields exactly what the two stages yield."""
-    import torch
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     pending: list[Sample] = []
 
     def collate(group: list[Sample]) -> tuple:
+        if any("y" not in sample["events"] for sample in group):  # 1-D sensors: frames [T, W], padded as usual
+            return F.pad_sequence_collate(
+                [(_sample_frames(sample, frames_number, split_by, None, None, dtype), sample.get("label", -1)) for sample in group]
+            )
         W, H = group[0]["sensor_size"][:2]
         frames = np.zeros((len(group), frames_number, 2, H, W), dtype=dtype)
         for row, sample in zip(frames, group):
             if tuple(sample["sensor_size"][:2]) != (W, H):
                 raise SampleError(f"{_where(sample)}: sensor size {sample['sensor_size'][:2]} differs from "
                                   f"{(W, H)} of the batch's first sample; frames of both cannot share a batch")
-            try:
-                F.integrate_events_by_fixed_frames_number(sample["events"], split_by, frames_number, H, W, out=row)
-            except Exception as error:  # noqa: BLE001 - re-raised with the sample named
-                raise SampleError(f"{_where(sample)}: frame integration failed: {error}") from error
+            _sample_frames(sample, frames_number, split_by, None, None, dtype, out=row)
         labels = torch.as_tensor([sample.get("label", -1) for sample in group])
         return torch.from_numpy(frames), labels, torch.full((len(group),), frames_number, dtype=torch.int64)
 

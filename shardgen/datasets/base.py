@@ -84,6 +84,9 @@ class DatasetAdapter:
     resources: ClassVar[Sequence[tuple[str, str, str]]] = ()
     #: True when the files can be fetched without a licence form or manual step.
     can_download: ClassVar[bool] = False
+    #: True when archives inside the distribution (one zip per class, ...) are read in place too,
+    #: not only the published archives listed in ``resources``.
+    open_every_archive: ClassVar[bool] = False
 
     def __init__(self, **options: Any):
         if options:
@@ -114,8 +117,8 @@ class DatasetAdapter:
         return f"{cls.title}: {how} {names} from {cls.homepage}"
 
     def verify(self, raw: str | Path) -> list[str]:
-        """MD5-check the distributed archives found under ``raw``."""
-        return verify_archives(raw, self.resource_url_md5())
+        """MD5-check the distributed archives found under ``raw`` (those with a published MD5)."""
+        return verify_archives(raw, [resource for resource in self.resource_url_md5() if resource[2]])
 
     def plan(self, raw: str | Path) -> Plan:
         raise NotImplementedError
@@ -124,7 +127,7 @@ class DatasetAdapter:
 
     def scan(self, raw: str | Path) -> list[RawFile]:
         archives = [name for name, _url, _md5 in self.resources]
-        files = scan(raw, archives=archives or None)
+        files = scan(raw, archives=None if self.open_every_archive or not archives else archives)
         if not files:
             raise RawInputError(f"{raw}: no files found. {self.where_to_get()}")
         return files

@@ -10,6 +10,9 @@ from . import dat  # noqa: F401  (registers the format)
 from . import hdf5  # noqa: F401  (registers the format)
 from . import numpy_files  # noqa: F401  (registers the format)
 from . import text  # noqa: F401  (registers the format)
+from . import aedat2  # noqa: F401  (registers the format)
+from . import aedat3  # noqa: F401
+from . import aedat4  # noqa: F401
 from .atis import decode_atis_bin, encode_atis_bin
 from .detect import detect_format, open_recording
 from .errors import FormatError

@@ -50,6 +50,8 @@ def concatenate(chunks: Iterator[Events]) -> Events:
     parts = list(chunks)
     if not parts:
         raise ValueError("a reader yielded no chunk; readers yield one empty chunk for an empty file")
+    if len(parts) == 1:
+        return parts[0]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
 
 

@@ -83,6 +83,14 @@ def _integrate_sorted_windows(t, x, y, p, t0, dt, H, W, out, limit):  # pragma: 
 
 
 @numba.njit(cache=True, nogil=True)
+def _is_sorted(t):  # pragma: no cover - compiled
+    for k in range(1, t.shape[0]):
+        if t[k] < t[k - 1]:
+            return False
+    return True
+
+
+@numba.njit(cache=True, nogil=True)
 def _time_window_bounds(t, frames_num):  # pragma: no cover - compiled
     """SpikingJelly's time windows [t0 + i*dt, t0 + (i+1)*dt) in any event order: the first and
     last+1 index of the events in each (0, 0 when empty); the last frame runs to the end, from the

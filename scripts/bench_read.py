@@ -1,0 +1,104 @@
+"""Reading speed of our tar reader against webdataset's, side by side in one run, one process.
+
+    PYTHONPATH=. python scripts/bench_read.py [--dir /tmp/bench_read] [--repeats 5]
+
+Writes shards of random payloads (16 kB and 1 MB samples, each an ``events.msgpack`` member and a
+``cls`` member, with index.json), warms the page cache, then times raw sample iteration (no
+decoding) of the same shards, alternating the readers in each repeat:
+
+* ``neuroshards ShardSource``: the epoch plan and index-located runs (what ``EventStream`` reads);
+* ``neuroshards iter_samples``: our sequential reader, no index;
+* ``webdataset WebDataset``: ``wds.WebDataset(urls, shardshuffle=False)``;
+* ``webdataset tarfile_to_samples``: ``wds.DataPipeline(wds.SimpleShardList(urls), wds.tarfile_to_samples())``.
+
+Prints the median samples/s and MB/s of each and our ratio over webdataset's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import webdataset as wds
+
+from shardgen.index import DatasetIndex, save_index
+from shardgen.writer import EncodedSample, ShardSink
+from streams.dataset import ShardSource
+from streams.sources import ShardStore
+from streams.tario import iter_samples
+
+CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
+
+
+def write_case(directory: Path, payload: int, count: int) -> list[str]:
+    index_path = directory / "index.json"
+    if not index_path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        rng = np.random.default_rng(0)
+        sink = ShardSink(directory, "train", max_samples=10**9, max_bytes=64 << 20)
+        for number in range(count):
+            record = rng.integers(0, 256, payload, dtype=np.uint8).tobytes()
+            sink.add(EncodedSample(f"s{number:07d}", number % 10, "train", record, 0, 0))
+        shards = sink.close()
+        save_index(DatasetIndex("bench", [1, 1, 1], [str(c) for c in range(10)], shards), directory)
+    return sorted(str(path) for path in directory.glob("train-*.tar"))
+
+
+def readers(directory: Path, urls: list[str]) -> dict:
+    def ours_plan():
+        return ShardSource([ShardStore(directory)], "train", shuffle=None, seed=0, shuffle_buffer=0,
+                           remainder="drop", epoch_length=None, weights=None, rank=0, world_size=1)
+
+    def ours_sequential():
+        for url in urls:
+            with open(url, "rb", buffering=0) as stream:
+                yield from iter_samples(stream, url)
+
+    return {
+        "neuroshards ShardSource": lambda: iter(ours_plan()),
+        "neuroshards iter_samples": ours_sequential,
+        "webdataset WebDataset": lambda: iter(wds.WebDataset(urls, shardshuffle=False)),
+        "webdataset tarfile_to_samples": lambda: iter(wds.DataPipeline(wds.SimpleShardList(urls), wds.tarfile_to_samples())),
+    }
+
+
+def consume(make) -> tuple[int, int, float]:
+    started = time.perf_counter()
+    samples = size = 0
+    for sample in make():
+        samples += 1
+        size += len(sample["events.msgpack"])
+    return samples, size, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/neuroshards_bench_read"))
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    print(f"webdataset {wds.__version__}; median of {args.repeats} repeats, readers alternated; one process")
+    for case, (payload, count) in CASES.items():
+        directory = args.dir / case.replace(" ", "")
+        urls = write_case(directory, payload, count)
+        candidates = readers(directory, urls)
+        rates: dict[str, list[tuple[float, float]]] = {name: [] for name in candidates}
+        for repeat in range(args.repeats + 1):  # the first round warms the page cache
+            for name, make in candidates.items():
+                samples, size, seconds = consume(make)
+                if samples != count:
+                    raise SystemExit(f"{name} read {samples} samples of {count}")
+                if repeat:
+                    rates[name].append((samples / seconds, size / seconds / 1e6))
+        print(f"\n{case} samples ({count} samples in {len(urls)} shards)")
+        medians = {name: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v)) for name, v in rates.items()}
+        best_wds = max(value[0] for name, value in medians.items() if name.startswith("webdataset"))
+        for name, (samples_s, mb_s) in medians.items():
+            ratio = "" if name.startswith("webdataset") else f"  {samples_s / best_wds:5.1f}x the faster webdataset reader"
+            print(f"  {name:<32} {samples_s:>10.0f} samples/s {mb_s:>8.0f} MB/s{ratio}")
+
+
+if __name__ == "__main__":
+    main()

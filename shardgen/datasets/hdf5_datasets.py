@@ -1,0 +1,215 @@
+"""1-D (audio) spike datasets in HDF5: SHD and SSC (Cramer et al., 2020), N-TIDIGITS18 (Anumula et al., 2018).
+
+Events have fields t (µs) and x (the channel) on a ``[channels, 1, 1]`` sensor. The files hold
+times in float seconds (float16 in SHD/SSC); they become µs as Tonic makes them,
+``floor(float64(t) * 1e6)``, which is exact and, for float16, invertible from 2**-9 s on
+(``shardgen.formats.containers.microseconds_to_float16_seconds``), so SpikingJelly's float16
+frame arithmetic can be reproduced from the shards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .. import rawtree
+from ..formats import FormatError
+from ..formats.containers import as_integers, seconds_to_microseconds
+from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
+from .registry import register
+
+SAMPLES_PER_TASK = 256
+
+
+def _h5py():
+    try:
+        import h5py
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise RawInputError("HDF5 datasets need h5py: pip install neuroshards[hdf5]") from None
+    return h5py
+
+
+def _open_h5(path: str):
+    try:
+        return _h5py().File(path, "r")
+    except OSError as error:
+        raise FormatError(path, None, f"not a readable HDF5 file ({error})") from None
+
+
+def spike_events(times: np.ndarray, units: np.ndarray, *, source: str) -> dict[str, np.ndarray]:
+    """One recording's (seconds, channel) arrays -> events {t µs, x}."""
+    times, units = np.ravel(times), np.ravel(units)
+    if len(times) != len(units):
+        raise FormatError(source, None, f"{len(times)} spike times but {len(units)} channels")
+    if times.dtype.kind != "f":
+        raise FormatError(source, None, f"spike times have dtype {times.dtype}, expected float seconds")
+    return {"t": seconds_to_microseconds(times), "x": as_integers(units, source=source, name="units")}
+
+
+@dataclass(frozen=True)
+class HeidelbergTask:
+    """Recordings [start, stop) of one SHD/SSC file: spikes/times, spikes/units, labels."""
+
+    path: str
+    split: str
+    start: int
+    stop: int
+
+    @property
+    def source(self) -> str:
+        return f"{self.path} recordings {self.start}..{self.stop - 1}"
+
+    def run(self) -> list[Sample]:
+        with _open_h5(self.path) as h5:
+            try:
+                times = h5["spikes/times"][self.start : self.stop]
+                units = h5["spikes/units"][self.start : self.stop]
+                labels = h5["labels"][self.start : self.stop]
+            except KeyError as error:
+                raise FormatError(self.path, None, f"missing dataset ({error}); expected spikes/times, spikes/units, labels") from None
+        prefix = key_from_path(Path(self.path).name)
+        return [
+            Sample(f"{prefix}_{index:06d}", int(label), self.split, spike_events(t, x, source=f"{self.path} recording {index}"))
+            for index, t, x, label in zip(range(self.start, self.stop), times, units, labels)
+        ]
+
+
+class HeidelbergDataset(DatasetAdapter):
+    """SHD and SSC: ``<name>_<split>.h5``, recordings in file order, labels and class names from the file."""
+
+    sensor_size = (700, 1, 1)
+    homepage = "https://zenkelab.org/resources/spiking-heidelberg-datasets-shd/"
+    can_download = True
+    prefix: str
+    splits: Sequence[str]
+
+    def plan(self, raw: str | Path) -> Plan:
+        # The .h5.zip archives stay closed: HDF5 needs random access, so only extracted files are read.
+        files = {file.name: file for file in rawtree.scan(raw, archives=())}
+        tasks: list = []
+        classes: list[str] | None = None
+        for split in self.splits:
+            file = files.get(f"{self.prefix}_{split}.h5")
+            if file is None:
+                zipped = f"{self.prefix}_{split}.h5.zip"
+                hint = f"; extract {zipped} first (unzip {zipped}): HDF5 needs random access" if zipped in files else ""
+                raise self.missing(raw, f"{self.prefix}_{split}.h5{hint}")
+            with _open_h5(file.disk_path) as h5:
+                count = len(h5["labels"]) if "labels" in h5 else None
+                if count is None:
+                    raise FormatError(file.disk_path, None, "no 'labels' dataset")
+                if classes is None and "extra/keys" in h5:
+                    classes = [key.decode() if isinstance(key, bytes) else str(key) for key in h5["extra/keys"][()]]
+            tasks += [
+                HeidelbergTask(file.disk_path, split, start, min(start + SAMPLES_PER_TASK, count))
+                for start in range(0, count, SAMPLES_PER_TASK)
+            ]
+        if classes is None:
+            raise RawInputError(f"{raw}: {self.prefix}_{self.splits[0]}.h5 has no extra/keys (class names)")
+        return Plan(
+            classes=classes,
+            tasks=tasks,
+            extra={"label_rule": "the file's labels; class names from extra/keys", "time_rule": "t_us = floor(float64(t_seconds) * 1e6)"},
+        )
+
+
+@register
+class SHD(HeidelbergDataset):
+    name = "shd"
+    title = "Spiking Heidelberg Digits"
+    prefix = "shd"
+    splits = ("train", "test")
+    resources = (
+        ("shd_train.h5.zip", "https://zenkelab.org/datasets/shd_train.h5.zip", "f3252aeb598ac776c1b526422d90eecb"),
+        ("shd_test.h5.zip", "https://zenkelab.org/datasets/shd_test.h5.zip", "1503a5064faa34311c398fb0a1ed0a6f"),
+    )
+
+
+@register
+class SSC(HeidelbergDataset):
+    name = "ssc"
+    title = "Spiking Speech Commands"
+    prefix = "ssc"
+    splits = ("train", "valid", "test")
+    # SpikingJelly 2.0 lists SHD's archives for SSC (a copy-paste slip); these are Tonic's.
+    resources = (
+        ("ssc_train.h5.zip", "https://zenkelab.org/datasets/ssc_train.h5.zip", "d102be95e7144fcc0553d1f45ba94170"),
+        ("ssc_valid.h5.zip", "https://zenkelab.org/datasets/ssc_valid.h5.zip", "b4eee3516a4a90dd0c71a6ac23a8ae43"),
+        ("ssc_test.h5.zip", "https://zenkelab.org/datasets/ssc_test.h5.zip", "a35ff1e9cffdd02a20eb850c17c37748"),
+    )
+
+
+N_TIDIGITS_CLASSES = ["o", "1", "2", "3", "4", "5", "6", "7", "8", "9", "z"]
+
+
+@dataclass(frozen=True)
+class TidigitsTask:
+    """Utterances ``ids`` of one partition of ``n-tidigits.hdf5``."""
+
+    path: str
+    split: str
+    ids: tuple[str, ...]
+
+    @property
+    def source(self) -> str:
+        return f"{self.path} {self.split} utterances {self.ids[0]}..{self.ids[-1]}"
+
+    def run(self) -> list[Sample]:
+        label_of = {name: index for index, name in enumerate(N_TIDIGITS_CLASSES)}
+        samples = []
+        with _open_h5(self.path) as h5:
+            for utterance in self.ids:
+                where = f"{self.path} {self.split} utterance {utterance!r}"
+                try:
+                    times = h5[f"{self.split}_timestamps"][utterance][()]
+                    units = h5[f"{self.split}_addresses"][utterance][()]
+                except KeyError:
+                    raise FormatError(where, None, f"missing from {self.split}_timestamps or {self.split}_addresses") from None
+                digit = utterance.split("-")[-1]
+                samples.append(Sample(key_from_path(f"{self.split}/{utterance}"), label_of[digit], self.split, spike_events(times, units, source=where)))
+        return samples
+
+
+@register
+class NTIDIGITS18(DatasetAdapter):
+    name = "ntidigits18"
+    title = "N-TIDIGITS18 (single digits)"
+    sensor_size = (64, 1, 1)
+    homepage = "https://docs.google.com/document/d/1Uxe7GsKKXcy6SlDUX4hoJVAC0-UkH-8kr5UXp0Ndi1M"
+    can_download = True
+    resources = (
+        (
+            "n-tidigits.hdf5",
+            "https://www.dropbox.com/scl/fi/1x4lxt9yyw25sc3tez8oi/n-tidigits.hdf5?e=2&rlkey=w8gi5udvib2zqzosusa5tr3wq&dl=1",
+            "360a2d11e5429555c9197381cf6b58e0",
+        ),
+    )
+
+    def plan(self, raw: str | Path) -> Plan:
+        files: list[RawFile] = [file for file in rawtree.scan(raw, archives=()) if file.name == "n-tidigits.hdf5"]
+        if not files:
+            raise self.missing(raw, "n-tidigits.hdf5")
+        path = files[0].disk_path
+        tasks: list = []
+        with _open_h5(path) as h5:
+            for split in ("train", "test"):
+                if f"{split}_labels" not in h5:
+                    raise FormatError(path, None, f"no '{split}_labels' dataset")
+                ids = [name.decode() if isinstance(name, bytes) else str(name) for name in h5[f"{split}_labels"][()]]
+                # Tonic's single_digits=True: utterances whose last '-' field is one digit.
+                single = tuple(name for name in ids if len(name.split("-")[-1]) == 1)
+                unknown = [name for name in single if name.split("-")[-1] not in N_TIDIGITS_CLASSES]
+                if unknown:
+                    raise FormatError(path, None, f"{split} utterance {unknown[0]!r} names no known digit")
+                tasks += [TidigitsTask(path, split, single[start : start + SAMPLES_PER_TASK]) for start in range(0, len(single), SAMPLES_PER_TASK)]
+        return Plan(
+            classes=list(N_TIDIGITS_CLASSES),
+            tasks=tasks,
+            extra={
+                "label_rule": "Tonic's single_digits class_map: o 1..9 z -> 0..10; multi-digit utterances left out",
+                "time_rule": "t_us = floor(float64(t_seconds) * 1e6)",
+            },
+        )

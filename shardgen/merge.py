@@ -1,0 +1,104 @@
+"""``shardgen merge``: join the partial indexes of a conversion spread over machines (``--part i/n``).
+
+Each part writes its shards (``<split>-part000iof000n-NNNNNN.tar``) and a partial index
+(``index.part000iof000n.json``) into its output folder, which the parts may share. The merge
+checks that the parts belong together (same dataset, sensor, classes, dataset facts and generator
+options; every part of n exactly once; no sample key twice) and writes one ``index.json`` whose
+shard paths are relative to its folder, so the shards stay where the parts wrote them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from .index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, save_index
+
+PARTIAL_PATTERN = "index.part*of*.json"
+
+
+def _partial_indexes(directories: Sequence[str | os.PathLike]) -> list[Path]:
+    found: list[Path] = []
+    for directory in map(Path, directories):
+        if not directory.is_dir():
+            raise IndexFileError(f"{directory}: not a folder")
+        partial = sorted(directory.glob(PARTIAL_PATTERN))
+        if not partial:
+            raise IndexFileError(f"{directory}: no partial index ({PARTIAL_PATTERN}); convert with --part I/N first")
+        found.extend(partial)
+    return found
+
+
+def _identity(index: DatasetIndex) -> dict:
+    options = {name: value for name, value in index.generator.get("options", {}).items() if name != "part"}
+    return {
+        "dataset": index.dataset,
+        "sensor_size": list(index.sensor_size),
+        "classes": list(index.classes),
+        "extra": index.extra,
+        "generator": {**index.generator, "options": options},
+    }
+
+
+def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike | None = None) -> Path:
+    """Merge the partial indexes found in ``directories`` into ``out/index.json`` (``out`` defaults
+    to the only directory given). Returns the path of the merged index."""
+    if out is None:
+        if len(directories) != 1:
+            raise IndexFileError("the parts are in several folders: name the merged index's folder with --out")
+        out = directories[0]
+    out = Path(out)
+    paths = _partial_indexes(directories)
+    parts: dict[int, tuple[Path, DatasetIndex]] = {}
+    counts = set()
+    reference: tuple[Path, dict] | None = None
+    for path in paths:
+        index = load_index(path)
+        part = index.generator.get("options", {}).get("part")
+        if not (isinstance(part, list) and len(part) == 2):
+            raise IndexFileError(f"{path}: not a partial index (its generator options name no part)")
+        number, count = part
+        counts.add(count)
+        if number in parts:
+            raise IndexFileError(f"{path}: part {number}/{count} also comes from {parts[number][0]}")
+        identity = _identity(index)
+        if reference is None:
+            reference = (path, identity)
+        else:
+            different = [name for name in identity if identity[name] != reference[1][name]]
+            if different:
+                raise IndexFileError(
+                    f"{path}: differs from {reference[0]} in {', '.join(different)}; the parts of one merge must "
+                    "come from the same dataset, options and shardgen version"
+                )
+        parts[number] = (path, index)
+    if len(counts) != 1:
+        raise IndexFileError(f"the partial indexes split the work differently (into {sorted(counts)} parts)")
+    (count,) = counts
+    missing = sorted(set(range(count)) - set(parts))
+    if missing:
+        raise IndexFileError(f"parts {missing} of {count} are missing (found {sorted(parts)})")
+    shards = []
+    seen: dict[str, str] = {}
+    for number in sorted(parts):
+        path, index = parts[number]
+        for shard in index.shards:
+            location = path.parent / shard.path
+            for key in shard.samples.keys:
+                if key in seen:
+                    raise IndexFileError(f"{location}: sample key {key!r} is also in {seen[key]}")
+                seen[key] = str(location)
+            shard.path = Path(os.path.relpath(location, out)).as_posix()
+            shards.append(shard)
+    first = parts[0][1]
+    merged = DatasetIndex(
+        dataset=first.dataset,
+        sensor_size=first.sensor_size,
+        classes=first.classes,
+        shards=shards,
+        extra=first.extra,
+        generator=reference[1]["generator"],  # type: ignore[index]
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    return save_index(merged, out, INDEX_NAME)

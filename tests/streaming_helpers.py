@@ -1,0 +1,47 @@
+"""Shard directories for the streaming tests: shards of chosen, uneven sizes whose label is the
+sample's number, so a sample can be identified after batching (labels survive collation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from shardgen.index import DatasetIndex, save_index
+from shardgen.record import encode_events
+from shardgen.writer import EncodedSample, ShardSink
+
+SENSOR = (4, 4, 2)
+
+
+def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train", dataset: str = "uneven") -> list[str]:
+    """Shards of ``sizes`` samples under ``out`` with index.json; returns the keys in storage order."""
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / ".staging"
+    rng = np.random.default_rng(len(sizes))
+    shards, keys = [], []
+    number = 0
+    for shard_number, count in enumerate(sizes):
+        sink = ShardSink(staging, split, max_samples=count, max_bytes=1 << 30)
+        staging.mkdir(exist_ok=True)
+        for _ in range(count):
+            n = int(rng.integers(1, 40))
+            events = {
+                "t": np.sort(rng.integers(0, 1000, n)).astype(np.int64),
+                "x": rng.integers(0, SENSOR[0], n).astype(np.uint16),
+                "y": rng.integers(0, SENSOR[1], n).astype(np.uint16),
+                "p": rng.integers(0, 2, n).astype(np.uint8),
+            }
+            key = f"{dataset}_{number:05d}"
+            sink.add(EncodedSample(key, number, split, encode_events(events, SENSOR, key=key), n, 0))
+            keys.append(key)
+            number += 1
+        (shard,) = sink.close()
+        name = f"{split}-{shard_number:06d}.tar"
+        (staging / shard.path).rename(out / name)
+        shard.path = name
+        shards.append(shard)
+    staging.rmdir()
+    save_index(DatasetIndex(dataset, list(SENSOR), [str(i) for i in range(number)], shards), out)
+    return keys
