@@ -1,7 +1,7 @@
 """Conversion throughput of the container formats: shardgen (1 and 2 workers) against SpikingJelly's
 own preprocessing of the same synthetic raw files and against a plain copy of their bytes.
 
-    /work/oracle/venv/bin/python scripts/bench_container_convert.py [--repeat 3]
+    .venv-oracle/bin/python scripts/bench_container_convert.py [--repeat 3]
 
 ASL-DVS (.mat -> SpikingJelly's npz), Bullying10K (pickled packets -> SpikingJelly's npz, a
 per-event Python loop) and SHD (HDF5; SpikingJelly converts nothing, so its row is reading every

@@ -4,7 +4,7 @@ the same synthetic raw files and beside a plain copy of the same bytes, in one r
     PYTHONPATH=. .venv/bin/python scripts/bench_convert.py                       # a few minutes on 2 cores
     PYTHONPATH=. .venv/bin/python scripts/bench_convert.py --scale 10 --repeat 5  # bigger files
 
-SpikingJelly runs in another interpreter (``--sj-python``, default /work/oracle/venv/bin/python;
+SpikingJelly runs in another interpreter (``--sj-python``, default .venv-oracle/bin/python, made by ``bash scripts/setup.sh --oracle``;
 ``--sj-python none`` skips it): its ``create_raw_from_extracted`` (the ``events_np`` creation
 path, with its defaults: compressed ``.npz``, a thread pool) is timed on the very files we
 convert. Throughput counts the events and bytes of the raw files (every event is decoded by both
@@ -132,7 +132,7 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="size factor of the synthetic raw files (default 1)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
-    parser.add_argument("--sj-python", default="/work/oracle/venv/bin/python", help="interpreter with spikingjelly, or 'none'")
+    parser.add_argument("--sj-python", default=str(ROOT / ".venv-oracle" / "bin" / "python"), help="interpreter with spikingjelly, or 'none'")
     parser.add_argument("--sj-repeat", type=int, default=1, help="SpikingJelly runs per dataset (slow; default 1)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--sj-run", nargs=3, metavar=("DATASET", "EXTRACTED", "TARGET"), help=argparse.SUPPRESS)

@@ -7,7 +7,7 @@ per sample its identity (path or index as the oracle knows it), split, label and
 oracle's own dtypes. ``shd_frames.npz`` holds SpikingJelly's SHD frame integration of the SHD
 fixtures and of a few edge cases. Run it where spikingjelly and tonic are installed:
 
-    /work/oracle/venv/bin/python scripts/make_container_references.py
+    .venv-oracle/bin/python scripts/make_container_references.py
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Run in an environment with spikingjelly 2.0.0 (the project's oracle env):
 
-    /work/oracle/venv/bin/python scripts/make_inivation_references.py
+    .venv-oracle/bin/python scripts/make_inivation_references.py
 
 It writes the fixtures with tests/inivation_writers.py (deterministic), runs SpikingJelly's own
 conversion on them (CIFAR10DVS and DVS128Gesture: extract_downloaded_files,

@@ -3,7 +3,7 @@ reading of them, the reference that tests/test_navgesture.py compares our conver
 
 Run in an environment with spikingjelly 2.0.0 (and torchvision), from the repository root:
 
-    /work/oracle/venv/bin/python scripts/navgesture_references.py
+    .venv-oracle/bin/python scripts/navgesture_references.py
 
 Outputs: tests/fixtures/navgesture/<user>/*.dat and tests/references/navgesture_spikingjelly.npz
 (per sample in SpikingJelly's dataset order: key, label, event counts, concatenated t/x/y/p, and

@@ -123,8 +123,8 @@ def _run_info(args: argparse.Namespace) -> None:
 def _run_list() -> None:
     width = max(map(len, DATASETS))
     for name, adapter in sorted(DATASETS.items()):
-        sensor = "x".join(map(str, adapter.sensor_size))
-        print(f"{name:<{width}}  {adapter.title} (sensor {sensor}); {adapter.where_to_get()}")
+        sensor = "x".join(map(str, adapter.sensor_size)) if all(adapter.sensor_size[:2]) else "from the files"
+        print(f"{name:<{width}}  sensor {sensor:<14} {adapter.where_to_get()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

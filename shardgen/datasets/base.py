@@ -112,9 +112,10 @@ class DatasetAdapter:
 
     @classmethod
     def where_to_get(cls) -> str:
-        names = ", ".join(name for name, _url, _md5 in cls.resources)
-        how = "download" if cls.can_download else "download by hand (licence terms) "
-        return f"{cls.title}: {how} {names} from {cls.homepage}"
+        names = [name for name, _url, _md5 in cls.resources]
+        listed = ", ".join(names) if len(names) <= 4 else f"{names[0]} ... {names[-1]} ({len(names)} files)"
+        how = "download" if cls.can_download else "download by hand (licence terms)"
+        return f"{cls.title}: {how} {listed} from {cls.homepage}"
 
     def verify(self, raw: str | Path) -> list[str]:
         """MD5-check the distributed archives found under ``raw`` (those with a published MD5)."""
