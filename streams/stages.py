@@ -120,6 +120,20 @@ def _drop_events(source: Iterable[Sample], rate: float = 0.1, seed: int = 0) -> 
         yield {**sample, "events": F.drop_events(sample["events"], rate, sample_rng(seed, sample))}
 
 
+def _groups(source: Iterable[Sample], batch_size: int, partial: bool) -> Iterator[list[Sample]]:
+    """Consecutive groups of ``batch_size`` samples; a shorter last group only when ``partial``."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    pending: list[Sample] = []
+    for sample in source:
+        pending.append(sample)
+        if len(pending) == batch_size:
+            yield pending
+            pending = []
+    if pending and partial:
+        yield pending
+
+
 def _batch(
     source: Iterable[Sample],
     batch_size: int,
@@ -127,18 +141,11 @@ def _batch(
     collate: Callable[[list], Any] = F.pad_sequence_collate,
 ) -> Iterator[Any]:
     """Pad frames into ``(frames [B, T_max, ...], labels [B], lengths [B])`` (or ``collate``'s result)."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    pending: list = []
-    for sample in source:
-        if "frames" not in sample:
-            raise SampleError(f"{_where(sample)}: batch() needs frames; add a frames() stage first")
-        pending.append((sample["frames"], sample.get("label", -1)))
-        if len(pending) == batch_size:
-            yield collate(pending)
-            pending = []
-    if pending and partial:
-        yield collate(pending)
+    for group in _groups(source, batch_size, partial):
+        for sample in group:
+            if "frames" not in sample:
+                raise SampleError(f"{_where(sample)}: batch() needs frames; add a frames() stage first")
+        yield collate([(sample["frames"], sample.get("label", -1)) for sample in group])
 
 
 def _frames_batch(
@@ -152,9 +159,6 @@ def _frames_batch(
     """``frames(frames_number, split_by, dtype=dtype)`` then ``batch(batch_size, partial)`` in one
     step: each sample's events are counted straight into its row of the batch, so no per-sample
     frames are allocated and copied. Yields exactly what the two stages yield."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
-    pending: list[Sample] = []
 
     def collate(group: list[Sample]) -> tuple:
         if any("y" not in sample["events"] for sample in group):  # 1-D sensors: frames [T, W], padded as usual
@@ -171,13 +175,8 @@ def _frames_batch(
         labels = torch.as_tensor([sample.get("label", -1) for sample in group])
         return torch.from_numpy(frames), labels, torch.full((len(group),), frames_number, dtype=torch.int64)
 
-    for sample in source:
-        pending.append(sample)
-        if len(pending) == batch_size:
-            yield collate(pending)
-            pending = []
-    if pending and partial:
-        yield collate(pending)
+    for group in _groups(source, batch_size, partial):
+        yield collate(group)
 
 
 decode = pipelinefilter(_decode)
