@@ -141,7 +141,11 @@ def main() -> None:
                 print(f"{name}: skipped (no sample of this format)")
                 continue
             size = path.stat().st_size
-            n = decode(path, name, options)
+            try:
+                n = decode(path, name, options)
+            except ImportError as error:  # an optional decoder (e.g. aedat4's) is not installed here
+                print(f"{name}: skipped ({error})")
+                continue
             plain = median_seconds(lambda: plain_read(path), args.repeats)
             ours = median_seconds(lambda: decode(path, name, options), args.repeats)
             row = {"format": name, "input": origin, "MB": size / 1e6, "M events": n / 1e6,
