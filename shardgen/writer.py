@@ -9,7 +9,6 @@ last, so an interrupted run leaves no index that points at half-written shards a
 from __future__ import annotations
 
 import hashlib
-import io
 import multiprocessing
 import re
 import tarfile
@@ -119,38 +118,48 @@ def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: st
     outside = 0
     for name, limit in zip(("x", "y"), sensor_size):
         values = sample.events.get(name)
-        if values is not None and len(values):
+        if values is not None and len(values) and np.asarray(values).max() >= limit:  # one cheap pass when inside
             outside += int(np.count_nonzero(np.asarray(values) >= limit))
     return EncodedSample(sample.key, int(sample.label), sample.split, record, len(sample.events["t"]), outside)
 
 
-def _tar_info(name: str, size: int) -> tarfile.TarInfo:
+def _tar_header(name: str, size: int) -> bytes:
+    """A ustar header with fixed metadata (mtime 0, mode 0444, no owner): the same bytes on every run."""
     info = tarfile.TarInfo(name)
     info.size = size
     info.mtime = 0
     info.mode = 0o444
     info.uid = info.gid = 0
     info.uname = info.gname = ""
-    return info
+    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
 
 
-class _HashingFile:
-    """A write-only file that hashes what passes through, so a shard is never read back."""
+class _ShardFile:
+    """A tar shard being written: members appended as tarfile lays them out, hashed as they pass,
+    so the shard is never read back."""
 
     def __init__(self, path: Path):
         self.file = open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> int:
+    def _write(self, data: bytes) -> None:
         self.digest.update(data)
+        self.file.write(data)
         self.size += len(data)
-        return self.file.write(data)
 
-    def tell(self) -> int:
-        return self.size
+    def add_member(self, name: str, payload: bytes) -> None:
+        self._write(_tar_header(name, len(payload)))
+        self._write(payload)
+        if len(payload) % tarfile.BLOCKSIZE:
+            self._write(bytes(tarfile.BLOCKSIZE - len(payload) % tarfile.BLOCKSIZE))
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """The end-of-archive blocks, padded to the record size (as ``tarfile`` closes an archive)."""
+        self._write(bytes(_closed_tar_bytes(self.size) - self.size))
+        self.file.close()
+
+    def discard(self) -> None:
         self.file.close()
 
 
@@ -161,57 +170,52 @@ class ShardSink:
         self.out, self.split, self.name_prefix = out, split, name_prefix
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[ShardInfo] = []
-        self._tar: tarfile.TarFile | None = None
-        self._file: _HashingFile | None = None
+        self._file: _ShardFile | None = None
         self._temporary: Path | None = None
         self._table = SampleTable()
 
     def add(self, sample: EncodedSample) -> None:
         label = str(sample.label).encode()
         size = _member_bytes(len(sample.record)) + _member_bytes(len(label))
-        if self._tar is not None and (
-            len(self._table.keys) >= self.max_samples or _closed_tar_bytes(self._tar.offset + size) > self.max_bytes
+        if self._file is not None and (
+            len(self._table.keys) >= self.max_samples or _closed_tar_bytes(self._file.size + size) > self.max_bytes
         ):
             self._finish()
-        if self._tar is None:
+        if self._file is None:
             self._start()
-        assert self._tar is not None
-        offset = self._tar.offset
-        for suffix, payload in ((EVENTS_MEMBER, sample.record), (LABEL_MEMBER, label)):
-            self._tar.addfile(_tar_info(f"{sample.key}.{suffix}", len(payload)), io.BytesIO(payload))
+        assert self._file is not None
+        offset = self._file.size
+        self._file.add_member(f"{sample.key}.{EVENTS_MEMBER}", sample.record)
+        self._file.add_member(f"{sample.key}.{LABEL_MEMBER}", label)
         self._table.keys.append(sample.key)
         self._table.labels.append(sample.label)
         self._table.n_events.append(sample.n_events)
         self._table.offsets.append(offset)
-        self._table.sizes.append(self._tar.offset - offset)
+        self._table.sizes.append(self._file.size - offset)
 
     def close(self) -> list[ShardInfo]:
-        if self._tar is not None:
+        if self._file is not None:
             self._finish()
         return self.shards
 
     def abort(self) -> None:
         """Drop the shard being written (an error stopped the conversion)."""
-        if self._tar is not None:
-            self._tar.close()
-            self._file.close()  # type: ignore[union-attr]
+        if self._file is not None:
+            self._file.discard()
             self._temporary.unlink(missing_ok=True)  # type: ignore[union-attr]
-            self._tar = None
+            self._file = None
 
     def _start(self) -> None:
         name = f"{self.split}-{self.name_prefix}{len(self.shards):06d}.tar"
         self._temporary = self.out / f".{name}.tmp"
-        self._file = _HashingFile(self._temporary)
-        self._tar = tarfile.open(fileobj=self._file, mode="w", format=tarfile.USTAR_FORMAT)  # type: ignore[call-overload]
+        self._file = _ShardFile(self._temporary)
         self._table = SampleTable()
 
     def _finish(self) -> None:
-        assert self._tar is not None and self._file is not None and self._temporary is not None
-        self._tar.close()
-        self._file.close()
+        assert self._file is not None and self._temporary is not None
+        self._file.finish()
         name = self._temporary.name[1:-4]
-        final = self.out / name
-        self._temporary.replace(final)
+        self._temporary.replace(self.out / name)
         self.shards.append(
             ShardInfo(
                 path=name,
@@ -223,7 +227,6 @@ class ShardSink:
                 samples=self._table,
             )
         )
-        self._tar = None
         self._file = None
         self._temporary = None
 
