@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import multiprocessing
+import queue
 import re
 import tarfile
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -136,17 +138,37 @@ def _tar_header(name: str, size: int) -> bytes:
 
 class _ShardFile:
     """A tar shard being written: members appended as tarfile lays them out, hashed as they pass,
-    so the shard is never read back."""
+    so the shard is never read back. Hashing and writing run on a helper thread (both release the
+    GIL), overlapping the next sample's decoding and encoding."""
 
     def __init__(self, path: Path):
         self.file = open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
+        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=32)  # a few samples in flight
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._drain, name="shard-writer", daemon=True)
+        self._thread.start()
+
+    def _drain(self) -> None:
+        while (data := self._pending.get()) is not None:
+            if self._error is None:
+                try:
+                    self.digest.update(data)
+                    self.file.write(data)
+                except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
+                    self._error = error
 
     def _write(self, data: bytes) -> None:
-        self.digest.update(data)
-        self.file.write(data)
+        if self._error is not None:
+            raise self._error
+        self._pending.put(data)
         self.size += len(data)
+
+    def _stop(self) -> None:
+        self._pending.put(None)
+        self._thread.join()
+        self.file.close()
 
     def add_member(self, name: str, payload: bytes) -> None:
         self._write(_tar_header(name, len(payload)))
@@ -157,10 +179,12 @@ class _ShardFile:
     def finish(self) -> None:
         """The end-of-archive blocks, padded to the record size (as ``tarfile`` closes an archive)."""
         self._write(bytes(_closed_tar_bytes(self.size) - self.size))
-        self.file.close()
+        self._stop()
+        if self._error is not None:
+            raise self._error
 
     def discard(self) -> None:
-        self.file.close()
+        self._stop()
 
 
 class ShardSink:
