@@ -8,11 +8,14 @@ last, so an interrupted run leaves no index that points at half-written shards a
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import multiprocessing
 import queue
 import re
+import shutil
 import tarfile
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -108,8 +111,36 @@ def _encode_stream(args: tuple[Task, tuple[int, ...], str | None]) -> Iterator[E
         raise ConversionError(f"{task.source}: {error}") from None
 
 
-def _encode_task(args: tuple[Task, tuple[int, ...], str | None] | None) -> list[EncodedSample] | None:
-    return None if args is None else list(_encode_stream(args))
+SampleFacts = tuple[str, int, str, int, int, int]  # key, label, split, record bytes, events, outside
+
+
+def _spool_tasks(batch: list[tuple[tuple[Task, tuple[int, ...], str | None], str]]) -> list[tuple[str, list[SampleFacts]]]:
+    """In a worker: encode each task's samples into its spool file beside the shards and return only
+    the facts of each sample; the records reach the writer through the page cache, not a pipe."""
+    results = []
+    for job, spool in batch:
+        facts: list[SampleFacts] = []
+        try:
+            with open(spool, "wb") as handle:
+                for sample in _encode_stream(job):
+                    handle.write(sample.record)
+                    facts.append((sample.key, sample.label, sample.split, len(sample.record), sample.n_events,
+                                  sample.outside_sensor))
+        except BaseException:
+            Path(spool).unlink(missing_ok=True)
+            raise
+        results.append((spool, facts))
+    return results
+
+
+def _unspool(spool: str, facts: list[SampleFacts]) -> Iterator[EncodedSample]:
+    """The samples a worker spooled, read back in order; the spool file is removed once read."""
+    try:
+        with open(spool, "rb") as handle:
+            for key, label, split, size, n_events, outside in facts:
+                yield EncodedSample(key, label, split, handle.read(size), n_events, outside)
+    finally:
+        Path(spool).unlink(missing_ok=True)
 
 
 def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: str | None, source: str) -> EncodedSample:
@@ -266,20 +297,36 @@ def _closed_tar_bytes(offset: int) -> int:
 
 
 def _encoded_samples(
-    tasks: Sequence[Task], sensor_size: tuple[int, ...], options: WriterOptions
+    tasks: Sequence[Task], sensor_size: tuple[int, ...], options: WriterOptions, spool_dir: Path
 ) -> Iterator[Iterable[EncodedSample]]:
-    """Each task's encoded samples, in plan order. Tasks marked ``streaming`` (many samples cut
-    from one long recording) run lazily in this process, so their memory stays bounded by one
-    sample; the others run in the worker pool."""
+    """Each task's encoded samples, in plan order. With several workers, tasks run in the pool a
+    batch at a time, at most a few batches ahead of the writer (so spooled records stay bounded);
+    tasks marked ``streaming`` (many samples cut from one long recording) run lazily in this
+    process, so their memory stays bounded by one sample."""
     jobs = [(task, sensor_size, options.compression) for task in tasks]
     if options.workers == 1:
         yield from map(_encode_stream, jobs)
         return
-    pooled = (None if getattr(job[0], "streaming", False) else job for job in jobs)
+    per_batch = max(1, min(16, len(jobs) // (options.workers * 8)))
+    batches = [list(range(first, min(first + per_batch, len(jobs)))) for first in range(0, len(jobs), per_batch)]
+
+    def submit(pool, numbers: list[int]):
+        pooled = [(jobs[n], str(spool_dir / f"{n:09d}")) for n in numbers if not getattr(jobs[n][0], "streaming", False)]
+        return numbers, (pool.apply_async(_spool_tasks, (pooled,)) if pooled else None)
+
     with _worker_context().Pool(options.workers) as pool:
-        chunksize = max(1, min(16, len(tasks) // (options.workers * 8)))
-        for job, encoded in zip(jobs, pool.imap(_encode_task, pooled, chunksize=chunksize)):
-            yield _encode_stream(job) if encoded is None else encoded
+        ahead = collections.deque(submit(pool, numbers) for numbers in batches[: 4 * options.workers])
+        following = iter(batches[4 * options.workers :])
+        while ahead:
+            numbers, pending = ahead.popleft()
+            spooled = iter(pending.get() if pending is not None else ())
+            if (more := next(following, None)) is not None:
+                ahead.append(submit(pool, more))
+            for n in numbers:
+                if getattr(jobs[n][0], "streaming", False):
+                    yield _encode_stream(jobs[n])
+                else:
+                    yield _unspool(*next(spooled))
 
 
 def _worker_context():
@@ -319,8 +366,10 @@ def write_shards(
     seen: dict[str, str] = {}
     summary = ConversionSummary(dataset=dataset, out=out)
     progress = _progress(len(plan.tasks), options.progress, dataset)
+    # Workers hand records over through files here (unique: parts may convert into one folder at once).
+    spool_dir = Path(tempfile.mkdtemp(dir=out, prefix=".spool-"))
     try:
-        for task, encoded in zip(plan.tasks, _encoded_samples(plan.tasks, sensor_size, options)):
+        for task, encoded in zip(plan.tasks, _encoded_samples(plan.tasks, sensor_size, options, spool_dir)):
             for sample in encoded:
                 if sample.key in seen:
                     raise ConversionError(
@@ -347,6 +396,7 @@ def write_shards(
         raise
     finally:
         progress.close()
+        shutil.rmtree(spool_dir, ignore_errors=True)
     index = DatasetIndex(
         dataset=dataset,
         sensor_size=list(sensor_size),

@@ -46,6 +46,7 @@ def test_shards_are_byte_identical_for_one_and_two_workers(raw_nmnist, tmp_path)
     assert names == sorted(p.name for p in (tmp_path / "two").iterdir())
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert not [name for name in names if name.startswith(".")], "no spool or temporary file is left behind"
 
 
 def test_index_describes_the_shards_exactly(shards):
