@@ -81,15 +81,16 @@ def encode_events(
 
     t = arrays["t"].astype(np.int64, copy=False)
     t0 = int(t.min()) if n else 0
-    relative = t - t0
-    span = int(relative.max()) if n else 0
+    span = int(t.max()) - t0 if n else 0
     fields: dict[str, dict] = {}
     t_dtype = np.dtype("<u4") if span < 1 << 32 else np.dtype("<u8")
-    fields["t"] = _pack_field(relative.astype(t_dtype), compression)
+    # t - t0 computed in the narrow dtype, modulo its size: exact, as the difference lies in [0, span].
+    relative = np.subtract(t, np.int64(t0), dtype=t_dtype, casting="unsafe")
+    fields["t"] = _pack_field(relative, compression)
     for name, limit in (("x", sensor[0]), ("y", sensor[1])):
         if name in arrays:
             values = arrays[name]
-            if n and values.min() < 0:
+            if n and values.dtype.kind == "i" and values.min() < 0:
                 raise RecordError(f"sample {key!r}: field {name!r} has negative coordinates")
             high = int(values.max()) if n else 0
             if high >= 1 << 16:
@@ -117,10 +118,12 @@ def _pack_field(values: np.ndarray, compression: str | None) -> dict:
     if delta:
         # Differences modulo the dtype compress far better and invert exactly with a wrapping cumsum.
         values = np.diff(values, prepend=values.dtype.type(0))
-    return _pack_bytes(values.astype(values.dtype.newbyteorder("<"), copy=False).tobytes(), values.dtype.str, delta, compression)
+    little = values.astype(values.dtype.newbyteorder("<"), copy=False)
+    # A byte view, not a copy: msgpack packs any buffer as bin.
+    return _pack_bytes(memoryview(np.ascontiguousarray(little)).cast("B"), little.dtype.str, delta, compression)
 
 
-def _pack_bytes(data: bytes, dtype: str, delta: bool, compression: str | None) -> dict:
+def _pack_bytes(data: bytes | memoryview, dtype: str, delta: bool, compression: str | None) -> dict:
     if compression == "zstd":
         data = _zstd().ZstdCompressor(level=9).compress(data)
     return {"dtype": dtype, "data": data, "delta": delta, "codec": compression}
