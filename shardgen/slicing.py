@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .formats.blocks import new_events
+from .formats.blocks import concatenate, new_events
 from .record import Events
 
 
@@ -28,14 +28,6 @@ class SliceError(ValueError):
 
 def _take(events: Events, start: int, stop: int) -> Events:
     return {name: values[start:stop] for name, values in events.items()}
-
-
-def _join(a: Events | None, b: Events) -> Events:
-    if a is None or not len(a["t"]):
-        return b
-    if not len(b["t"]):
-        return a
-    return {name: np.concatenate((a[name], b[name])) for name in b}
 
 
 def sorted_chunks(chunks: Iterator[Events]) -> Iterator[Events]:
@@ -63,12 +55,12 @@ def time_windows(chunks: Iterator[Events], window_us: int, overlap_us: int = 0) 
     if window_us <= 0 or not 0 <= overlap_us < window_us:
         raise ValueError(f"need window_us > 0 and 0 <= overlap < window, got {window_us}, {overlap_us}")
     stride = window_us - overlap_us
-    pending: Events | None = None
+    pending = new_events(0)
     start: int | None = None
 
     def ready(final: bool) -> Iterator[Events]:
         nonlocal pending, start
-        while pending is not None and len(pending["t"]):
+        while len(pending["t"]):
             t = pending["t"]
             if start is None:
                 start = int(t[0])
@@ -83,7 +75,7 @@ def time_windows(chunks: Iterator[Events], window_us: int, overlap_us: int = 0) 
             pending = _take(pending, int(np.searchsorted(t, start, "left")), len(t))
 
     for chunk in sorted_chunks(chunks):
-        pending = _join(pending, chunk)
+        pending = concatenate((pending, chunk))
         yield from ready(False)
     yield from ready(True)
 
@@ -92,16 +84,16 @@ def count_windows(chunks: Iterator[Events], window_events: int, overlap_events: 
     if window_events <= 0 or not 0 <= overlap_events < window_events:
         raise ValueError(f"need window_events > 0 and 0 <= overlap < window, got {window_events}, {overlap_events}")
     stride = window_events - overlap_events
-    pending: Events | None = None
+    pending = new_events(0)
     fresh = 0  # events at the end of ``pending`` that no window holds yet
     for chunk in chunks:
-        pending = _join(pending, chunk)
+        pending = concatenate((pending, chunk))
         fresh += len(chunk["t"])
         while len(pending["t"]) >= window_events:
             yield _take(pending, 0, window_events)
             fresh = len(pending["t"]) - window_events
             pending = _take(pending, stride, len(pending["t"]))
-    if pending is not None and fresh > 0:
+    if fresh > 0:
         yield pending
 
 
@@ -134,6 +126,6 @@ def cut_intervals(chunks: Iterator[Events], intervals: Sequence[tuple[int, int]]
             break
         t = chunk["t"]
         keep = int(np.searchsorted(t, intervals[order[position]][0], "left"))
-        pending = _join(pending, _take(chunk, keep, len(t)))
+        pending = concatenate((pending, _take(chunk, keep, len(t))))
         yield from ready(False)
     yield from ready(True)

@@ -17,7 +17,7 @@ from conftest import assert_matches_reference
 from shardgen.formats import FORMATS, FormatError, concatenate, open_reader
 from shardgen.formats.aedat2 import Aedat2Reader
 from shardgen.formats.aedat3 import Aedat3Reader
-from shardgen.formats.inivation import rechunk
+from shardgen.formats.blocks import rechunk
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -18,23 +18,16 @@ import numpy as np
 from .. import rawtree
 from ..formats import FormatError
 from ..formats.containers import as_integers, seconds_to_microseconds
+from ..formats.hdf5 import require_h5py
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
 from .registry import register
 
 SAMPLES_PER_TASK = 256
 
 
-def _h5py():
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise RawInputError("HDF5 datasets need h5py: pip install neuroshards[hdf5]") from None
-    return h5py
-
-
 def _open_h5(path: str):
     try:
-        return _h5py().File(path, "r")
+        return require_h5py(path).File(path, "r")
     except OSError as error:
         raise FormatError(path, None, f"not a readable HDF5 file ({error})") from None
 

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
-from ..formats.inivation import empty_events
-from ..formats.registry import concatenate
+from ..formats import concatenate
 from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path
 from .registry import register
@@ -113,8 +112,7 @@ def cut_windows(chunks, starts: np.ndarray, ends: np.ndarray) -> list[Events]:
             if len(part["t"]):
                 parts[window].append(part)
     return [
-        pieces[0] if len(pieces) == 1 else concatenate(iter(pieces)) if pieces else empty_events()
-        for pieces in parts
+        concatenate(pieces) for pieces in parts
     ]
 
 

@@ -16,7 +16,8 @@ from . import aedat4  # noqa: F401
 from .atis import decode_atis_bin, encode_atis_bin
 from .detect import detect_format, open_recording
 from .errors import FormatError
-from .registry import FORMATS, EventReader, FormatSpec, concatenate, open_reader, register_format
+from .blocks import concatenate
+from .registry import FORMATS, EventReader, FormatSpec, open_reader, register_format
 
 __all__ = [
     "FORMATS",

@@ -21,7 +21,8 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from .errors import FormatError
-from .inivation import TextHeader, chip_facts, fixed_records, read_text_header, starts_with
+from .blocks import record_blocks
+from .inivation import TextHeader, chip_facts, read_text_header, starts_with
 from .registry import Events, FormatSpec, register_format
 
 RECORD_BYTES = 8
@@ -89,8 +90,9 @@ class Aedat2Reader:
         """Blocks of at most ``max_events`` records as [n, 8] uint8 arrays; one empty block for
         an empty recording."""
         produced = False
-        for _offset, block in fixed_records(
-            self.stream, self.header.rest, self.header.end, RECORD_BYTES, max_events, self.source, "AEDAT 2.0 record"
+        for _offset, block in record_blocks(
+            self.stream, source=self.source, record_bytes=RECORD_BYTES, records_per_block=max_events,
+            offset=self.header.end, pending=self.header.rest,
         ):
             produced = True
             yield np.frombuffer(block, dtype=np.uint8).reshape(-1, RECORD_BYTES)

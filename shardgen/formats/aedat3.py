@@ -18,7 +18,8 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .errors import FormatError
-from .inivation import TextHeader, chip_facts, read_exact, read_text_header, rechunk, starts_with, stream_size
+from .blocks import rechunk
+from .inivation import TextHeader, chip_facts, read_exact, read_text_header, starts_with, stream_size
 from .registry import Events, FormatSpec, register_format
 
 MAGIC = b"#!AER-DAT3"

@@ -20,7 +20,8 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .errors import FormatError
-from .inivation import empty_events, rechunk, starts_with, stream_size
+from .blocks import new_events, rechunk
+from .inivation import starts_with, stream_size
 from .registry import Events, FormatSpec, register_format
 
 MAGIC = b"#!AER-DAT4.0\r\n"
@@ -149,7 +150,7 @@ class Aedat4Reader:
 
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
         if self.stream_id is None:
-            return iter([empty_events()])
+            return iter([new_events(0)])
         return rechunk(self.packets(), max_events)
 
 

@@ -1,13 +1,15 @@
-"""Reading a binary stream in bounded blocks of whole fixed-size records, with exact byte offsets.
+"""Blocks and chunks shared by the readers.
 
-Shared by the fixed-width binary readers (Prophesee EVT 2.0/3.0 words, DAT events): memory stays
-bounded by one block whatever the file size, and a file that ends inside a record is a FormatError
-naming the offset where the incomplete record starts.
+``record_blocks`` reads a binary stream in bounded blocks of whole fixed-size records with exact
+byte offsets (AEDAT 2.0 records, Prophesee EVT 2.0/3.0 words, DAT events): memory stays bounded by
+one block whatever the file size, and a file that ends inside a record is a FormatError naming the
+offset where the incomplete record starts. ``new_events``, ``concatenate``, ``split_chunk`` and
+``rechunk`` build, join and regroup event chunks.
 """
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
 
@@ -67,3 +69,40 @@ def split_chunk(events: dict[str, np.ndarray], max_events: int) -> Iterator[dict
     n = len(events["t"])
     for start in range(0, n, max_events):
         yield {name: values[start : start + max_events] for name, values in events.items()}
+
+
+def concatenate(chunks: Iterable[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Chunks joined into one event dict (for recordings or samples that fit in memory); empty
+    chunks add nothing, a single chunk is returned as it is, no chunk gives an empty one."""
+    parts = [chunk for chunk in chunks if len(chunk["t"])]
+    if not parts:
+        return new_events(0)
+    if len(parts) == 1:
+        return parts[0]
+    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
+def rechunk(pieces: Iterable[dict[str, np.ndarray]], max_events: int) -> Iterator[dict[str, np.ndarray]]:
+    """Event dicts of any sizes regrouped into chunks of ``max_events`` (the last one smaller);
+    one empty chunk when there are no events."""
+    max_events = max(1, max_events)
+    parts: list[dict[str, np.ndarray]] = []
+    held = 0
+    produced = False
+    for piece in pieces:
+        if not len(piece["t"]):
+            continue
+        parts.append(piece)
+        held += len(piece["t"])
+        if held < max_events:
+            continue
+        joined = concatenate(parts)
+        start = 0
+        while held - start >= max_events:
+            yield {name: values[start : start + max_events] for name, values in joined.items()}
+            start += max_events
+            produced = True
+        parts = [{name: values[start:] for name, values in joined.items()}] if held > start else []
+        held -= start
+    if held or not produced:
+        yield concatenate(parts)

@@ -21,7 +21,8 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 PREFERRED_GROUPS = ("events", "event", "data")
 
 
-def _h5py(source: str):
+def require_h5py(source: str):
+    """The h5py module, or a FormatError naming ``source`` and the extra that installs it."""
     try:
         import h5py
     except ImportError:  # pragma: no cover - depends on the environment
@@ -32,7 +33,7 @@ def _h5py(source: str):
 class Hdf5Reader:
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us"):
         check_time_unit(time_unit)
-        h5py = _h5py(source)
+        h5py = require_h5py(source)
         self.source, self.time_unit = source, time_unit
         try:
             self.file = h5py.File(stream, "r")

@@ -135,36 +135,6 @@ def read_exact(stream: BinaryIO, size: int) -> bytes:
     return b"".join(parts)
 
 
-def fixed_records(
-    stream: BinaryIO, first: bytes, start: int, record_bytes: int, max_records: int, source: str, what: str
-) -> Iterator[tuple[int, bytes]]:
-    """Blocks of whole ``record_bytes`` records (at most ``max_records``) as ``(offset, bytes)``;
-    ``first`` holds bytes already read from offset ``start``. A partial record at the end raises
-    FormatError at its offset."""
-    block_bytes = max(1, max_records) * record_bytes
-    pending = first
-    offset = start
-    while True:
-        if len(pending) < block_bytes:
-            more = read_exact(stream, block_bytes - len(pending))
-            pending += more
-            if not more and len(pending) < block_bytes:
-                whole = len(pending) - len(pending) % record_bytes
-                if whole:
-                    yield offset, pending[:whole]
-                if len(pending) % record_bytes:
-                    raise FormatError(
-                        source,
-                        offset + whole,
-                        f"truncated {what}: {len(pending) - whole} trailing bytes, a record is {record_bytes}",
-                    )
-                return
-            continue
-        yield offset, pending[:block_bytes]
-        offset += block_bytes
-        pending = pending[block_bytes:]
-
-
 def stream_size(stream: BinaryIO) -> int | None:
     """The size in bytes of a stream that is a plain file on disk, else None (archive members)."""
     if not isinstance(getattr(stream, "raw", stream), io.FileIO):
@@ -173,39 +143,3 @@ def stream_size(stream: BinaryIO) -> int | None:
         return os.fstat(stream.fileno()).st_size
     except (OSError, ValueError):
         return None
-
-
-def empty_events() -> Events:
-    return {"t": np.empty(0, np.int64), "x": np.empty(0, np.uint16), "y": np.empty(0, np.uint16), "p": np.empty(0, np.uint8)}
-
-
-def _join(parts: list[Events]) -> Events:
-    if len(parts) == 1:
-        return parts[0]
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]} if parts else empty_events()
-
-
-def rechunk(pieces: Iterable[Events], max_events: int) -> Iterator[Events]:
-    """Event dicts of any sizes regrouped into chunks of ``max_events`` (the last one smaller);
-    one empty chunk when there are no events."""
-    max_events = max(1, max_events)
-    parts: list[Events] = []
-    held = 0
-    produced = False
-    for piece in pieces:
-        if not len(piece["t"]):
-            continue
-        parts.append(piece)
-        held += len(piece["t"])
-        if held < max_events:
-            continue
-        joined = _join(parts)
-        start = 0
-        while held - start >= max_events:
-            yield {name: values[start : start + max_events] for name, values in joined.items()}
-            start += max_events
-            produced = True
-        parts = [{name: values[start:] for name, values in joined.items()}] if held > start else []
-        held -= start
-    if held or not produced:
-        yield _join(parts)

@@ -45,16 +45,6 @@ def register_format(spec: FormatSpec) -> FormatSpec:
     return spec
 
 
-def concatenate(chunks: Iterator[Events]) -> Events:
-    """All chunks of a reader as one event dict (for recordings that fit in memory)."""
-    parts = list(chunks)
-    if not parts:
-        raise ValueError("a reader yielded no chunk; readers yield one empty chunk for an empty file")
-    if len(parts) == 1:
-        return parts[0]
-    return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-
-
 def open_reader(stream: BinaryIO, format_name: str, *, source: str, **options) -> EventReader:
     try:
         spec = FORMATS[format_name]
