@@ -22,7 +22,6 @@ import numpy as np
 
 from ..formats import FormatError, concatenate
 from ..formats.dat import DatReader
-from ..rawtree import scan
 from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
 from .registry import register
@@ -53,12 +52,7 @@ class NAVGesture(DatasetAdapter):
     # SpikingJelly's get_H_W: (240, 304); the sensor is 240 x 320 but x never exceeds 303.
     sensor_size = (304, 240, 2)
     homepage = "https://www.neuromorphic-vision.com/public/downloads/navgesture/"
-
-    def scan(self, raw: str | Path) -> list[RawFile]:
-        files = scan(raw)  # every zip: the per-user archives are read in place
-        if not files:
-            raise RawInputError(f"{raw}: no files found. {self.where_to_get()}")
-        return files
+    open_every_archive = True  # the per-user zips are read in place
 
     def plan(self, raw: str | Path) -> Plan:
         found = []
