@@ -19,6 +19,7 @@ a zero-copy ``np.frombuffer``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import msgpack
@@ -39,33 +40,117 @@ class RecordError(ValueError):
     """A record that cannot be encoded or decoded; the message names the sample."""
 
 
-def _coordinate_dtype(limit: int, observed_max: int) -> np.dtype:
-    # The sensor decides the width; data beyond the sensor widens it rather than being lost.
+def coordinate_dtype(limit: int, observed_max: int) -> np.dtype:
+    """The stored dtype of a coordinate below ``limit`` (the sensor's extent) whose largest value is
+    ``observed_max``: the sensor decides the width; data beyond the sensor widens it rather than
+    being lost."""
     need = max(limit - 1, observed_max)
     return np.dtype("<u1") if need < 1 << 8 else np.dtype("<u2")
 
 
-def _zstd():
-    try:
-        import zstandard
-    except ImportError as error:  # pragma: no cover - depends on the environment
-        raise RecordError("zstd compression needs the 'zstandard' package: pip install neuroshards[zstd]") from error
-    return zstandard
+def time_dtype(span: int) -> np.dtype:
+    """The stored dtype of ``t - t0`` for events spanning ``span`` µs."""
+    return np.dtype("<u4") if span < 1 << 32 else np.dtype("<u8")
 
 
-def encode_events(
-    events: Mapping[str, np.ndarray],
-    sensor_size: tuple[int, ...],
-    *,
-    compression: str | None = None,
-    key: str = "?",
-) -> bytes:
-    """Encode events (any integer dtypes, fields t, x[, y][, p]) as a record.
+def _full_sensor(sensor_size: tuple[int, ...]) -> list[int]:
+    sensor = [int(v) for v in sensor_size]
+    return sensor + [1] * (3 - len(sensor))
+
+
+@dataclass(frozen=True)
+class PackedEvents:
+    """A sample's events in the record's field layout: ``t`` holds ``t - t0`` in :func:`time_dtype`,
+    ``x``/``y`` the coordinates in :func:`coordinate_dtype`, ``p`` the polarities as bits
+    (``np.packbits(p, bitorder="little")``). The four are views into ``record``, the uncompressed
+    record itself, so filling them writes the record: :func:`pack_events` fills one from any event
+    arrays; a reader that decodes straight into this layout fills one made by :meth:`allocate`
+    (sparing a copy of every event)."""
+
+    n: int
+    t0: int
+    t: np.ndarray
+    x: np.ndarray
+    y: np.ndarray | None
+    p: np.ndarray | None
+    x_max: int
+    y_max: int
+    record: memoryview
+
+    @classmethod
+    def allocate(
+        cls, sensor_size: tuple[int, ...], n: int, t_min: int, t_max: int, x_max: int, y_max: int,
+        *, has_y: bool = True, has_p: bool = True,
+    ) -> "PackedEvents":
+        """The record of ``n`` events whose t, x and y extremes are known, with its fields to be filled."""
+        sensor = _full_sensor(sensor_size)
+        t0 = t_min if n else 0
+        dtypes = {"t": time_dtype(t_max - t0 if n else 0), "x": coordinate_dtype(sensor[0], x_max)}
+        if has_y:
+            dtypes["y"] = coordinate_dtype(sensor[1], y_max)
+        sizes = {name: n * dtype.itemsize for name, dtype in dtypes.items()}
+        if has_p:
+            sizes["p"] = (n + 7) // 8
+        packer = msgpack.Packer(use_bin_type=True)
+        # The msgpack map that encode_packed's packb writes, laid out around a hole for each field's data.
+        head = [packer.pack_map_header(6)]
+        for key, value in (("format", FORMAT_NAME), ("version", FORMAT_VERSION), ("sensor_size", sensor), ("n", n), ("t0", t0)):
+            head += [packer.pack(key), packer.pack(value)]
+        head += [packer.pack("fields"), packer.pack_map_header(len(sizes))]
+        tail = packer.pack("delta") + packer.pack(False) + packer.pack("codec") + packer.pack(None)
+        segments = []  # bytes before each hole
+        for name, size in sizes.items():
+            dtype = dtypes[name].str if name in dtypes else "bit"
+            head += [packer.pack(name), packer.pack_map_header(4), packer.pack("dtype"), packer.pack(dtype),
+                     packer.pack("data"), _bin_header(size)]
+            segments.append(b"".join(head))
+            head = [tail]
+        buffer = np.empty(sum(map(len, segments)) + sum(sizes.values()) + len(tail), np.uint8)
+        writable = memoryview(buffer)
+        holes: dict[str, tuple[int, int]] = {}
+        position = 0
+        for (name, size), segment in zip(sizes.items(), segments):
+            writable[position : position + len(segment)] = segment
+            holes[name] = (position + len(segment), size)
+            position += len(segment) + size
+        writable[position:] = tail
+
+        def view(name: str, dtype: np.dtype) -> np.ndarray:
+            start, size = holes[name]
+            return buffer[start : start + size].view(dtype)
+
+        return cls(
+            n=n,
+            t0=t0,
+            t=view("t", dtypes["t"]),
+            x=view("x", dtypes["x"]),
+            y=view("y", dtypes["y"]) if has_y else None,
+            p=view("p", np.dtype(np.uint8)) if has_p else None,
+            x_max=x_max,
+            y_max=y_max,
+            record=memoryview(buffer),
+        )
+
+    def outside(self, sensor_size: tuple[int, ...]) -> bool:
+        """Whether any event lies beyond the sensor's width or height."""
+        sensor = _full_sensor(sensor_size)
+        return self.n > 0 and (self.x_max >= sensor[0] or (self.y is not None and self.y_max >= sensor[1]))
+
+
+def _bin_header(size: int) -> bytes:
+    """The msgpack bin 8/16/32 header of ``size`` bytes (as msgpack's packer writes it)."""
+    if size < 1 << 8:
+        return b"\xc4" + size.to_bytes(1, "big")
+    if size < 1 << 16:
+        return b"\xc5" + size.to_bytes(2, "big")
+    return b"\xc6" + size.to_bytes(4, "big")
+
+
+def pack_events(events: Mapping[str, np.ndarray], sensor_size: tuple[int, ...], *, key: str = "?") -> PackedEvents:
+    """Events (any integer dtypes, fields t, x[, y][, p]) in the record's field layout.
 
     Raises RecordError, naming ``key``, for mismatched lengths, negative or non-integer values.
     """
-    if compression not in (None, "zstd"):
-        raise RecordError(f"sample {key!r}: unknown compression {compression!r} (use None or 'zstd')")
     names = [name for name in FIELDS if name in events]
     if "t" not in names or "x" not in names:
         raise RecordError(f"sample {key!r}: events need at least fields 't' and 'x', got {sorted(events)}")
@@ -76,41 +161,79 @@ def encode_events(
             raise RecordError(f"sample {key!r}: field {name!r} has shape {array.shape}, expected ({n},)")
         if n and array.dtype.kind not in "iub":
             raise RecordError(f"sample {key!r}: field {name!r} has non-integer dtype {array.dtype}")
-    sensor = [int(v) for v in sensor_size]
-    sensor += [1] * (3 - len(sensor))
-
-    t = arrays["t"].astype(np.int64, copy=False)
-    t0 = int(t.min()) if n else 0
-    span = int(t.max()) - t0 if n else 0
-    fields: dict[str, dict] = {}
-    t_dtype = np.dtype("<u4") if span < 1 << 32 else np.dtype("<u8")
-    # t - t0 computed in the narrow dtype, modulo its size: exact, as the difference lies in [0, span].
-    relative = np.subtract(t, np.int64(t0), dtype=t_dtype, casting="unsafe")
-    fields["t"] = _pack_field(relative, compression)
-    for name, limit in (("x", sensor[0]), ("y", sensor[1])):
+    t = arrays["t"] if arrays["t"].dtype.kind != "b" else arrays["t"].astype(np.uint8)
+    highest = {}
+    for name in ("x", "y"):
         if name in arrays:
             values = arrays[name]
             if n and values.dtype.kind == "i" and values.min() < 0:
                 raise RecordError(f"sample {key!r}: field {name!r} has negative coordinates")
-            high = int(values.max()) if n else 0
-            if high >= 1 << 16:
-                raise RecordError(f"sample {key!r}: field {name!r} value {high} does not fit 16 bits")
-            fields[name] = _pack_field(values.astype(_coordinate_dtype(limit, high)), compression)
+            highest[name] = int(values.max()) if n else 0
+            if highest[name] >= 1 << 16:
+                raise RecordError(f"sample {key!r}: field {name!r} value {highest[name]} does not fit 16 bits")
     if "p" in arrays:
         p = arrays["p"]
         if n and (p.min() < 0 or p.max() > 1):
             raise RecordError(f"sample {key!r}: polarity must be 0 or 1, got values in [{p.min()}, {p.max()}]")
-        packed = np.packbits(p.astype(np.uint8, copy=False), bitorder="little")
-        fields["p"] = _pack_bytes(packed.tobytes(), "bit", False, compression)
+    packed = PackedEvents.allocate(
+        sensor_size, n, int(t.min()) if n else 0, int(t.max()) if n else 0, highest["x"], highest.get("y", 0),
+        has_y="y" in arrays, has_p="p" in arrays,
+    )
+    # t - t0 computed in the narrow dtype, modulo its size: exact, as the difference lies in [0, span].
+    np.subtract(t, t.dtype.type(packed.t0), out=packed.t, casting="unsafe")
+    for name in ("x", "y", "p"):
+        target = getattr(packed, name)
+        if target is not None:
+            values = arrays[name] if name != "p" else np.packbits(arrays["p"].astype(np.uint8, copy=False), bitorder="little")
+            np.copyto(target, values, casting="unsafe")
+    return packed
+
+
+def encode_packed(
+    packed: PackedEvents, sensor_size: tuple[int, ...], *, compression: str | None = None, key: str = "?"
+) -> bytes | memoryview:
+    """The record of events already in the field layout: ``packed.record`` itself, or with
+    ``compression`` a record of the compressed fields (msgpack bytes)."""
+    if compression is None:
+        return packed.record
+    if compression != "zstd":
+        raise RecordError(f"sample {key!r}: unknown compression {compression!r} (use None or 'zstd')")
+    fields = {"t": _pack_field(packed.t, compression), "x": _pack_field(packed.x, compression)}
+    if packed.y is not None:
+        fields["y"] = _pack_field(packed.y, compression)
+    if packed.p is not None:
+        fields["p"] = _pack_bytes(memoryview(packed.p), "bit", False, compression)
     record = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
-        "sensor_size": sensor,
-        "n": n,
-        "t0": t0,
+        "sensor_size": _full_sensor(sensor_size),
+        "n": packed.n,
+        "t0": packed.t0,
         "fields": fields,
     }
     return msgpack.packb(record, use_bin_type=True)
+
+
+def encode_events(
+    events: Mapping[str, np.ndarray],
+    sensor_size: tuple[int, ...],
+    *,
+    compression: str | None = None,
+    key: str = "?",
+) -> bytes:
+    """Encode events (any integer dtypes, fields t, x[, y][, p]) as a record (msgpack bytes).
+
+    Raises RecordError, naming ``key``, for mismatched lengths, negative or non-integer values.
+    """
+    return bytes(encode_packed(pack_events(events, sensor_size, key=key), sensor_size, compression=compression, key=key))
+
+
+def _zstd():
+    try:
+        import zstandard
+    except ImportError as error:  # pragma: no cover - depends on the environment
+        raise RecordError("zstd compression needs the 'zstandard' package: pip install neuroshards[zstd]") from error
+    return zstandard
 
 
 def _pack_field(values: np.ndarray, compression: str | None) -> dict:

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-import numpy as np
 
 from . import __version__
 from .datasets.base import Plan, Sample, Task
 from .index import INDEX_NAME, DatasetIndex, SampleTable, ShardInfo, save_index
-from .record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, encode_events
+from .record import EVENTS_MEMBER, LABEL_MEMBER, PackedEvents, RecordError, encode_packed, pack_events
 
 SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
 
@@ -66,9 +65,9 @@ class EncodedSample:
     key: str
     label: int
     split: str
-    record: bytes
+    record: bytes | memoryview
     n_events: int
-    outside_sensor: int
+    outside_sensor: bool  # some event lies beyond the sensor size (kept as read)
 
 
 @dataclass
@@ -111,7 +110,7 @@ def _encode_stream(args: tuple[Task, tuple[int, ...], str | None]) -> Iterator[E
         raise ConversionError(f"{task.source}: {error}") from None
 
 
-SampleFacts = tuple[str, int, str, int, int, int]  # key, label, split, record bytes, events, outside
+SampleFacts = tuple[str, int, str, int, int, bool]  # key, label, split, record bytes, events, outside
 
 
 def _spool_tasks(batch: list[tuple[tuple[Task, tuple[int, ...], str | None], str]]) -> list[tuple[str, list[SampleFacts]]]:
@@ -145,15 +144,11 @@ def _unspool(spool: str, facts: list[SampleFacts]) -> Iterator[EncodedSample]:
 
 def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: str | None, source: str) -> EncodedSample:
     try:
-        record = encode_events(sample.events, sensor_size, compression=compression, key=sample.key)
+        packed = sample.events if isinstance(sample.events, PackedEvents) else pack_events(sample.events, sensor_size, key=sample.key)
+        record = encode_packed(packed, sensor_size, compression=compression, key=sample.key)
     except RecordError as error:
         raise ConversionError(f"{source}: {error}") from None
-    outside = 0
-    for name, limit in zip(("x", "y"), sensor_size):
-        values = sample.events.get(name)
-        if values is not None and len(values) and np.asarray(values).max() >= limit:  # one cheap pass when inside
-            outside += int(np.count_nonzero(np.asarray(values) >= limit))
-    return EncodedSample(sample.key, int(sample.label), sample.split, record, len(sample.events["t"]), outside)
+    return EncodedSample(sample.key, int(sample.label), sample.split, record, packed.n, packed.outside(sensor_size))
 
 
 def _tar_header(name: str, size: int) -> bytes:
@@ -169,43 +164,69 @@ def _tar_header(name: str, size: int) -> bytes:
 
 class _ShardFile:
     """A tar shard being written: members appended as tarfile lays them out, hashed as they pass,
-    so the shard is never read back. Hashing and writing run on a helper thread (both release the
-    GIL), overlapping the next sample's decoding and encoding."""
+    so the shard is never read back. Writing and hashing run on two helper threads in a pipeline
+    (both release the GIL), overlapping the next sample's decoding and encoding, with at most
+    ``IN_FLIGHT_BYTES`` handed over and not yet hashed."""
+
+    IN_FLIGHT_BYTES = 64 << 20
 
     def __init__(self, path: Path):
         self.file = open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
-        self._pending: queue.Queue[bytes | None] = queue.Queue(maxsize=32)  # a few samples in flight
+        self._to_write: queue.SimpleQueue[tuple[bytes | memoryview, ...] | None] = queue.SimpleQueue()
+        self._to_hash: queue.SimpleQueue[tuple[bytes | memoryview, ...] | None] = queue.SimpleQueue()
+        self._in_flight = 0
+        self._done = threading.Condition()
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._drain, name="shard-writer", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, args=(self._to_write, self.file.write, self._to_hash.put), daemon=True,
+                             name="shard-writer"),
+            threading.Thread(target=self._run, args=(self._to_hash, self.digest.update, self._release), daemon=True,
+                             name="shard-hasher"),
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def _drain(self) -> None:
-        while (data := self._pending.get()) is not None:
-            if self._error is None:
+    def _run(self, source: queue.SimpleQueue, step, then) -> None:
+        while True:
+            parts = source.get()
+            if parts is not None and self._error is None:
                 try:
-                    self.digest.update(data)
-                    self.file.write(data)
+                    for data in parts:
+                        step(data)
                 except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                     self._error = error
+            then(parts)
+            if parts is None:
+                return
 
-    def _write(self, data: bytes) -> None:
+    def _release(self, parts: tuple[bytes | memoryview, ...] | None) -> None:
+        if parts is not None:
+            with self._done:
+                self._in_flight -= sum(len(data) for data in parts)
+                self._done.notify()
+
+    def _write(self, *parts: bytes | memoryview) -> None:
         if self._error is not None:
             raise self._error
-        self._pending.put(data)
-        self.size += len(data)
+        size = sum(len(data) for data in parts)
+        with self._done:
+            while self._in_flight and self._in_flight + size > self.IN_FLIGHT_BYTES:
+                self._done.wait()
+            self._in_flight += size
+        self._to_write.put(parts)
+        self.size += size
 
     def _stop(self) -> None:
-        self._pending.put(None)
-        self._thread.join()
+        self._to_write.put(None)
+        for thread in self._threads:
+            thread.join()
         self.file.close()
 
-    def add_member(self, name: str, payload: bytes) -> None:
-        self._write(_tar_header(name, len(payload)))
-        self._write(payload)
-        if len(payload) % tarfile.BLOCKSIZE:
-            self._write(bytes(tarfile.BLOCKSIZE - len(payload) % tarfile.BLOCKSIZE))
+    def add_member(self, name: str, payload: bytes | memoryview) -> None:
+        padding = -len(payload) % tarfile.BLOCKSIZE
+        self._write(_tar_header(name, len(payload)), payload, bytes(padding))
 
     def finish(self) -> None:
         """The end-of-archive blocks, padded to the record size (as ``tarfile`` closes an archive)."""
@@ -387,7 +408,7 @@ def write_shards(
                 sink.add(sample)
                 summary.n_samples += 1
                 summary.n_events += sample.n_events
-                summary.samples_outside_sensor += sample.outside_sensor > 0
+                summary.samples_outside_sensor += sample.outside_sensor
             progress.update(1)
         shards = [shard for split in sorted(sinks) for shard in sinks[split].close()]
     except BaseException:

@@ -34,7 +34,7 @@ def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train"
                 "p": rng.integers(0, 2, n).astype(np.uint8),
             }
             key = f"{dataset}_{number:05d}"
-            sink.add(EncodedSample(key, number, split, encode_events(events, SENSOR, key=key), n, 0))
+            sink.add(EncodedSample(key, number, split, encode_events(events, SENSOR, key=key), n, False))
             keys.append(key)
             number += 1
         (shard,) = sink.close()

@@ -42,6 +42,43 @@ def test_round_trip_is_exact(sample, compression):
         np.testing.assert_array_equal(decoded[name], events[name])
 
 
+def documented_record(events: dict, sensor: tuple) -> bytes:
+    """What msgpack writes for the schema in record.py's docstring, built here from numpy alone."""
+    t0 = int(events["t"].min()) if len(events["t"]) else 0
+    span = int(events["t"].max()) - t0 if len(events["t"]) else 0
+    narrow = {"t": (events["t"] - t0).astype("<u4" if span < 1 << 32 else "<u8")}
+    for name, limit in (("x", sensor[0]), ("y", sensor[1])):
+        if name in events:
+            largest = max(limit - 1, int(events[name].max()) if len(events[name]) else 0)
+            narrow[name] = events[name].astype("|u1" if largest < 256 else "<u2")
+    fields = {name: {"dtype": values.dtype.str, "data": values.tobytes(), "delta": False, "codec": None}
+              for name, values in narrow.items()}
+    if "p" in events:
+        bits = np.packbits(events["p"], bitorder="little").tobytes()
+        fields["p"] = {"dtype": "bit", "data": bits, "delta": False, "codec": None}
+    expected = {"format": "neuroshards.events", "version": FORMAT_VERSION, "sensor_size": [int(v) for v in sensor],
+                "n": len(events["t"]), "t0": t0, "fields": fields}
+    return msgpack.packb(expected, use_bin_type=True)
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_arrays(), st.booleans())
+def test_record_is_the_documented_msgpack_map(sample, one_dimensional):
+    """The record, laid out around its fields in place, is byte for byte the documented map."""
+    events, sensor = sample
+    if one_dimensional:
+        events, sensor = {"t": events["t"], "x": events["x"]}, (sensor[0], 1, 1)
+    assert encode_events(events, sensor) == documented_record(events, sensor)
+
+
+@pytest.mark.parametrize("n", [1, 31, 32, 255, 256, 16_383, 16_384, 70_000])
+def test_record_layout_across_msgpack_bin_header_sizes(n):
+    """Fields of under 256 bytes, under 64 KiB and more take bin 8, 16 and 32 headers."""
+    events = synthetic_recording(n % 10, np.random.default_rng(n), n)
+    assert len(events["t"]) == n
+    assert encode_events(events, (34, 34, 2)) == documented_record(events, (34, 34, 2))
+
+
 def test_one_dimensional_sensor_keeps_only_its_fields():
     events = {"t": np.array([5, 9, 9], dtype=np.int64), "x": np.array([699, 0, 3], dtype=np.uint16)}
     decoded = decode_events(encode_events(events, (700, 1, 1)))

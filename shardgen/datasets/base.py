@@ -14,7 +14,7 @@ from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
 
 from ..formats import FormatError
 from ..rawtree import RawFile, RawInputError, scan, verify_archives
-from ..record import Events
+from ..record import Events, PackedEvents
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Sample:
     key: str
     label: int
     split: str
-    events: Events
+    events: Events | PackedEvents  # PackedEvents: decoded straight into the record's field layout
 
 
 class Task(Protocol):
