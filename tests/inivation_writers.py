@@ -111,10 +111,11 @@ def special_packet(count: int, t0: int) -> bytes:
     return aedat3_packet(0, words.tobytes(), event_size=8, capacity=count)
 
 
-def frame_like_packet(t0: int) -> bytes:
-    """A packet of another type with a different event size (skipped by its declared length)."""
-    payload = struct.pack("<i", t0) + bytes(range(36))
-    return aedat3_packet(2, payload, event_size=40, capacity=1, ts_offset=0)
+def frame_like_packet(t0: int, event_size: int = 40) -> bytes:
+    """A packet of another type with a different event size (skipped by its declared length; an
+    odd size moves the packets after it off 4-byte alignment)."""
+    payload = struct.pack("<i", t0) + bytes(range(event_size - 4))
+    return aedat3_packet(2, payload, event_size=event_size, capacity=1, ts_offset=0)
 
 
 def aedat3_bytes(packets: list[bytes], header=GESTURE_HEADER, newline="\r\n") -> bytes:

@@ -15,7 +15,6 @@ import shardgen
 from shardgen.datasets.base import RawFile
 from shardgen.datasets.inivation_datasets import (
     DVS128Gesture,
-    cut_windows,
     read_cifar10dvs,
     spikingjelly_gesture_label,
 )
@@ -176,18 +175,6 @@ def test_aedat3_reader_equals_load_aedat_v3_on_every_fixture_recording(gesture_s
         with open(root / "extracted" / "DvsGesture" / f"{trial}.aedat", "rb") as stream:
             events = concatenate(Aedat3Reader(stream, source=trial).chunks(1000))
         assert digest(events) == REFERENCE["dvs128gesture"]["load_aedat_v3"][trial], trial
-
-
-def test_cut_windows_matches_a_mask_per_window_across_chunks():
-    rng = np.random.default_rng(3)
-    t = np.sort(rng.integers(0, 10_000, 5000))
-    events = {"t": t, "x": t.astype(np.uint16) % 128, "y": np.zeros(len(t), np.uint16), "p": (t % 2).astype(np.uint8)}
-    starts, ends = np.array([0, 100, 5000, 7000, 9999, 3000]), np.array([200, 150, 5000, 9000, 20_000, 2000])
-    chunks = ({k: v[i : i + 333] for k, v in events.items()} for i in range(0, len(t), 333))
-    for window, (start, end) in zip(cut_windows(chunks, starts, ends), zip(starts, ends)):
-        keep = (t >= start) & (t < end)
-        for name in events:
-            np.testing.assert_array_equal(window[name], events[name][keep])
 
 
 def test_dvs128gesture_bad_label_rows_and_missing_files_are_named(tmp_path):

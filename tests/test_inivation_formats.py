@@ -18,6 +18,7 @@ from shardgen.formats import FORMATS, FormatError, concatenate, open_reader
 from shardgen.formats.aedat2 import Aedat2Reader
 from shardgen.formats.aedat3 import Aedat3Reader
 from shardgen.formats.blocks import rechunk
+from shardgen.record import encode_events, encode_packed
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -208,6 +209,16 @@ def polarity_events(rng, n, t_low=0, t_high=2**31):
     return t, rng.integers(0, 1 << 15, n), rng.integers(0, 1 << 15, n), rng.integers(0, 2, n), rng.random(n) < 0.9
 
 
+def mixed_packets(packets: list[bytes], rng) -> list[bytes]:
+    """Polarity packets with packets of other types between them, some of an odd size (so the
+    polarity packets after them are not 4-byte aligned)."""
+    mixed = []
+    for index, packet in enumerate(packets):
+        mixed += [writers.special_packet(2, 5)] if index % 2 else [writers.frame_like_packet(9, int(rng.choice([40, 41, 42])))]
+        mixed.append(packet)
+    return mixed
+
+
 @SETTINGS
 @given(
     n=st.integers(0, 400),
@@ -221,11 +232,7 @@ def test_aedat3_round_trip_with_overflow_and_other_packets(n, seed, span, per_pa
     rng = np.random.default_rng(seed)
     t, x, y, p, valid = polarity_events(rng, n, 0, span)
     packets = writers.polarity_packets(x, y, p, t, valid=valid, per_packet=per_packet)
-    mixed = []
-    for index, packet in enumerate(packets):
-        mixed += [writers.special_packet(2, 5)] if index % 2 else [writers.frame_like_packet(9)]
-        mixed.append(packet)
-    data = writers.aedat3_bytes(mixed, newline=newline)
+    data = writers.aedat3_bytes(mixed_packets(packets, rng), newline=newline)
     reader = Aedat3Reader(io.BytesIO(data), source="fixture.aedat")
     assert reader.sensor_size == (128, 128)
     chunks = list(reader.chunks(max_events))
@@ -234,6 +241,36 @@ def test_aedat3_round_trip_with_overflow_and_other_packets(n, seed, span, per_pa
     assert_events_equal(
         read_all(Aedat3Reader, data, valid_only=True), {"t": t[valid], "x": x[valid], "y": y[valid], "p": p[valid]}
     )
+
+
+@SETTINGS
+@given(
+    n=st.integers(0, 300),
+    seed=st.integers(0, 2**32 - 1),
+    span=st.sampled_from([2**20, 2**33]),
+    ordered=st.booleans(),
+    per_packet=st.integers(1, 80),
+    windows=st.lists(st.tuples(st.integers(-10, 2**33), st.integers(-10, 2**33)), max_size=8),
+    sensor=st.sampled_from([(128, 128, 2), (1 << 15, 1 << 15, 2)]),
+)
+def test_aedat3_windows_equal_a_mask_per_window_encoded(n, seed, span, ordered, per_packet, windows, sensor):
+    """Windows cut straight into the record layout give the very record that encoding the masked
+    events gives (overlapping, empty and reversed windows; unordered timestamps; unaligned packets)."""
+    rng = np.random.default_rng(seed)
+    t, x, y, p, _valid = polarity_events(rng, n, 0, span)
+    if not ordered:
+        t = rng.permutation(t)
+    starts = np.array([start for start, _end in windows] + [int(t[n // 2]) if n else 0], dtype=np.int64)
+    ends = np.array([end for _start, end in windows] + [int(t[-1]) if n else 0], dtype=np.int64)
+    packets = writers.polarity_packets(x, y, p, t, per_packet=per_packet)
+    data = writers.aedat3_bytes(mixed_packets(packets, rng))
+    cut = list(Aedat3Reader(io.BytesIO(data), source="fixture.aedat").whole().windows(starts, ends, sensor))
+    assert len(cut) == len(starts)
+    for packed, start, end in zip(cut, starts, ends):
+        keep = (t >= start) & (t < end)
+        expected = {"t": t[keep], "x": x[keep], "y": y[keep], "p": p[keep]}
+        assert encode_packed(packed, sensor) == encode_events(expected, sensor)
+        assert packed.outside(sensor) == bool(keep.any() and (x[keep].max() >= sensor[0] or y[keep].max() >= sensor[1]))
 
 
 @SETTINGS

@@ -9,6 +9,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -91,31 +92,6 @@ def spikingjelly_gesture_label(label: int) -> int:
     return SPIKINGJELLY_GESTURE_LABELS[label]
 
 
-def cut_windows(chunks, starts: np.ndarray, ends: np.ndarray) -> list[Events]:
-    """The events with ``starts[i] <= t < ends[i]`` for each window i, from a stream of chunks
-    (windows may overlap or be empty; an event may fall in several)."""
-    parts: list[list[Events]] = [[] for _ in starts]
-    for chunk in chunks:
-        t = chunk["t"]
-        if not len(t):
-            continue
-        ordered = bool(np.all(t[1:] >= t[:-1]))
-        low, high = (int(t[0]), int(t[-1])) if ordered else (int(t.min()), int(t.max()))
-        for window, (start, end) in enumerate(zip(starts, ends)):
-            if start > high or end <= low:
-                continue
-            if ordered:  # the usual case: a slice, found by binary search
-                keep = slice(*np.searchsorted(t, (start, end)))
-            else:
-                keep = (t >= start) & (t < end)
-            part = {name: values[keep] for name, values in chunk.items()}
-            if len(part["t"]):
-                parts[window].append(part)
-    return [
-        concatenate(pieces) for pieces in parts
-    ]
-
-
 def read_label_rows(file: RawFile) -> np.ndarray:
     """``class,startTime_usec,endTime_usec`` rows (after the header line) as an int64 array [n, 3]."""
     rows = []
@@ -148,18 +124,16 @@ class GestureTrialTask:
     def source(self) -> str:
         return self.recording.location
 
-    def run(self) -> list[Sample]:
+    def run(self) -> Iterator[Sample]:
         rows = read_label_rows(self.labels)
         with self.recording.open() as stream:
-            reader = Aedat3Reader(stream, source=self.recording.location)
-            windows = cut_windows(reader.blocks(), rows[:, 1], rows[:, 2])
-        samples = []
+            packets = Aedat3Reader(stream, source=self.recording.location).whole()
+        windows = packets.windows(rows[:, 1], rows[:, 2], DVS128Gesture.sensor_size)
         per_label = [0] * GESTURE_CLASS_COUNT
         for (csv_class, _start, _end), events in zip(rows, windows):
             label = int(csv_class) - 1
-            samples.append(Sample(f"{self.trial}_{label}_{per_label[label]}", label, self.split, events))
+            yield Sample(f"{self.trial}_{label}_{per_label[label]}", label, self.split, events)
             per_label[label] += 1
-        return samples
 
 
 def read_gesture_mapping(file: RawFile) -> list[str]:
