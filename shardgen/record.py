@@ -19,6 +19,7 @@ a zero-copy ``np.frombuffer``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -91,21 +92,14 @@ class PackedEvents:
         sizes = {name: n * dtype.itemsize for name, dtype in dtypes.items()}
         if has_p:
             sizes["p"] = (n + 7) // 8
-        packer = msgpack.Packer(use_bin_type=True)
         # The msgpack map that encode_packed's packb writes, laid out around a hole for each field's data.
-        head = [packer.pack_map_header(6)]
-        for key, value in (("format", FORMAT_NAME), ("version", FORMAT_VERSION), ("sensor_size", sensor), ("n", n), ("t0", t0)):
-            head += [packer.pack(key), packer.pack(value)]
-        head += [packer.pack("fields"), packer.pack_map_header(len(sizes))]
-        tail = packer.pack("delta") + packer.pack(False) + packer.pack("codec") + packer.pack(None)
-        segments = []  # bytes before each hole
+        head = b"".join((_record_head(tuple(sensor)), msgpack.packb("n"), msgpack.packb(n), msgpack.packb("t0"),
+                         msgpack.packb(t0), msgpack.packb("fields"), _PACKER.pack_map_header(len(sizes))))
+        segments = []  # the bytes before each hole
         for name, size in sizes.items():
-            dtype = dtypes[name].str if name in dtypes else "bit"
-            head += [packer.pack(name), packer.pack_map_header(4), packer.pack("dtype"), packer.pack(dtype),
-                     packer.pack("data"), _bin_header(size)]
-            segments.append(b"".join(head))
-            head = [tail]
-        buffer = np.empty(sum(map(len, segments)) + sum(sizes.values()) + len(tail), np.uint8)
+            segments.append(head + _field_head(name, dtypes[name].str if name in dtypes else "bit") + _bin_header(size))
+            head = _FIELD_TAIL
+        buffer = np.empty(sum(map(len, segments)) + sum(sizes.values()) + len(_FIELD_TAIL), np.uint8)
         writable = memoryview(buffer)
         holes: dict[str, tuple[int, int]] = {}
         position = 0
@@ -113,7 +107,7 @@ class PackedEvents:
             writable[position : position + len(segment)] = segment
             holes[name] = (position + len(segment), size)
             position += len(segment) + size
-        writable[position:] = tail
+        writable[position:] = _FIELD_TAIL
 
         def view(name: str, dtype: np.dtype) -> np.ndarray:
             start, size = holes[name]
@@ -135,6 +129,23 @@ class PackedEvents:
         """Whether any event lies beyond the sensor's width or height."""
         sensor = _full_sensor(sensor_size)
         return self.n > 0 and (self.x_max >= sensor[0] or (self.y is not None and self.y_max >= sensor[1]))
+
+
+_PACKER = msgpack.Packer(use_bin_type=True)
+_FIELD_TAIL = b"".join(map(msgpack.packb, ("delta", False, "codec", None)))
+
+
+@functools.lru_cache(maxsize=64)
+def _record_head(sensor: tuple[int, ...]) -> bytes:
+    """The record map's header and its first entries (format, version, sensor_size)."""
+    entries = ("format", FORMAT_NAME, "version", FORMAT_VERSION, "sensor_size", list(sensor))
+    return _PACKER.pack_map_header(6) + b"".join(map(msgpack.packb, entries))
+
+
+@functools.lru_cache(maxsize=64)
+def _field_head(name: str, dtype: str) -> bytes:
+    """A field's key and its map up to the data's bin header."""
+    return msgpack.packb(name) + _PACKER.pack_map_header(4) + b"".join(map(msgpack.packb, ("dtype", dtype, "data")))
 
 
 def _bin_header(size: int) -> bytes:

@@ -164,64 +164,65 @@ def _tar_header(name: str, size: int) -> bytes:
 
 class _ShardFile:
     """A tar shard being written: members appended as tarfile lays them out, hashed as they pass,
-    so the shard is never read back. Writing and hashing run on two helper threads in a pipeline
-    (both release the GIL), overlapping the next sample's decoding and encoding, with at most
-    ``IN_FLIGHT_BYTES`` handed over and not yet hashed."""
+    so the shard is never read back. Hashing and writing run on a helper thread (both release the
+    GIL), overlapping the next sample's decoding and encoding, with at most ``IN_FLIGHT_BYTES``
+    handed over and not yet written."""
 
     IN_FLIGHT_BYTES = 64 << 20
+    BATCH_BYTES = 1 << 20
 
     def __init__(self, path: Path):
         self.file = open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
-        self._to_write: queue.SimpleQueue[tuple[bytes | memoryview, ...] | None] = queue.SimpleQueue()
-        self._to_hash: queue.SimpleQueue[tuple[bytes | memoryview, ...] | None] = queue.SimpleQueue()
+        self._pending: queue.SimpleQueue[tuple[bytes | memoryview, ...] | None] = queue.SimpleQueue()
+        self._batch: list[bytes | memoryview] = []
+        self._batch_bytes = 0
         self._in_flight = 0
-        self._done = threading.Condition()
+        self._written = threading.Condition()
         self._error: BaseException | None = None
-        self._threads = [
-            threading.Thread(target=self._run, args=(self._to_write, self.file.write, self._to_hash.put), daemon=True,
-                             name="shard-writer"),
-            threading.Thread(target=self._run, args=(self._to_hash, self.digest.update, self._release), daemon=True,
-                             name="shard-hasher"),
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._thread = threading.Thread(target=self._drain, name="shard-writer", daemon=True)
+        self._thread.start()
 
-    def _run(self, source: queue.SimpleQueue, step, then) -> None:
-        while True:
-            parts = source.get()
-            if parts is not None and self._error is None:
+    def _drain(self) -> None:
+        while (parts := self._pending.get()) is not None:
+            if self._error is None:
                 try:
                     for data in parts:
-                        step(data)
+                        self.digest.update(data)
+                        self.file.write(data)
                 except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                     self._error = error
-            then(parts)
-            if parts is None:
-                return
-
-    def _release(self, parts: tuple[bytes | memoryview, ...] | None) -> None:
-        if parts is not None:
-            with self._done:
+            with self._written:
                 self._in_flight -= sum(len(data) for data in parts)
-                self._done.notify()
+                self._written.notify()
 
     def _write(self, *parts: bytes | memoryview) -> None:
+        """Queue ``parts`` to be written; they go over in batches of ``BATCH_BYTES``, as handing
+        each small part to the thread would cost more than writing it."""
+        size = sum(len(data) for data in parts)
+        self._batch += parts
+        self._batch_bytes += size
+        self.size += size
+        if self._batch_bytes >= self.BATCH_BYTES:
+            self._hand_over()
+
+    def _hand_over(self) -> None:
         if self._error is not None:
             raise self._error
-        size = sum(len(data) for data in parts)
-        with self._done:
+        parts, size = tuple(self._batch), self._batch_bytes
+        self._batch, self._batch_bytes = [], 0
+        with self._written:
             while self._in_flight and self._in_flight + size > self.IN_FLIGHT_BYTES:
-                self._done.wait()
+                self._written.wait()
             self._in_flight += size
-        self._to_write.put(parts)
-        self.size += size
+        self._pending.put(parts)
 
     def _stop(self) -> None:
-        self._to_write.put(None)
-        for thread in self._threads:
-            thread.join()
+        if self._batch and self._error is None:
+            self._hand_over()
+        self._pending.put(None)
+        self._thread.join()
         self.file.close()
 
     def add_member(self, name: str, payload: bytes | memoryview) -> None:
@@ -236,6 +237,7 @@ class _ShardFile:
             raise self._error
 
     def discard(self) -> None:
+        self._batch.clear()
         self._stop()
 
 
@@ -351,12 +353,13 @@ def _encoded_samples(
 
 
 def _worker_context():
-    """Workers fork from a server process that imported the readers once: they start in
-    milliseconds, and never inherit the caller's threads (progress bar, torch) as plain fork would."""
+    """Workers fork from a server process that imported the readers once and set numba up: they
+    start in milliseconds, and never inherit the caller's threads (progress bar, torch) as plain
+    fork would."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats"])
+    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.warm"])
     return context
 
 

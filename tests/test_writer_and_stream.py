@@ -179,6 +179,29 @@ def test_rerun_into_the_same_folder_replaces_stale_shards(raw_nmnist, tmp_path):
     assert len(few) < len(many) and few == sorted(s.path for s in load_index(tmp_path).shards)
 
 
+def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_nmnist, tmp_path, monkeypatch):
+    """A write error on the writer's helper thread (here: the disk fills after 20 kB) reaches the
+    caller; no index and no shard or temporary file is left, and the same command then succeeds."""
+    from shardgen import writer
+
+    class FullDisk(io.FileIO):
+        written = 0
+
+        def write(self, data):
+            FullDisk.written += len(data)
+            if FullDisk.written > 20_000:
+                raise OSError(28, "No space left on device")
+            return super().write(data)
+
+    monkeypatch.setattr(writer, "open", lambda path, mode: FullDisk(path, mode.replace("b", "")), raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        shardgen.convert("nmnist", raw_nmnist, tmp_path / "out", max_samples=7, progress=False)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+    monkeypatch.undo()
+    shardgen.convert("nmnist", raw_nmnist, tmp_path / "out", max_samples=7, progress=False)
+    assert load_index(tmp_path / "out").splits["train"]["n_samples"] == 50
+
+
 def test_cli_convert_info_and_list(raw_nmnist, tmp_path, capsys):
     assert shardgen_main(["convert", "nmnist", "--raw", str(raw_nmnist), "--out", str(tmp_path), "--workers", "2",
                           "--max-bytes", "64k", "--compression", "zstd", "--quiet"]) == 0

@@ -317,9 +317,8 @@ class Aedat3Reader:
 
     def whole(self) -> PolarityPackets:
         """All the packets at once (a recording of tens of MB, cut into windows in one pass each)."""
-        for packets in self.packets(block_bytes=None):
-            return packets
-        return PolarityPackets.gather(np.empty(0, np.uint8), np.empty((0, 3), np.int64))
+        blocks = list(self.packets(block_bytes=None))  # to the end: a truncated last packet raises
+        return blocks[0] if blocks else PolarityPackets.gather(np.empty(0, np.uint8), np.empty((0, 3), np.int64))
 
     def blocks(self) -> Iterator[Events]:
         """The polarity events of successive blocks of whole packets, in file order."""
