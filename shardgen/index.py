@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,10 @@ class ShardInfo:
     @classmethod
     def from_json(cls, data: dict) -> "ShardInfo":
         return cls(**{**data, "samples": SampleTable(**data["samples"])})
+
+    def to_json(self) -> dict:
+        # Not dataclasses.asdict: it deep-copies every key of every sample, one call each.
+        return {**vars(self), "samples": vars(self.samples)}
 
 
 @dataclass
@@ -89,7 +93,7 @@ class DatasetIndex:
             "sensor_size": list(self.sensor_size),
             "classes": list(self.classes),
             "splits": self.splits,
-            "shards": [asdict(shard) for shard in self.shards],
+            "shards": [shard.to_json() for shard in self.shards],
             "extra": self.extra,
             "generator": self.generator,
         }

@@ -59,7 +59,7 @@ def _full_sensor(sensor_size: tuple[int, ...]) -> list[int]:
     return sensor + [1] * (3 - len(sensor))
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PackedEvents:
     """A sample's events in the record's field layout: ``t`` holds ``t - t0`` in :func:`time_dtype`,
     ``x``/``y`` the coordinates in :func:`coordinate_dtype`, ``p`` the polarities as bits
@@ -86,43 +86,33 @@ class PackedEvents:
         """The record of ``n`` events whose t, x and y extremes are known, with its fields to be filled."""
         sensor = _full_sensor(sensor_size)
         t0 = t_min if n else 0
-        dtypes = {"t": time_dtype(t_max - t0 if n else 0), "x": coordinate_dtype(sensor[0], x_max)}
+        dtypes = [time_dtype(t_max - t0 if n else 0), coordinate_dtype(sensor[0], x_max)]
         if has_y:
-            dtypes["y"] = coordinate_dtype(sensor[1], y_max)
-        sizes = {name: n * dtype.itemsize for name, dtype in dtypes.items()}
+            dtypes.append(coordinate_dtype(sensor[1], y_max))
+        fields = [(name, dtype.str, n * dtype.itemsize) for name, dtype in zip("txy", dtypes)]
         if has_p:
-            sizes["p"] = (n + 7) // 8
+            fields.append(("p", "bit", (n + 7) // 8))
         # The msgpack map that encode_packed's packb writes, laid out around a hole for each field's data.
         head = b"".join((_record_head(tuple(sensor)), msgpack.packb("n"), msgpack.packb(n), msgpack.packb("t0"),
-                         msgpack.packb(t0), msgpack.packb("fields"), _PACKER.pack_map_header(len(sizes))))
+                         msgpack.packb(t0), msgpack.packb("fields"), _PACKER.pack_map_header(len(fields))))
         segments = []  # the bytes before each hole
-        for name, size in sizes.items():
-            segments.append(head + _field_head(name, dtypes[name].str if name in dtypes else "bit") + _bin_header(size))
+        for name, dtype, size in fields:
+            segments.append(head + _field_head(name, dtype) + _bin_header(size))
             head = _FIELD_TAIL
-        buffer = np.empty(sum(map(len, segments)) + sum(sizes.values()) + len(_FIELD_TAIL), np.uint8)
+        buffer = np.empty(sum(map(len, segments)) + sum(size for _, _, size in fields) + len(_FIELD_TAIL), np.uint8)
         writable = memoryview(buffer)
-        holes: dict[str, tuple[int, int]] = {}
+        holes = []
         position = 0
-        for (name, size), segment in zip(sizes.items(), segments):
+        for segment, (_name, _dtype, size) in zip(segments, fields):
             writable[position : position + len(segment)] = segment
-            holes[name] = (position + len(segment), size)
-            position += len(segment) + size
+            position += len(segment)
+            holes.append(buffer[position : position + size])
+            position += size
         writable[position:] = _FIELD_TAIL
-
-        def view(name: str, dtype: np.dtype) -> np.ndarray:
-            start, size = holes[name]
-            return buffer[start : start + size].view(dtype)
-
+        views = [hole.view(dtype) for hole, dtype in zip(holes, dtypes)]
         return cls(
-            n=n,
-            t0=t0,
-            t=view("t", dtypes["t"]),
-            x=view("x", dtypes["x"]),
-            y=view("y", dtypes["y"]) if has_y else None,
-            p=view("p", np.dtype(np.uint8)) if has_p else None,
-            x_max=x_max,
-            y_max=y_max,
-            record=memoryview(buffer),
+            n, t0, views[0], views[1], views[2] if has_y else None, holes[-1] if has_p else None, x_max, y_max,
+            writable,
         )
 
     def outside(self, sensor_size: tuple[int, ...]) -> bool:

@@ -16,7 +16,8 @@ from hypothesis.extra import numpy as hnp
 import shardgen
 from conftest import assert_matches_reference
 from shardgen.datasets import get_dataset
-from shardgen.formats import FormatError, decode_atis_bin, encode_atis_bin
+from shardgen.formats import FormatError, decode_atis_bin, encode_atis_bin, pack_atis_bin
+from shardgen.record import encode_events, encode_packed
 from shardgen.rawtree import RawInputError
 from shardgen.synthetic import synthetic_recording, write_synthetic_nmnist
 from shardgen.writer import ConversionError
@@ -118,6 +119,31 @@ def test_atis_parser_inverts_the_writer(arrays):
     decoded = decode_atis_bin(encode_atis_bin({"t": t, "x": x, "y": y, "p": p}))
     for name, values in zip("txyp", arrays):
         np.testing.assert_array_equal(decoded[name], values)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 200).flatmap(
+        lambda n: st.tuples(
+            hnp.arrays(np.int64, n, elements=st.integers(0, (1 << 23) - 1)),
+            hnp.arrays(np.uint16, n, elements=st.integers(0, 255)),
+            hnp.arrays(np.uint16, n, elements=st.sampled_from([0, 3, 33, 179, 240, 255])),
+            hnp.arrays(np.uint8, n, elements=st.integers(0, 1)),
+        )
+    ),
+    st.booleans(),
+    st.sampled_from([(34, 34, 2), (240, 180, 2)]),
+)
+def test_atis_packed_reading_gives_the_record_of_the_decoded_events(arrays, overflow, sensor):
+    """Decoding straight into the record layout gives the record of the decoded events
+    (overflow markers included), and flags events beyond the sensor."""
+    t, x, y, p = arrays
+    data = encode_atis_bin({"t": t, "x": x, "y": y, "p": p})
+    events = decode_atis_bin(data, overflow=overflow)
+    packed = pack_atis_bin(data, sensor, overflow=overflow)
+    assert encode_packed(packed, sensor) == encode_events(events, sensor)
+    beyond = len(events["t"]) and (events["x"].max() >= sensor[0] or events["y"].max() >= sensor[1])
+    assert packed.outside(sensor) == bool(beyond)
 
 
 def test_atis_overflow_markers_extend_time_when_asked():

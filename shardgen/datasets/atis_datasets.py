@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import re
+from functools import partial
 from pathlib import Path
 
-from ..formats import decode_atis_bin
-from ..record import Events
+from ..formats import pack_atis_bin
+from ..record import PackedEvents
 from .base import DatasetAdapter, FileTask, Plan, RawFile, key_from_path
 from .registry import register
 
 ORCHARD_URL = "https://www.garrickorchard.com/datasets"
 
 
-def read_atis_file(file: RawFile) -> Events:
+def read_atis_file(file: RawFile, sensor_size: tuple[int, int, int]) -> PackedEvents:
     """SpikingJelly's ``load_ATIS_bin``: records read verbatim, no overflow handling."""
-    return decode_atis_bin(file.read_bytes(), source=file.location)
+    return pack_atis_bin(file.read_bytes(), sensor_size, source=file.location)
 
 
 @register
@@ -37,7 +38,8 @@ class NMNIST(DatasetAdapter):
             if match:
                 split, digit = match.groups()
                 relpath = file.relpath[match.start() :].lstrip("/")
-                tasks.append(FileTask(file, key_from_path(relpath), int(digit), split.lower(), read_atis_file))
+                read = partial(read_atis_file, sensor_size=self.sensor_size)
+                tasks.append(FileTask(file, key_from_path(relpath), int(digit), split.lower(), read))
         if not tasks:
             raise self.missing(raw, "Train/<digit>/*.bin or Test/<digit>/*.bin (or Train.zip, Test.zip)")
         return Plan(classes=[str(d) for d in range(10)], tasks=tasks)
@@ -78,7 +80,6 @@ class NCaltech101(DatasetAdapter):
         classes = sorted({cls for cls, _, _ in found})
         label_of = {cls: index for index, cls in enumerate(classes)}
         found.sort(key=lambda item: (label_of[item[0]], item[1]))
-        tasks = [
-            FileTask(file, key_from_path(relpath), label_of[cls], "all", read_atis_file) for cls, relpath, file in found
-        ]
+        read = partial(read_atis_file, sensor_size=self.sensor_size)
+        tasks = [FileTask(file, key_from_path(relpath), label_of[cls], "all", read) for cls, relpath, file in found]
         return Plan(classes=classes, tasks=tasks)

@@ -44,7 +44,7 @@ class FileTask:
     key: str
     label: int
     split: str
-    read: Callable[[RawFile], Events]
+    read: Callable[[RawFile], Events | PackedEvents]
 
     @property
     def source(self) -> str:

@@ -13,7 +13,7 @@ from . import text  # noqa: F401  (registers the format)
 from . import aedat2  # noqa: F401  (registers the format)
 from . import aedat3  # noqa: F401
 from . import aedat4  # noqa: F401
-from .atis import decode_atis_bin, encode_atis_bin
+from .atis import decode_atis_bin, encode_atis_bin, pack_atis_bin
 from .detect import detect_format, open_recording
 from .errors import FormatError
 from .blocks import concatenate
@@ -28,6 +28,7 @@ __all__ = [
     "decode_atis_bin",
     "detect_format",
     "encode_atis_bin",
+    "pack_atis_bin",
     "open_reader",
     "open_recording",
     "register_format",
