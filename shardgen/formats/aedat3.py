@@ -23,7 +23,7 @@ from numba import njit
 
 from ..record import PackedEvents
 from .errors import FormatError
-from .blocks import new_events, rechunk
+from .blocks import NO_TIME, new_events, rechunk, set_bit
 from .inivation import TextHeader, chip_facts, read_exact, read_text_header, starts_with, stream_size
 from .registry import Events, FormatSpec, register_format
 
@@ -33,7 +33,6 @@ PACKET_HEADER = struct.Struct("<HHIIIIII")
 PACKET_HEADER_BYTES = PACKET_HEADER.size
 POLARITY_EVENT = 1
 READ_BYTES = 1 << 22
-_NO_TIME = np.iinfo(np.int64).max
 
 
 @njit(cache=True, inline="always")
@@ -101,7 +100,7 @@ def _gather(data, words, parity, table, events, packets):
             for i in range(8 * count):
                 target[i] = source[i]
         chunk = events[n:][:count]  # still in cache
-        low, high, x_bits, y_bits = _NO_TIME, np.int64(-1), np.int64(0), np.int64(0)
+        low, high, x_bits, y_bits = NO_TIME, np.int64(-1), np.int64(0), np.int64(0)
         for i in range(count):
             value = np.int64(chunk[i])
             low, high = min(low, value >> 32), max(high, value >> 32)
@@ -144,7 +143,7 @@ def _window_facts(events, table, packets, starts, ends):
     facts = np.zeros((len(starts), 5), np.int64)
     for window in range(len(starts)):
         start, end = starts[window], ends[window]
-        n, low, high, x_max, y_max = np.int64(0), _NO_TIME, np.int64(-1), np.int64(0), np.int64(0)
+        n, low, high, x_max, y_max = np.int64(0), NO_TIME, np.int64(-1), np.int64(0), np.int64(0)
         for row in range(len(table)):
             count, overflow = table[row, 1], table[row, 2]
             if packets[row, 2] < start or packets[row, 1] >= end:
@@ -185,7 +184,7 @@ def _fill_window(events, table, packets, start, end, t0, t, x, y, bits):
                 px[i] = (value >> 17) & 0x7FFF
                 py[i] = (value >> 2) & 0x7FFF
             for i in range(count):
-                _set_bit(bits, n + i, (np.int64(chunk[i]) >> 1) & 1)
+                set_bit(bits, n + i, (np.int64(chunk[i]) >> 1) & 1)
             n += count
             continue
         for i in range(count):
@@ -195,16 +194,8 @@ def _fill_window(events, table, packets, start, end, t0, t, x, y, bits):
                 t[n] = stamp - t0
                 x[n] = (value >> 17) & 0x7FFF
                 y[n] = (value >> 2) & 0x7FFF
-                _set_bit(bits, n, (value >> 1) & 1)
+                set_bit(bits, n, (value >> 1) & 1)
                 n += 1
-
-
-@njit(cache=True, inline="always")
-def _set_bit(bits, index, bit):
-    byte = index >> 3
-    if index & 7 == 0:
-        bits[byte] = 0
-    bits[byte] |= bit << (index & 7)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,11 @@ import numpy as np
 from numba import njit
 
 from ..record import PackedEvents
+from .blocks import NO_TIME, set_bit
 from .errors import FormatError
 
 RECORD_BYTES = 5
 OVERFLOW_Y = 240
-_NO_TIME = np.iinfo(np.int64).max
 
 
 @njit(cache=True, inline="always")
@@ -44,7 +44,7 @@ def _atis_events(records, overflow, t, x, y, p):
 def _atis_extremes(records, overflow):
     """Events, smallest and largest t, largest x and y."""
     n, period = 0, np.int64(0)
-    low, high, x_max, y_max = _NO_TIME, np.int64(-1), np.int64(0), np.int64(0)
+    low, high, x_max, y_max = NO_TIME, np.int64(-1), np.int64(0), np.int64(0)
     for i in range(len(records)):
         stamp, ex, ey, _ep = _record(records, i)
         if overflow and ey == OVERFLOW_Y:
@@ -59,20 +59,15 @@ def _atis_extremes(records, overflow):
 @njit(cache=True, nogil=True)
 def _atis_fill(records, overflow, t0, t, x, y, bits):
     """The events as t - t0, x, y and polarity bits packed little-endian."""
-    n, period, pending = 0, np.int64(0), 0
+    n, period = 0, np.int64(0)
     for i in range(len(records)):
         stamp, ex, ey, ep = _record(records, i)
         if overflow and ey == OVERFLOW_Y:
             period += 1 << 23
             continue
         t[n], x[n], y[n] = stamp + period - t0, ex, ey
-        pending |= ep << (n & 7)
-        if n & 7 == 7:
-            bits[n >> 3] = pending
-            pending = 0
+        set_bit(bits, n, ep)
         n += 1
-    if n & 7:
-        bits[n >> 3] = pending
 
 
 def _records(data: bytes | np.ndarray, source: str) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Blocks and chunks shared by the readers.
+"""Blocks, chunks and kernel helpers shared by the readers.
 
 ``record_blocks`` reads a binary stream in bounded blocks of whole fixed-size records with exact
 byte offsets (AEDAT 2.0 records, Prophesee EVT 2.0/3.0 words, DAT events): memory stays bounded by
@@ -12,8 +12,22 @@ from __future__ import annotations
 from typing import BinaryIO, Iterable, Iterator
 
 import numpy as np
+from numba import njit
 
 from .errors import FormatError
+
+#: Start value of a running minimum of int64 timestamps in the numba kernels.
+NO_TIME = np.iinfo(np.int64).max
+
+
+@njit(cache=True, inline="always")
+def set_bit(bits, index, bit):
+    """Bit ``index`` of a little-endian packed bit array (``np.packbits(..., bitorder="little")``)
+    written in order: each byte is cleared when its first bit is written."""
+    byte = index >> 3
+    if index & 7 == 0:
+        bits[byte] = 0
+    bits[byte] |= bit << (index & 7)
 
 
 def record_blocks(
