@@ -42,7 +42,8 @@ class RawFile:
 
     def read_bytes(self) -> bytes:
         if self.member is None:
-            return Path(self.disk_path).read_bytes()
+            with open(self.disk_path, "rb", buffering=0) as handle:  # unbuffered: one read, no copy
+                return handle.readall()
         if self.disk_path.endswith(".zip"):
             with _open_zip(self.disk_path).open(self.member) as handle:
                 return handle.read()

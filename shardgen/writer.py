@@ -151,7 +151,7 @@ def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: st
     return EncodedSample(sample.key, int(sample.label), sample.split, record, packed.n, packed.outside(sensor_size))
 
 
-def _tar_header(name: str, size: int) -> bytes:
+def _tarfile_header(name: str, size: int) -> bytes:
     """A ustar header with fixed metadata (mtime 0, mode 0444, no owner): the same bytes on every run."""
     info = tarfile.TarInfo(name)
     info.size = size
@@ -160,6 +160,25 @@ def _tar_header(name: str, size: int) -> bytes:
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
+
+
+# tarfile's header for a name of at most 100 bytes and a size below 8 GiB, split where the name and
+# the size go: these are the only fields that vary. Building one costs tarfile about 16 us, a tenth
+# of converting a small N-MNIST sample; filling the template costs 1 us.
+_TEMPLATE = _tarfile_header("", 0)
+_SIZE_AT, _CHECKSUM_AT = 124, 148
+_TEMPLATE_SUM = sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8]) + 8 * ord(" ")
+
+
+def _tar_header(name: str, size: int) -> bytes:
+    """``_tarfile_header(name, size)``, from the template where it applies."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > 100 or size >= 8**11:
+        return _tarfile_header(name, size)
+    size_field = b"%011o\0" % size
+    checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)
+    return b"".join((encoded, _TEMPLATE[len(encoded) : _SIZE_AT], size_field, _TEMPLATE[_SIZE_AT + 12 : _CHECKSUM_AT],
+                     b"%06o\0 " % checksum, _TEMPLATE[_CHECKSUM_AT + 8 :]))
 
 
 class _ShardFile:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import torch
 import webdataset as wds
 from torch.utils.data import DataLoader
@@ -21,6 +23,7 @@ from shardgen.formats import decode_atis_bin
 from shardgen.index import load_index
 from shardgen.record import decode_events
 from shardgen.synthetic import write_synthetic_nmnist
+from shardgen.writer import _tar_header
 from streams import EventStream, ShardError, stages
 from streams.functional import integrate_events_by_fixed_frames_number
 from streams.tario import iter_members
@@ -177,6 +180,23 @@ def test_rerun_into_the_same_folder_replaces_stale_shards(raw_nmnist, tmp_path):
     shardgen.convert("nmnist", raw_nmnist, tmp_path, max_samples=50, progress=False)
     few = sorted(p.name for p in tmp_path.glob("*.tar"))
     assert len(few) < len(many) and few == sorted(s.path for s in load_index(tmp_path).shards)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(min_size=1, max_size=120).filter(lambda name: "/" not in name and "\0" not in name),
+       st.one_of(st.integers(0, 1 << 20), st.integers(8**11 - 2, 8**11 + 2)))
+def test_tar_headers_are_the_ones_tarfile_writes(name, size):
+    """The writer fills a template where it can; the bytes must stay tarfile's own (long names
+    and sizes over 8 GiB go to tarfile itself, which refuses what ustar cannot hold)."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.uid, info.gid, info.uname, info.gname = size, 0, 0o444, 0, 0, "", ""
+    try:
+        expected = info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
+    except ValueError:
+        with pytest.raises(ValueError):
+            _tar_header(name, size)
+        return
+    assert _tar_header(name, size) == expected
 
 
 def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_nmnist, tmp_path, monkeypatch):
