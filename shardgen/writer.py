@@ -22,7 +22,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
-
 from . import __version__
 from .datasets.base import Plan, Sample, Task
 from .index import INDEX_NAME, DatasetIndex, SampleTable, ShardInfo, save_index
@@ -167,7 +166,9 @@ def _tarfile_header(name: str, size: int) -> bytes:
 # of converting a small N-MNIST sample; filling the template costs 1 us.
 _TEMPLATE = _tarfile_header("", 0)
 _SIZE_AT, _CHECKSUM_AT = 124, 148
-_TEMPLATE_SUM = sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8]) + 8 * ord(" ")
+# The checksum sums the header's bytes, its own field read as spaces.
+_TEMPLATE_SUM = (sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8])
+                 + 8 * ord(" "))
 
 
 def _tar_header(name: str, size: int) -> bytes:

@@ -184,6 +184,20 @@ def test_bullying10k_needs_explicit_pickle_opt_in(tmp_path):
     assert load_index(tmp_path / "out").generator["options"]["dataset_options"] == {"allow_pickle": True}
 
 
+@pytest.mark.parametrize("second", ["three fields", "plain numbers"])
+def test_bullying10k_packets_of_different_layouts_name_the_file(tmp_path, second):
+    """Packets are joined field by field when they share one structured layout; any other mix is
+    an error naming the file, never a silent guess."""
+    first = np.zeros(3, [("timestamp", "<i8"), ("x", "<i2"), ("y", "<i2"), ("polarity", "i1")])
+    other = np.zeros(2, [("timestamp", "<i8"), ("x", "<i2"), ("y", "<i2")]) if second == "three fields" else np.zeros((2, 4))
+    array = np.empty(2, dtype=object)
+    array[0], array[1] = first, other
+    (tmp_path / "raw" / "handshake" / "1").mkdir(parents=True)
+    np.save(tmp_path / "raw" / "handshake" / "1" / "dvSave-0.npy", array, allow_pickle=True)
+    with pytest.raises(ConversionError, match=r"dvSave-0\.npy.*(do not share one layout|need t, x, y, p)"):
+        shardgen.convert("bullying10k", tmp_path / "raw", tmp_path / "out", progress=False, verify=False, allow_pickle=True)
+
+
 def test_a_pickle_is_refused_where_none_is_expected(tmp_path):
     raw = tmp_path / "DVS-Lip" / "train" / "accused"
     raw.mkdir(parents=True)

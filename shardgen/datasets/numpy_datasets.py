@@ -42,9 +42,14 @@ def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
         packets = [np.asarray(packet) for packet in array.reshape(-1)]
         if not packets:
             return canonical_events({name: np.zeros(0, np.int64) for name in "txyp"}, time_unit="us", source=file.location, where="packets")
+        names = packets[0].dtype.names
+        if names and len(names) >= 4 and all(packet.dtype == packets[0].dtype for packet in packets):
+            # Field by field: joining structured arrays whole is some 40x slower in NumPy.
+            columns = [np.concatenate([packet[name].reshape(-1) for packet in packets]) for name in names[:4]]
+            return canonical_events(dict(zip("txyp", columns)), time_unit="us", source=file.location, where="packets")
         try:
             array = np.concatenate(packets)
-        except ValueError as error:
+        except (TypeError, ValueError) as error:  # NumPy raises either, by how the layouts differ
             raise FormatError(file.location, None, f"packets do not share one layout ({error})") from None
     if array.dtype.names:
         if len(array.dtype.names) < 4:
