@@ -28,19 +28,6 @@ def _record(records, i):
 
 
 @njit(cache=True, nogil=True)
-def _atis_events(records, overflow, t, x, y, p):
-    n, period = 0, np.int64(0)
-    for i in range(len(records)):
-        stamp, ex, ey, ep = _record(records, i)
-        if overflow and ey == OVERFLOW_Y:
-            period += 1 << 23
-            continue
-        t[n], x[n], y[n], p[n] = stamp + period, ex, ey, ep
-        n += 1
-    return n
-
-
-@njit(cache=True, nogil=True)
 def _atis_extremes(records, overflow):
     """Events, smallest and largest t, largest x and y."""
     n, period = 0, np.int64(0)
@@ -80,12 +67,15 @@ def _records(data: bytes | np.ndarray, source: str) -> np.ndarray:
 
 
 def decode_atis_bin(data: bytes, *, source: str = "<bytes>", overflow: bool = False) -> dict[str, np.ndarray]:
-    """The events of an ATIS file's bytes: t int64 µs, x/y uint16, p uint8."""
-    records = _records(data, source)
-    events = {"t": np.empty(len(records), np.int64), "x": np.empty(len(records), np.uint16),
-              "y": np.empty(len(records), np.uint16), "p": np.empty(len(records), np.uint8)}
-    n = _atis_events(records, overflow, events["t"], events["x"], events["y"], events["p"])
-    return {name: values[:n] for name, values in events.items()}
+    """The events of an ATIS file's bytes: t int64 µs, x/y uint16, p uint8 (read through the record
+    layout, the one decoding path)."""
+    packed = pack_atis_bin(data, (256, 256, 2), source=source, overflow=overflow)
+    return {
+        "t": packed.t.astype(np.int64) + packed.t0,
+        "x": packed.x.astype(np.uint16),
+        "y": packed.y.astype(np.uint16),
+        "p": np.unpackbits(packed.p, count=packed.n, bitorder="little"),
+    }
 
 
 def pack_atis_bin(
