@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .prophesee import ERROR_CODE, ERROR_WORD, WordStreamReader, parse_header_bytes
-from .registry import FormatSpec, register_format
+from .prophesee import ERROR_CODE, ERROR_WORD, WordStreamReader, register_raw_encoding
 
 _TIME_BASE, _LAST_HIGH, _OVERFLOWS, _HAVE_TIME = range(2, 6)
 _UNDEFINED_TYPE, _X_OUTSIDE, _Y_OUTSIDE = 1, 2, 3
@@ -75,16 +74,4 @@ class Evt2Reader(WordStreamReader):
     }
 
 
-def _sniff(head: bytes) -> bool:
-    return parse_header_bytes(head).encoding() == "evt2"
-
-
-register_format(
-    FormatSpec(
-        name="evt2",
-        suffixes=(".raw",),
-        open=Evt2Reader,
-        sniff=_sniff,
-        description="Prophesee RAW EVT 2.0",
-    )
-)
+register_raw_encoding(Evt2Reader, "Prophesee RAW EVT 2.0")

@@ -20,8 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .prophesee import ERROR_CODE, ERROR_WORD, WordStreamReader, parse_header_bytes
-from .registry import FormatSpec, register_format
+from .prophesee import ERROR_CODE, ERROR_WORD, WordStreamReader, register_raw_encoding
 
 # state slots after the error slots
 _CLOCK, _HIGH, _LOW, _OVERFLOWS, _HAVE_TIME, _Y, _HAVE_Y, _BASE_X, _POLARITY = range(2, 11)
@@ -138,16 +137,4 @@ class Evt3Reader(WordStreamReader):
     }
 
 
-def _sniff(head: bytes) -> bool:
-    return parse_header_bytes(head).encoding() == "evt3"
-
-
-register_format(
-    FormatSpec(
-        name="evt3",
-        suffixes=(".raw",),
-        open=Evt3Reader,
-        sniff=_sniff,
-        description="Prophesee RAW EVT 3.0",
-    )
-)
+register_raw_encoding(Evt3Reader, "Prophesee RAW EVT 3.0")

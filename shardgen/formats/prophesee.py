@@ -20,6 +20,7 @@ import numpy as np
 
 from .blocks import new_events, record_blocks, split_chunk
 from .errors import FormatError
+from .registry import FormatSpec, register_format
 
 MAX_HEADER_BYTES = 1 << 20
 _READ = 4096
@@ -220,3 +221,16 @@ class WordStreamReader:
             yield from split_chunk({k: v[:filled] for k, v in out.items()}, max_events)
         elif not yielded:
             yield new_events(0)
+
+
+def register_raw_encoding(reader: type[WordStreamReader], description: str) -> FormatSpec:
+    """Register a RAW encoding's reader, recognised by the encoding its header declares."""
+    return register_format(
+        FormatSpec(
+            name=reader.encoding,
+            suffixes=(".raw",),
+            open=reader,
+            sniff=lambda head: parse_header_bytes(head).encoding() == reader.encoding,
+            description=description,
+        )
+    )
