@@ -1,7 +1,8 @@
 """The shard writer: runs a dataset plan's tasks in parallel and writes tar shards plus index.json.
 
-Output is byte-identical for identical input whatever the number of workers: tasks are consumed in
-plan order (``Pool.imap``), tar headers carry fixed metadata, and the index holds no timestamps.
+Output is byte-identical for identical input whatever the number of workers: samples are written
+in plan order (workers run batches of tasks a few batches ahead), tar headers carry fixed metadata,
+and the index holds no timestamps.
 Every shard is written under a temporary name and renamed when complete; the index is written
 last, so an interrupted run leaves no index that points at half-written shards and can be rerun.
 """
@@ -469,12 +470,15 @@ def write_shards(
 
 
 def _remove_stale_shards(out: Path, keep: set[str], prefix: str = "") -> None:
-    """Shards of an earlier run into the same folder that this run did not rewrite (of this part
-    only, when converting a part: the other parts' shards may share the folder)."""
+    """Shards, and temporary shards of a crashed run, left in the same folder by an earlier run and
+    not rewritten by this one (of this part only, when converting a part: the other parts may be
+    writing into the folder at the same time)."""
     for path in out.iterdir():
-        if SHARD_NAME.match(path.name) and prefix in path.name and path.name not in keep:
-            path.unlink()
-        elif path.name.startswith(".") and path.name.endswith(".tar.tmp"):
+        if prefix not in path.name:
+            continue
+        if (SHARD_NAME.match(path.name) and path.name not in keep) or (
+            path.name.startswith(".") and path.name.endswith(".tar.tmp")
+        ):
             path.unlink()
 
 

@@ -68,9 +68,17 @@ def test_parts_split_the_recordings_deterministically_without_name_clashes(conve
 
 
 def test_rerunning_a_part_keeps_the_other_parts_shards(converted):
-    before = sorted(path.name for path in (converted / "shared").glob("*.tar"))
-    convert(converted / "raw", converted / "shared", "--part", f"1/{PARTS}")
-    assert sorted(path.name for path in (converted / "shared").glob("*.tar")) == before
+    """Also a shard that another part is writing at that moment (its temporary file), while a
+    crashed run's temporary shard of this part is cleared."""
+    shared = converted / "shared"
+    before = sorted(path.name for path in shared.glob("*.tar"))
+    in_progress = shared / f".train-part0002of{PARTS:04d}-000000.tar.tmp"
+    crashed = shared / f".train-part0001of{PARTS:04d}-000099.tar.tmp"
+    in_progress.write_bytes(b"half a shard"), crashed.write_bytes(b"half a shard")
+    convert(converted / "raw", shared, "--part", f"1/{PARTS}")
+    assert sorted(path.name for path in shared.glob("*.tar")) == before
+    assert in_progress.exists() and not crashed.exists()
+    in_progress.unlink()
 
 
 def _copy_parts(converted: Path, target: Path) -> Path:
