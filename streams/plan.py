@@ -41,7 +41,7 @@ class PlanError(ValueError):
 class Catalog:
     """The flat sample table of a split (one or more shard sets), built from the index.
 
-    ``shard[i]`` indexes ``shard_paths``; ``offset[i]``/``size[i]`` locate sample ``i``'s tar
+    ``shard[i]`` numbers sample ``i``'s shard (in the sets' order); ``offset[i]``/``size[i]`` locate sample ``i``'s tar
     members (headers included) inside its shard; samples of a shard are consecutive, in storage
     order; ``shard_starts[j]`` is the first sample of shard ``j`` (plus a final total).
     """
@@ -50,8 +50,7 @@ class Catalog:
     shard: np.ndarray  # int32
     offset: np.ndarray  # int64
     size: np.ndarray  # int64
-    shard_paths: tuple[str, ...]
-    shard_starts: np.ndarray  # int64, len(shard_paths) + 1
+    shard_starts: np.ndarray  # int64: first sample of each shard, plus a final total
     set_starts: np.ndarray  # int64: first sample of each shard set, plus a final total
 
     def __len__(self) -> int:
@@ -64,7 +63,6 @@ def build_catalog(shard_sets: Sequence[Sequence[tuple[str, Sequence[str], Sequen
     shard_ids: list[np.ndarray] = []
     offsets: list[np.ndarray] = []
     sizes: list[np.ndarray] = []
-    paths: list[str] = []
     shard_starts = [0]
     set_starts = [0]
     for shards in shard_sets:
@@ -72,10 +70,9 @@ def build_catalog(shard_sets: Sequence[Sequence[tuple[str, Sequence[str], Sequen
             if not len(shard_keys) == len(shard_offsets) == len(shard_sizes):
                 raise PlanError(f"{path}: the index's sample table has columns of different lengths")
             keys.extend(shard_keys)
-            shard_ids.append(np.full(len(shard_keys), len(paths), dtype=np.int32))
+            shard_ids.append(np.full(len(shard_keys), len(shard_starts) - 1, dtype=np.int32))
             offsets.append(np.asarray(shard_offsets, dtype=np.int64))
             sizes.append(np.asarray(shard_sizes, dtype=np.int64))
-            paths.append(path)
             shard_starts.append(shard_starts[-1] + len(shard_keys))
         set_starts.append(shard_starts[-1])
     empty_int = np.zeros(0, dtype=np.int64)
@@ -84,7 +81,6 @@ def build_catalog(shard_sets: Sequence[Sequence[tuple[str, Sequence[str], Sequen
         shard=np.concatenate(shard_ids) if shard_ids else np.zeros(0, dtype=np.int32),
         offset=np.concatenate(offsets) if offsets else empty_int,
         size=np.concatenate(sizes) if sizes else empty_int,
-        shard_paths=tuple(paths),
         shard_starts=np.asarray(shard_starts, dtype=np.int64),
         set_starts=np.asarray(set_starts, dtype=np.int64),
     )
@@ -291,11 +287,15 @@ def read_runs(catalog: Catalog, plan: SlotPlan, chunk_bytes: int = 4 << 20) -> l
     end = start + catalog.size[ids]
     # A run breaks where the shard changes or the next sample does not start where this one ends.
     breaks = np.flatnonzero((shard[1:] != shard[:-1]) | (start[1:] != end[:-1])) + 1
+    shard, start, end = shard.tolist(), start.tolist(), end.tolist()  # Python ints: the loop below is per sample
     runs = []
-    for first, last in zip(np.r_[0, breaks], np.r_[breaks, len(ids)]):
+    for first, last in zip([0, *breaks.tolist()], [*breaks.tolist(), len(ids)]):
+        if end[last - 1] - start[first] <= chunk_bytes:  # the usual case: the whole run is one read
+            runs.append((shard[first], start[first], end[last - 1], plan.read_order[first:last]))
+            continue
         chunk_first = first
         for position in range(first, last):
             if position + 1 == last or end[position + 1] - start[chunk_first] > chunk_bytes:
-                runs.append((int(shard[first]), int(start[chunk_first]), int(end[position]), plan.read_order[chunk_first : position + 1]))
+                runs.append((shard[first], start[chunk_first], end[position], plan.read_order[chunk_first : position + 1]))
                 chunk_first = position + 1
     return runs

@@ -5,7 +5,7 @@ names and pax headers) and checks every header's checksum, so a damaged shard fa
 and byte offset instead of yielding wrong samples.
 
 Speed comes from parsing whole byte chunks in memory (one read per run of samples, located by the
-index's offsets) with the header checksums of a chunk summed in one numpy call, instead of
+index's offsets) and checking the headers of a chunk in one numba pass, instead of
 ``tarfile``'s per-member object machinery.
 """
 
@@ -154,7 +154,7 @@ def parse_members(
                 # long-name record before it) in the next call.
                 return members, long_name_at if long_name is not None else offset, False
             start = offset + BLOCK
-            payload = bytes(data[start : start + size])  # no copy when data is bytes already
+            payload = bytes(data[start : start + size])  # a slice of bytes copies once; bytes() adds no second copy
             if kind == 48 or kind == 0:  # b"0", b"\0": a regular file
                 if long_name is None:
                     name = str(data[offset : offset + name_length], "utf-8")

@@ -12,7 +12,7 @@ Events = dict[str, np.ndarray]
 def flip_horizontal(events: Mapping[str, np.ndarray], width: int) -> Events:
     """Mirror left-right: x -> width - 1 - x."""
     flipped = dict(events)
-    flipped["x"] = (width - 1 - events["x"].astype(np.int64)).astype(events["x"].dtype)
+    flipped["x"] = np.subtract(width - 1, events["x"], dtype=np.int64).astype(events["x"].dtype)
     return flipped
 
 
@@ -26,10 +26,10 @@ def drop_events(events: Mapping[str, np.ndarray], rate: float, rng: np.random.Ge
 
 def translate(events: Mapping[str, np.ndarray], dx: int, dy: int, width: int, height: int) -> Events:
     """Shift by (dx, dy) pixels; events that leave the sensor are removed."""
-    x = events["x"].astype(np.int64) + dx
-    y = events["y"].astype(np.int64) + dy
+    x = np.add(events["x"], dx, dtype=np.int64)
+    y = np.add(events["y"], dy, dtype=np.int64)
     keep = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    moved = {name: values[keep] for name, values in events.items()}
-    moved["x"] = x[keep].astype(events["x"].dtype)
-    moved["y"] = y[keep].astype(events["y"].dtype)
+    moved = {name: values[keep] for name, values in {**events, "x": x, "y": y}.items()}
+    moved["x"] = moved["x"].astype(events["x"].dtype)
+    moved["y"] = moved["y"].astype(events["y"].dtype)
     return moved

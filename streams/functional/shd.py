@@ -29,15 +29,10 @@ from typing import Mapping
 
 import numpy as np
 
-from .integrate import _is_sorted, cal_fixed_frames_number_segment_index as _index_by_number, integrate_segments
+from shardgen.formats.containers import microseconds_to_float16_seconds
 
-MICROSECONDS_PER_SECOND = 1e6
-
-
-def _seconds(events_t: np.ndarray) -> np.ndarray:
-    """t µs -> the float16 seconds that floor(seconds * 1e6) turned into it."""
-    return ((np.asarray(events_t, dtype=np.float64) + 0.5) / MICROSECONDS_PER_SECOND).astype(np.float16)
-
+from .integrate import _check_frames_num, _integrate_ranges, _is_sorted, _limit
+from .integrate import cal_fixed_frames_number_segment_index as _index_by_number
 
 def _check_time_dtype(time_dtype) -> None:
     if time_dtype is not None and np.dtype(time_dtype) != np.float16:
@@ -56,8 +51,7 @@ def cal_fixed_frames_number_segment_index(
     _check_time_dtype(time_dtype)
     if split_by != "time":
         return _index_by_number(events_t, split_by, frames_num)
-    if frames_num < 1:
-        raise ValueError(f"frames_num must be positive, got {frames_num}")
+    _check_frames_num(frames_num)
     n = np.asarray(events_t).size
     if n == 0:
         zeros = np.zeros(frames_num, dtype=np.int64)
@@ -68,7 +62,7 @@ def cal_fixed_frames_number_segment_index(
         edges = t[0] - (-(steps * span) // frames_num)  # t0 + ceil(i * span / T): first µs of window i
         starts, ends = edges[:-1], edges[1:]
     else:
-        t = _seconds(events_t)
+        t = microseconds_to_float16_seconds(events_t)
         dt = np.float16(t[-1] - t[0]) / np.float16(frames_num)
         starts = dt * np.arange(frames_num).astype(np.float16) + t[0]
         ends = starts + dt
@@ -105,7 +99,7 @@ def _duration_segment_index(events_t: np.ndarray, duration: int, time_dtype) -> 
     else:  # SpikingJelly: t * 1000 (ms) and the duration in ms, in float16
         milliseconds = duration / 1000
         step = int(milliseconds) if float(milliseconds).is_integer() else milliseconds
-        relative = _seconds(events_t) * 1000
+        relative = microseconds_to_float16_seconds(events_t) * 1000
         relative = relative - relative[0]
         frames_num = max(1, math.ceil(relative[-1] / step))
     rights = np.searchsorted(relative // step, np.arange(1, frames_num), side="left")
@@ -118,15 +112,19 @@ def integrate_channel_segments(
     events: Mapping[str, np.ndarray], j_l: np.ndarray, j_r: np.ndarray, W: int, dtype=np.float32
 ) -> np.ndarray:
     """Frames ``[len(j_l), W]``: frame i counts the channels x of events [j_l[i], j_r[i])."""
-    zeros = np.zeros(len(events["x"]), dtype=np.uint8)
-    planes = integrate_segments({"t": events["t"], "x": events["x"], "y": zeros, "p": zeros}, j_l, j_r, 1, W, dtype)
-    return np.ascontiguousarray(planes[:, 0, 0, :])
+    x = np.asarray(events["x"])
+    dtype = np.dtype(dtype)
+    out = np.zeros((len(j_l), W), dtype)  # one 1 x W plane: channels x >= W fall outside and are dropped
+    if len(x):
+        zeros = np.zeros(len(x), dtype=np.uint8)
+        _integrate_ranges(x, zeros, zeros, np.asarray(j_l, dtype=np.int64), np.asarray(j_r, dtype=np.int64), 1, W, out, _limit(dtype))
+    return out
 
 
 def integrate_events_segment_to_frame(x: np.ndarray, W: int, j_l: int = 0, j_r: int | None = None, *, dtype=np.float32) -> np.ndarray:
     """One frame ``[W]``: how many of x[j_l:j_r] fall on each channel."""
     start, stop, _ = slice(j_l, j_r).indices(len(x))
-    return integrate_channel_segments({"t": x, "x": x}, np.array([start]), np.array([max(start, stop)]), W, dtype)[0]
+    return integrate_channel_segments({"x": x}, np.array([start]), np.array([max(start, stop)]), W, dtype)[0]
 
 
 def integrate_events_by_fixed_frames_number(
