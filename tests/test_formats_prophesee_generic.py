@@ -150,9 +150,11 @@ def test_text_seconds_and_signed_polarity():
         read(data, "text")
 
 
-def test_text_header_names_the_column_order():
-    events = read(b"x;y;polarity;timestamp\n3;4;1;10\n5;6;0;20\n", "text")
-    assert events["t"].tolist() == [10, 20] and events["x"].tolist() == [3, 5] and events["p"].tolist() == [1, 0]
+@pytest.mark.parametrize("second_time", [b"20", b"20.0"])  # integers, or decimals (the general parser)
+def test_text_header_names_the_column_order(second_time):
+    events = read(b"x;y;polarity;timestamp\n3;4;1;10\n5;6;0;" + second_time + b"\n", "text")
+    assert events["t"].tolist() == [10, 20] and events["x"].tolist() == [3, 5] and events["y"].tolist() == [4, 6]
+    assert events["p"].tolist() == [1, 0]
 
 
 # Truncated and corrupted files -------------------------------------------------------------

@@ -72,8 +72,8 @@ class TextReader(ColumnFileReader):
                 matched = match_columns(name.decode("latin-1") for name in names)
                 if matched is None or len(names) != 4:
                     raise FormatError(self.source, position, f"header {line[:80]!r} does not name the columns t, x, y, p")
-                lowered = [name.decode("latin-1").lower() for name in names]
-                return end, "".join(next(c for c, actual in matched.items() if actual.lower() == name) for name in lowered)
+                column_of = {actual.lower(): column for column, actual in matched.items()}
+                return end, "".join(column_of[name.decode("latin-1").lower()] for name in names)
             position = end
         return position, order
 
@@ -85,16 +85,15 @@ class TextReader(ColumnFileReader):
         if status == _WRONG_COUNT:
             raise FormatError(self.source, offset + position, "line does not hold 4 values (t x y p)")
         if status == _NOT_INTEGER:  # decimals or exponents somewhere in the block: the general path
-            columns, starts = self._decimal_columns(block, offset)
+            columns, starts = self._decimal_columns(block, offset, order)
         else:
             columns = {name: table[:rows, index] for index, name in enumerate(order)}
             starts = starts[:rows] + offset
-        columns = {name: columns[name] for name in order}
         for start in range(0, len(starts), max_events):
             part = {name: values[start : start + max_events] for name, values in columns.items()}
             yield canonical_events(part, time_unit=self.time_unit, source=self.source, where=f"lines from byte {starts[start]}")
 
-    def _decimal_columns(self, block: bytes, offset: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    def _decimal_columns(self, block: bytes, offset: int, order: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
         normal = block.translate(_SEPARATORS)
         codes = np.frombuffer(normal, np.uint8)
         token = (codes != _SPACE) & (codes != _NEWLINE)
@@ -107,7 +106,7 @@ class TextReader(ColumnFileReader):
             raise FormatError(self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)")
         table = np.array(normal.split()).reshape(-1, 4)
         row_starts = offset + line_starts[per_line > 0]
-        columns = {name: _numbers(table[:, index], row_starts, self.source, name) for index, name in enumerate(self.order)}
+        columns = {name: _numbers(table[:, index], row_starts, self.source, name) for index, name in enumerate(order)}
         return columns, row_starts
 
 
