@@ -14,7 +14,6 @@ same files is timed too.
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import statistics
 import sys

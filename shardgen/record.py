@@ -303,8 +303,3 @@ def decode_events(data: bytes | dict, *, key: str = "?") -> Events:
     if "t" not in events:
         raise RecordError(f"sample {key!r}: record has no 't' field")
     return events
-
-
-def sensor_size_of(data: bytes | dict, *, key: str = "?") -> tuple[int, int, int]:
-    record = data if isinstance(data, dict) else decode_record(data, key=key)
-    return tuple(int(v) for v in record["sensor_size"])  # type: ignore[return-value]

@@ -22,8 +22,8 @@ import numpy as np
 
 from .errors import FormatError
 from .blocks import record_blocks
-from .inivation import TextHeader, chip_facts, read_text_header, starts_with
-from .registry import Events, FormatSpec, register_format
+from .inivation import TextHeader, chip_facts, read_text_header
+from .registry import Events, FormatSpec, register_format, starts_with
 
 RECORD_BYTES = 8
 MAGIC = b"#!AER-DAT2"
@@ -109,7 +109,7 @@ class Aedat2Reader:
         return map(ADDRESS_LAYOUTS[self.layout], self.records(max_events))
 
 
-AEDAT2 = register_format(
+register_format(
     FormatSpec(
         name="aedat2",
         suffixes=(".aedat",),

@@ -24,8 +24,8 @@ from numba import njit
 from ..record import PackedEvents
 from .errors import FormatError
 from .blocks import NO_TIME, new_events, rechunk, set_bit
-from .inivation import TextHeader, chip_facts, read_exact, read_text_header, starts_with, stream_size
-from .registry import Events, FormatSpec, register_format
+from .inivation import TextHeader, chip_facts, read_exact, read_text_header, stream_size
+from .registry import Events, FormatSpec, register_format, starts_with
 
 MAGIC = b"#!AER-DAT3"
 END_HEADER = b"#!END-HEADER"
@@ -251,8 +251,8 @@ class Aedat3Reader:
         self._size = stream_size(stream)
 
     def _packet_problem(self, pending: bytes, offset: int, available: str) -> FormatError:
-        if len(pending) < PACKET_HEADER.size:
-            return FormatError(self.source, offset, f"truncated packet header: {len(pending)} of {PACKET_HEADER.size} bytes")
+        if len(pending) < PACKET_HEADER_BYTES:
+            return FormatError(self.source, offset, f"truncated packet header: {len(pending)} of {PACKET_HEADER_BYTES} bytes")
         _kind, _source, size, _ts, _overflow, capacity, _number, _valid = PACKET_HEADER.unpack_from(pending)
         return FormatError(
             self.source, offset, f"truncated packet: header declares {capacity} events of {size} bytes, {available}"
@@ -322,7 +322,7 @@ class Aedat3Reader:
         return rechunk(self.blocks(), max_events)
 
 
-AEDAT3 = register_format(
+register_format(
     FormatSpec(
         name="aedat3",
         suffixes=(".aedat", ".aedat3"),

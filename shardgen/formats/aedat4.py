@@ -21,8 +21,8 @@ import numpy as np
 
 from .errors import FormatError
 from .blocks import new_events, rechunk
-from .inivation import starts_with, stream_size
-from .registry import Events, FormatSpec, register_format
+from .inivation import stream_size
+from .registry import Events, FormatSpec, register_format, starts_with
 
 MAGIC = b"#!AER-DAT4.0\r\n"
 PACKET_HEADER = struct.Struct("<ii")
@@ -154,7 +154,7 @@ class Aedat4Reader:
         return rechunk(self.packets(), max_events)
 
 
-AEDAT4 = register_format(
+register_format(
     FormatSpec(
         name="aedat4",
         suffixes=(".aedat4",),

@@ -12,6 +12,7 @@ from typing import BinaryIO, Iterable, Mapping
 import numpy as np
 
 from .errors import FormatError
+from .registry import explicit_sensor_size
 
 COLUMN_NAMES = {
     "t": ("t", "ts", "timestamp", "timestamps", "time", "times"),
@@ -96,4 +97,4 @@ class ColumnFileReader:
         if sorted(columns) != sorted("txyp"):
             raise ValueError(f"columns must order the letters t, x, y, p, got {columns!r}")
         self.stream, self.source, self.time_unit, self.order = stream, source, time_unit, columns
-        self.sensor_size = tuple(sensor_size) if sensor_size else None
+        self.sensor_size = explicit_sensor_size(sensor_size)

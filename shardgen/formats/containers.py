@@ -9,7 +9,6 @@ unless the caller passes ``allow_pickle=True`` explicitly.
 from __future__ import annotations
 
 import io
-from typing import Mapping
 
 import numpy as np
 

@@ -21,7 +21,7 @@ import numpy as np
 from .blocks import new_events, record_blocks
 from .errors import FormatError
 from .prophesee import parse_header_bytes, read_header
-from .registry import FormatSpec, register_format
+from .registry import FormatSpec, explicit_sensor_size, register_format
 
 EVENT_BYTES = 8
 LAYOUTS = {
@@ -51,7 +51,7 @@ class DatReader:
         if layout not in LAYOUTS:
             raise ValueError(f"unknown DAT layout {layout!r}; use one of {sorted(LAYOUTS)} or 'auto'")
         self.layout = layout
-        self.sensor_size = tuple(sensor_size) if sensor_size else self.header.sensor_size()
+        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
         self.data_offset, self.pending = self.header.data_offset, self.header.pending
         if self.header.present:
             while len(self.pending) < 2:

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from ..rawtree import RawFile
 from .errors import FormatError
-from .registry import FORMATS, EventReader, open_reader
+from .registry import FORMATS, EventReader, explicit_sensor_size, format_spec, open_reader
 
 SNIFF_BYTES = 4096
 
@@ -52,12 +52,12 @@ def open_recording(
             head = stream.read(SNIFF_BYTES)
             stream.seek(0)
             format_name = detect_format(head, file.name, source=file.location)
-        elif format_name not in FORMATS:
-            raise FormatError(file.location, None, f"unknown format {format_name!r}; known: {', '.join(sorted(FORMATS))}")
+        else:
+            format_spec(format_name, source=file.location)  # a known format, before any option is checked
         chosen = reader_options(format_name, {"sensor_size": sensor_size, **options})
         reader = open_reader(stream, format_name, source=file.location, **chosen)
         if sensor_size is not None:
-            reader.sensor_size = tuple(sensor_size)[:2]
+            reader.sensor_size = explicit_sensor_size(sensor_size)
         if require_sensor_size and reader.sensor_size is None:
             raise FormatError(file.location, None, f"{format_name} header records no sensor size; give it (--sensor-size W H)")
         try:

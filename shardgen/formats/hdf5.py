@@ -15,7 +15,7 @@ import numpy as np
 from .blocks import new_events
 from .columns import canonical_events, check_time_unit, match_columns
 from .errors import FormatError
-from .registry import FormatSpec, register_format
+from .registry import FormatSpec, explicit_sensor_size, register_format, starts_with
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 PREFERRED_GROUPS = ("events", "event", "data")
@@ -40,7 +40,7 @@ class Hdf5Reader:
         except OSError as error:
             raise FormatError(source, 0, f"not a readable HDF5 file ({error})") from None
         self.group, self.names, self.compound = self._locate(h5py)
-        self.sensor_size = tuple(sensor_size) if sensor_size else self._sensor_size()
+        self.sensor_size = explicit_sensor_size(sensor_size) or self._sensor_size()
 
     def close(self) -> None:
         self.file.close()
@@ -93,10 +93,6 @@ class Hdf5Reader:
             yield new_events(0)
 
 
-def _sniff(head: bytes) -> bool:
-    return head.startswith(HDF5_MAGIC)
-
-
 register_format(
-    FormatSpec(name="hdf5", suffixes=(".h5", ".hdf5", ".hdf"), open=Hdf5Reader, sniff=_sniff, description="HDF5 t/x/y/p datasets")
+    FormatSpec(name="hdf5", suffixes=(".h5", ".hdf5", ".hdf"), open=Hdf5Reader, sniff=starts_with(HDF5_MAGIC), description="HDF5 t/x/y/p datasets")
 )

@@ -1,5 +1,5 @@
 """Pieces shared by the iniVation readers (AEDAT 2.0, 3.1, 4.0): the ``#`` text header, the known
-chips and their sensor sizes, and fixed-size binary records read from a stream in bounded blocks.
+chips and their sensor sizes, and bounded reads from a stream of known or unknown size.
 """
 
 from __future__ import annotations
@@ -8,12 +8,9 @@ import io
 import os
 import re
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterable, Iterator
-
-import numpy as np
+from typing import BinaryIO
 
 from .errors import FormatError
-from .registry import Events
 
 # Header lines are short; a longer "line" means the file is not a text header at all.
 MAX_HEADER_LINE = 1 << 20
@@ -34,11 +31,6 @@ _CHIPS: tuple[tuple[re.Pattern, str, tuple[int, int]], ...] = tuple(
         (r"DAVIS640|DAVISRGBW640", "davis", (640, 480)),
     )
 )
-
-
-def starts_with(magic: bytes) -> Callable[[bytes], bool]:
-    """A format's sniff test: the file's first bytes are ``magic``."""
-    return lambda head: head.startswith(magic)
 
 
 def chip_facts(name: str | None) -> tuple[str, tuple[int, int]] | None:

@@ -16,7 +16,7 @@ import numpy as np
 from .blocks import new_events
 from .columns import ColumnFileReader, canonical_events, match_columns
 from .errors import FormatError
-from .registry import FormatSpec, register_format
+from .registry import FormatSpec, register_format, starts_with
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -124,8 +124,4 @@ class NumpyReader(ColumnFileReader):
                 member.close()
 
 
-def _sniff(head: bytes) -> bool:
-    return head.startswith(NPY_MAGIC)
-
-
-register_format(FormatSpec(name="npy", suffixes=(".npy", ".npz"), open=NumpyReader, sniff=_sniff, description="NumPy .npy/.npz"))
+register_format(FormatSpec(name="npy", suffixes=(".npy", ".npz"), open=NumpyReader, sniff=starts_with(NPY_MAGIC), description="NumPy .npy/.npz"))

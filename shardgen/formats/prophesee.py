@@ -20,7 +20,7 @@ import numpy as np
 
 from .blocks import new_events, record_blocks, split_chunk
 from .errors import FormatError
-from .registry import FormatSpec, register_format
+from .registry import FormatSpec, explicit_sensor_size, register_format
 
 MAX_HEADER_BYTES = 1 << 20
 _READ = 4096
@@ -184,7 +184,7 @@ class WordStreamReader:
         declared = self.header.encoding()
         if declared is not None and declared != self.encoding:
             raise FormatError(source, 0, f"header declares {declared!r}, not {self.encoding!r}")
-        self.sensor_size = tuple(sensor_size) if sensor_size else self.header.sensor_size()
+        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
 
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         word_bytes = self.word_dtype.itemsize

@@ -45,9 +45,23 @@ def register_format(spec: FormatSpec) -> FormatSpec:
     return spec
 
 
-def open_reader(stream: BinaryIO, format_name: str, *, source: str, **options) -> EventReader:
+def format_spec(format_name: str, *, source: str) -> FormatSpec:
+    """The registered format ``format_name``; a FormatError naming ``source`` when there is none."""
     try:
-        spec = FORMATS[format_name]
+        return FORMATS[format_name]
     except KeyError:
         raise FormatError(source, None, f"unknown format {format_name!r}; known: {', '.join(sorted(FORMATS))}") from None
-    return spec.open(stream, source=source, **options)
+
+
+def open_reader(stream: BinaryIO, format_name: str, *, source: str, **options) -> EventReader:
+    return format_spec(format_name, source=source).open(stream, source=source, **options)
+
+
+def starts_with(magic: bytes) -> Callable[[bytes], bool]:
+    """A format's sniff test: the file's first bytes are ``magic``."""
+    return lambda head: head.startswith(magic)
+
+
+def explicit_sensor_size(sensor_size) -> tuple[int, int] | None:
+    """A sensor size given by the caller, (W, H[, P]), as a reader's (W, H); None when not given."""
+    return (int(sensor_size[0]), int(sensor_size[1])) if sensor_size else None

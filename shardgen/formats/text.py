@@ -10,7 +10,7 @@ its byte offset.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from typing import Iterator
 
 import numpy as np
 from numba import njit
