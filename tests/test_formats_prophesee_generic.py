@@ -272,3 +272,21 @@ def test_raw_without_declared_encoding_needs_the_format():
         detect_format(b"% Date 2020-01-01\n" + bytes(8), "recording.raw", source="recording.raw")
     assert detect_format(b"x", "events.CSV", source="events.CSV") == "text"
     assert detect_format(np.lib.format.MAGIC_PREFIX + b"\x01\x00", "a.bin", source="a.bin") == "npy"
+
+
+@pytest.mark.parametrize("format_name", ["evt2", "evt3", "dat", "text"])
+def test_readers_take_a_given_sensor_size_with_polarities(format_name):
+    """(W, H, P) as a dataset's sensor size reads, as (W, H), by every reader that takes one."""
+    rng = np.random.default_rng(0)
+    events = random_events(rng, 50, 640, 480, t0=0, max_gap=100)
+    if format_name == "evt3":
+        events = _evt3_order(events)
+    data = {
+        "evt2": lambda: writers.write_evt2(events, width=640, height=480),
+        "evt3": lambda: writers.write_evt3(events, width=640, height=480, rng=rng),
+        "dat": lambda: writers.write_dat(events, width=640, height=480),
+        "text": lambda: "".join(f"{t} {x} {y} {p}\n" for t, x, y, p in zip(*(events[k] for k in "txyp"))).encode(),
+    }[format_name]()
+    reader = open_reader(io.BytesIO(data), format_name, source="test-file", sensor_size=(640, 480, 2))
+    assert reader.sensor_size == (640, 480)
+    assert_same(concatenate(reader.chunks()), events)
