@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import event_file_writers as writers
 from conftest import assert_matches_reference
 from shardgen.formats import FORMATS, FormatError, concatenate, detect_format, open_reader
+from shardgen.formats.blocks import record_blocks
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REAL = {
@@ -290,3 +291,41 @@ def test_readers_take_a_given_sensor_size_with_polarities(format_name):
     reader = open_reader(io.BytesIO(data), format_name, source="test-file", sensor_size=(640, 480, 2))
     assert reader.sensor_size == (640, 480)
     assert_same(concatenate(reader.chunks()), events)
+
+
+class _Trickle(io.RawIOBase):
+    """A stream that returns at most ``step`` bytes per read (pipes, sockets, archive members)."""
+
+    def __init__(self, data: bytes, step: int):
+        self.data, self.step, self.position = data, step, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        size = self.step if size < 0 else min(size, self.step)
+        chunk = self.data[self.position : self.position + size]
+        self.position += len(chunk)
+        return chunk
+
+
+@PROPERTY
+@given(data=st.binary(max_size=300), pending=st.binary(max_size=40), record=st.integers(1, 9),
+       per_block=st.integers(1, 12), step=st.integers(1, 50))
+def test_record_blocks_cut_whole_records_from_any_stream(data, pending, record, per_block, step):
+    """Blocks hold whole records, in order, at their byte offsets, from short reads and read-ahead
+    bytes alike; a file that ends inside a record is an error at that record's offset."""
+    whole = pending + data
+    blocks = record_blocks(_Trickle(data, step), source="f", record_bytes=record, records_per_block=per_block,
+                           offset=100, pending=pending)
+    got, position = [], 100
+    try:
+        for offset, block in blocks:
+            assert offset == position and len(block) % record == 0 and 0 < len(block) <= max(per_block * record, len(pending))
+            got.append(bytes(block))
+            position += len(block)
+    except FormatError as error:
+        assert len(whole) % record and error.offset == 100 + len(whole) - len(whole) % record
+    else:
+        assert len(whole) % record == 0
+    assert b"".join(got) == whole[: len(b"".join(got))]

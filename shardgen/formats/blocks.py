@@ -45,26 +45,30 @@ def record_blocks(
     e.g. while parsing a header). Yields nothing for an empty payload.
     """
     block_bytes = max(1, records_per_block) * record_bytes
-    buffer = bytearray(pending)
-    exhausted = False
+    rest, exhausted = bytes(pending), False
     while True:
-        while not exhausted and len(buffer) < block_bytes:
-            more = stream.read(block_bytes - len(buffer))
+        parts, size = [rest] if rest else [], len(rest)
+        while not exhausted and size < block_bytes:
+            more = stream.read(block_bytes - size)
             exhausted = not more
-            buffer += more
-        whole = min(len(buffer), block_bytes)
+            if more:
+                parts.append(more)
+                size += len(more)
+        # The usual block is one read, handed on as it is: no copy.
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        whole = min(len(data), block_bytes)
         if exhausted and whole % record_bytes:
             whole -= whole % record_bytes
             raise FormatError(
                 source,
                 offset + whole,
-                f"file ends inside a {record_bytes}-byte record ({len(buffer) - whole} trailing bytes): truncated",
+                f"file ends inside a {record_bytes}-byte record ({len(data) - whole} trailing bytes): truncated",
             )
         if whole:
-            yield offset, bytes(buffer[:whole])
+            yield offset, data if whole == len(data) else data[:whole]
             offset += whole
-            del buffer[:whole]
-        if exhausted and not buffer:
+        rest = data[whole:]
+        if exhausted and not rest:
             return
 
 
