@@ -33,6 +33,7 @@ def read(data: bytes, format_name: str, max_events: int = 1 << 20, **options) ->
     reader = open_reader(io.BytesIO(data), format_name, source="test-file", **options)
     chunks = list(reader.chunks(max_events))
     assert all(len(chunk["t"]) <= max_events for chunk in chunks)
+    assert len(chunks) == 1 or all(len(chunk["t"]) for chunk in chunks), "no events: exactly one empty chunk"
     return concatenate(iter(chunks))
 
 

@@ -9,7 +9,8 @@ offset where the incomplete record starts. ``new_events``, ``concatenate``, ``sp
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterable, Iterator
+import functools
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 from numba import njit
@@ -70,6 +71,22 @@ def record_blocks(
         rest = data[whole:]
         if exhausted and not rest:
             return
+
+
+def at_least_one_chunk(chunks: Callable[..., Iterator[dict[str, np.ndarray]]]) -> Callable[..., Iterator[dict[str, np.ndarray]]]:
+    """A reader's ``chunks`` generator that yields one empty chunk when the file holds no events,
+    as every reader does (consumers never meet an empty iterator)."""
+
+    @functools.wraps(chunks)
+    def at_least_one(*args, **kwargs) -> Iterator[dict[str, np.ndarray]]:
+        empty = True
+        for chunk in chunks(*args, **kwargs):
+            empty = False
+            yield chunk
+        if empty:
+            yield new_events(0)
+
+    return at_least_one
 
 
 def new_events(n: int) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .blocks import new_events, record_blocks
+from .blocks import at_least_one_chunk, record_blocks
 from .errors import FormatError
 from .prophesee import parse_header_bytes, read_header
 from .registry import FormatSpec, explicit_sensor_size, register_format
@@ -65,10 +65,10 @@ class DatReader:
             self.data_offset += 2
             self.pending = self.pending[2:]
 
+    @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         x_mask, y_shift, y_mask, p_shift, p_mask = LAYOUTS[self.layout]
         width, height = self.sensor_size or (0, 0)
-        yielded = False
         blocks = record_blocks(
             self.stream,
             source=self.source,
@@ -87,10 +87,7 @@ class DatReader:
                 "p": ((address >> p_shift) & p_mask).astype(np.uint8),
             }
             self._check(events, offset, width, height)
-            yielded = True
             yield events
-        if not yielded:
-            yield new_events(0)
 
     def _check(self, events: dict[str, np.ndarray], offset: int, width: int, height: int) -> None:
         for name, limit, what in (("p", 2, "polarity above 1"), ("x", width, f"x >= the sensor width {width}"),

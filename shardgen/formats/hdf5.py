@@ -12,7 +12,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .blocks import new_events
+from .blocks import at_least_one_chunk
 from .columns import canonical_events, check_time_unit, match_columns
 from .errors import FormatError
 from .registry import FormatSpec, explicit_sensor_size, register_format, starts_with
@@ -71,6 +71,7 @@ class Hdf5Reader:
                 return int(attributes["width"]), int(attributes["height"])
         return None
 
+    @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         if self.compound is not None:
             n = self.compound.shape[0]
@@ -89,8 +90,6 @@ class Hdf5Reader:
             yield canonical_events(
                 columns, time_unit=self.time_unit, source=self.source, where=f"{self.group.name} events {start}..{stop - 1}"
             )
-        if n == 0:
-            yield new_events(0)
 
 
 register_format(

@@ -13,7 +13,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .blocks import new_events
+from .blocks import at_least_one_chunk
 from .columns import ColumnFileReader, canonical_events, match_columns
 from .errors import FormatError
 from .registry import FormatSpec, register_format, starts_with
@@ -73,6 +73,7 @@ def _layout(array: NpyStream, order: str) -> dict[str, str] | None:
 
 
 class NumpyReader(ColumnFileReader):
+    @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         head = self.stream.read(len(NPY_MAGIC))
         self.stream.seek(0)
@@ -96,13 +97,9 @@ class NumpyReader(ColumnFileReader):
 
     def _single(self, array: NpyStream, max_events: int) -> Iterator[dict[str, np.ndarray]]:
         names = _layout(array, self.order)
-        yielded = False
         for index, block in enumerate(array.blocks(max_events)):
             where = f"events {index * max_events}..{index * max_events + len(block) - 1}"
-            yielded = True
             yield canonical_events(_columns_of(block, names, self.order), time_unit=self.time_unit, source=array.source, where=where)
-        if not yielded:
-            yield new_events(0)
 
     def _columns(self, archive: zipfile.ZipFile, names: dict[str, str], max_events: int) -> Iterator[dict[str, np.ndarray]]:
         members = {canonical: archive.open(actual + ".npy") for canonical, actual in names.items()}
@@ -112,13 +109,9 @@ class NumpyReader(ColumnFileReader):
             if len(set(lengths.values())) != 1 or any(len(a.shape) != 1 for a in arrays.values()):
                 raise FormatError(self.source, None, f".npz columns differ in shape: { {c: a.shape for c, a in arrays.items()} }")
             streams = [arrays[c].blocks(max_events) for c in "txyp"]
-            yielded = False
             for index, blocks in enumerate(zip(*streams)):
                 where = f"events {index * max_events}..{index * max_events + len(blocks[0]) - 1}"
-                yielded = True
                 yield canonical_events(dict(zip("txyp", blocks)), time_unit=self.time_unit, source=self.source, where=where)
-            if not yielded:
-                yield new_events(0)
         finally:
             for member in members.values():
                 member.close()

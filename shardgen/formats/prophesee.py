@@ -18,7 +18,7 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from .blocks import new_events, record_blocks, split_chunk
+from .blocks import at_least_one_chunk, new_events, record_blocks, split_chunk
 from .errors import FormatError
 from .registry import FormatSpec, explicit_sensor_size, register_format
 
@@ -186,12 +186,13 @@ class WordStreamReader:
             raise FormatError(source, 0, f"header declares {declared!r}, not {self.encoding!r}")
         self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
 
+    @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         word_bytes = self.word_dtype.itemsize
         capacity = max(max_events, self.events_per_word)
         width, height = self.sensor_size or (0, 0)
         state = np.zeros(self.state_size, np.int64)
-        out, filled, yielded = new_events(capacity), 0, False
+        out, filled = new_events(capacity), 0
         blocks = record_blocks(
             self.stream,
             source=self.source,
@@ -216,11 +217,9 @@ class WordStreamReader:
                 start += used
                 if start < len(words):  # the output is full
                     yield from split_chunk({k: v[:filled] for k, v in out.items()}, max_events)
-                    out, filled, yielded = new_events(capacity), 0, True
+                    out, filled = new_events(capacity), 0
         if filled:
             yield from split_chunk({k: v[:filled] for k, v in out.items()}, max_events)
-        elif not yielded:
-            yield new_events(0)
 
 
 def register_raw_encoding(reader: type[WordStreamReader], description: str) -> FormatSpec:

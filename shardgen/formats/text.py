@@ -15,7 +15,7 @@ from typing import Iterator
 import numpy as np
 from numba import njit
 
-from .blocks import new_events
+from .blocks import at_least_one_chunk
 from .columns import ColumnFileReader, canonical_events, match_columns
 from .errors import FormatError
 from .registry import FormatSpec, register_format
@@ -26,9 +26,10 @@ BLOCK_BYTES = 1 << 22
 
 
 class TextReader(ColumnFileReader):
+    @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         offset, rest, order = 0, b"", self.order
-        in_preamble, yielded = True, False
+        in_preamble = True
         # Lines are ~20 bytes; a block holds about max_events lines and never more than BLOCK_BYTES.
         block_bytes = max(1024, min(BLOCK_BYTES, max_events * 16))
         while True:
@@ -49,14 +50,10 @@ class TextReader(ColumnFileReader):
                     offset += skipped
                     continue
                 block, offset, in_preamble = block[skipped:], offset + skipped, False
-            for events in self._parse(block, offset, order, max_events):
-                yielded = True
-                yield events
+            yield from self._parse(block, offset, order, max_events)
             offset += len(block)
             if not more:
                 break
-        if not yielded:
-            yield new_events(0)
 
     def _preamble(self, block: bytes, order: str) -> tuple[int, str]:
         """Bytes of comment, blank and header lines at the start of ``block``, and the column order."""
