@@ -46,7 +46,10 @@ def check_time_unit(time_unit: str) -> None:
 def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: str) -> np.ndarray:
     factor = TIME_UNITS[time_unit]
     if values.dtype.kind in "iu" and factor >= 1:
-        return values.astype(np.int64) * int(factor)
+        microseconds = values.astype(np.int64)
+        if factor != 1:
+            microseconds *= int(factor)
+        return microseconds
     if values.dtype.kind in "iu":  # nanoseconds: floor to whole microseconds
         return values.astype(np.int64) // int(round(1 / factor))
     if values.dtype.kind != "f":

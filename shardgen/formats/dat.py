@@ -92,10 +92,9 @@ class DatReader:
     def _check(self, events: dict[str, np.ndarray], offset: int, width: int, height: int) -> None:
         for name, limit, what in (("p", 2, "polarity above 1"), ("x", width, f"x >= the sensor width {width}"),
                                   ("y", height, f"y >= the sensor height {height}")):
-            if limit:
+            if limit and len(events[name]) and events[name].max() >= limit:  # one cheap pass when all is well
                 bad = np.flatnonzero(events[name] >= limit)
-                if len(bad):
-                    raise FormatError(self.source, offset + int(bad[0]) * EVENT_BYTES, f"DAT event with {what}: corrupt data")
+                raise FormatError(self.source, offset + int(bad[0]) * EVENT_BYTES, f"DAT event with {what}: corrupt data")
 
 
 def _sniff(head: bytes) -> bool:
