@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..formats import pack_atis_bin
 from ..record import PackedEvents
-from .base import DatasetAdapter, FileTask, Plan, RawFile, key_from_path
+from .base import DatasetAdapter, FileTask, Plan, RawFile, class_folder_tasks, matching
 from .registry import register
 
 ORCHARD_URL = "https://www.garrickorchard.com/datasets"
@@ -32,14 +32,11 @@ class NMNIST(DatasetAdapter):
     _pattern = re.compile(r"(?:^|/)(Train|Test)/([0-9])/[^/]+\.bin$")
 
     def plan(self, raw: str | Path) -> Plan:
-        tasks = []
-        for file in self.scan(raw):
-            match = self._pattern.search(file.relpath)
-            if match:
-                split, digit = match.groups()
-                relpath = file.relpath[match.start() :].lstrip("/")
-                read = partial(read_atis_file, sensor_size=self.sensor_size)
-                tasks.append(FileTask(file, key_from_path(relpath), int(digit), split.lower(), read))
+        read = partial(read_atis_file, sensor_size=self.sensor_size)
+        tasks = [
+            FileTask.from_path(file, relpath, int(match.group(2)), match.group(1).lower(), read)
+            for match, relpath, file in matching(self.scan(raw), self._pattern)
+        ]
         if not tasks:
             raise self.missing(raw, "Train/<digit>/*.bin or Test/<digit>/*.bin (or Train.zip, Test.zip)")
         return Plan(classes=[str(d) for d in range(10)], tasks=tasks)
@@ -77,9 +74,6 @@ class NCaltech101(DatasetAdapter):
         if not found:
             raise self.missing(raw, "Caltech101/<class>/*.bin (or Caltech101.zip)")
         # SpikingJelly's labels: class folders in sorted order (upper case first), files sorted.
-        classes = sorted({cls for cls, _, _ in found})
-        label_of = {cls: index for index, cls in enumerate(classes)}
-        found.sort(key=lambda item: (label_of[item[0]], item[1]))
         read = partial(read_atis_file, sensor_size=self.sensor_size)
-        tasks = [FileTask(file, key_from_path(relpath), label_of[cls], "all", read) for cls, relpath, file in found]
+        classes, tasks = class_folder_tasks([("all", cls, relpath, file) for cls, relpath, file in found], read)
         return Plan(classes=classes, tasks=tasks)

@@ -53,6 +53,25 @@ class FileTask:
     def run(self) -> list[Sample]:
         return [Sample(self.key, self.label, self.split, self.read(self.file))]
 
+    @classmethod
+    def from_path(cls, file: RawFile, relpath: str, label: int, split: str, read) -> "FileTask":
+        """The task of ``file``, keyed by its path in the dataset (``key_from_path(relpath)``)."""
+        return cls(file, key_from_path(relpath), label, split, read)
+
+
+def matching(files: list[RawFile], pattern: re.Pattern) -> list[tuple[re.Match, str, RawFile]]:
+    """(match, path from the match on, file) of every file whose path matches ``pattern``."""
+    return [(match, file.relpath[match.start() :].lstrip("/"), file) for file in files if (match := pattern.search(file.relpath))]
+
+
+def class_folder_tasks(found: list[tuple[str, str, str, RawFile]], read) -> tuple[list[str], list[FileTask]]:
+    """Classes and tasks of (split, class folder, path, file) items as torchvision's DatasetFolder,
+    which SpikingJelly uses, labels them: class folder names in sorted order. Train comes first."""
+    classes = sorted({cls for _, cls, _, _ in found})
+    label_of = {cls: index for index, cls in enumerate(classes)}
+    found = sorted(found, key=lambda item: (item[0] != "train", label_of[item[1]], item[2]))
+    return classes, [FileTask.from_path(file, relpath, label_of[cls], split, read) for split, cls, relpath, file in found]
+
 
 @dataclass
 class Plan:

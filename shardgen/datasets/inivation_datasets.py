@@ -17,7 +17,7 @@ from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
 from ..formats import concatenate
 from ..record import Events
-from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path
+from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path, matching
 from .registry import register
 
 CIFAR10DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -61,11 +61,10 @@ class CIFAR10DVS(DatasetAdapter):
     _pattern = re.compile(r"(?:^|/)(" + "|".join(CIFAR10DVS_CLASSES) + r")/([^/]+)\.aedat$")
 
     def plan(self, raw: str | Path) -> Plan:
-        found = []
-        for file in self.scan(raw):
-            match = self._pattern.search(file.relpath)
-            if match:
-                found.append((CIFAR10DVS_CLASSES.index(match.group(1)), key_from_path(match.group(2)), file))
+        found = [
+            (CIFAR10DVS_CLASSES.index(match.group(1)), key_from_path(match.group(2)), file)
+            for match, _path, file in matching(self.scan(raw), self._pattern)
+        ]
         if not found:
             raise self.missing(raw, "<class>/*.aedat (or airplane.zip, ..., truck.zip)")
         # SpikingJelly's order: class folders sorted (= label order), files sorted by name as strings.

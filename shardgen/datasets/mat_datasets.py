@@ -11,8 +11,7 @@ from ..formats import FormatError
 from ..formats.columns import canonical_events
 from ..formats.containers import load_mat
 from ..record import Events
-from .base import DatasetAdapter, Plan, RawFile, RawInputError
-from .numpy_datasets import class_folder_tasks, matching
+from .base import DatasetAdapter, Plan, RawFile, RawInputError, class_folder_tasks, matching
 from .registry import register
 
 ASL_DVS_SENSOR = (240, 180, 2)

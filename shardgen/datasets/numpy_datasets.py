@@ -19,7 +19,7 @@ from ..formats import FormatError, concatenate, open_reader
 from ..formats.columns import canonical_events
 from ..formats.containers import load_npy, load_npz
 from ..record import Events
-from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
+from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, class_folder_tasks, matching
 from .registry import register
 
 
@@ -85,24 +85,6 @@ def read_es_imagenet_npz(file: RawFile) -> Events:
     return {name: values[order] for name, values in events.items()}
 
 
-def _task(file: RawFile, relpath: str, label: int, split: str, read) -> FileTask:
-    return FileTask(file, key_from_path(relpath), label, split, read)
-
-
-def matching(files: list[RawFile], pattern: re.Pattern) -> list[tuple[re.Match, str, RawFile]]:
-    """(match, path from the match on, file) of every file whose path matches ``pattern``."""
-    return [(match, file.relpath[match.start() :].lstrip("/"), file) for file in files if (match := pattern.search(file.relpath))]
-
-
-def class_folder_tasks(found: list[tuple[str, str, str, RawFile]], read) -> tuple[list[str], list[FileTask]]:
-    """Classes and tasks of (split, class folder, path, file) items as torchvision's DatasetFolder,
-    which SpikingJelly uses, labels them: class folder names in sorted order. Train comes first."""
-    classes = sorted({cls for _, cls, _, _ in found})
-    label_of = {cls: index for index, cls in enumerate(classes)}
-    found = sorted(found, key=lambda item: (item[0] != "train", label_of[item[1]], item[2]))
-    return classes, [_task(file, relpath, label_of[cls], split, read) for split, cls, relpath, file in found]
-
-
 @register
 class DVSLip(DatasetAdapter):
     name = "dvslip"
@@ -166,7 +148,7 @@ class HARDVS(DatasetAdapter):
                 if file is None:
                     raise RawInputError(f"{lists[split].location} line {line_number}: sample {entry!r} not found under {raw}")
                 action = entry.split("/")[0]
-                tasks.append(_task(file, f"{split}/{entry}", label_of[action], split, read_numpy_events))
+                tasks.append(FileTask.from_path(file, f"{split}/{entry}", label_of[action], split, read_numpy_events))
         return Plan(classes=list(self.classes), tasks=tasks, extra={"label_rule": "action_NNN -> NNN - 1; splits from {train,val,test}_label.txt"})
 
     def _action_of(self, file: RawFile) -> str | None:
@@ -266,7 +248,7 @@ class Bullying10K(DatasetAdapter):
         label_of = {name: index for index, name in enumerate(BULLYING10K_CLASSES)}
         read = functools.partial(read_packet_npy, allow_pickle=True)
         tasks = [
-            _task(file, f"{cls}/{relpath}", label_of[cls], "test" if position % self.test_every == 0 else "train", read)
+            FileTask.from_path(file, f"{cls}/{relpath}", label_of[cls], "test" if position % self.test_every == 0 else "train", read)
             for position, (cls, relpath, file) in enumerate(found)
         ]
         return Plan(
@@ -339,7 +321,7 @@ class ESImageNet(DatasetAdapter):
                 raise RawInputError(f"{val_labels.location} line {number}: {missing} not found under {raw}")
             test.append((label_of[cls], name))
         test.sort()
-        tasks += [_task(val[name], f"val/{name}", label, "test", read_es_imagenet_npz) for label, name in test]
+        tasks += [FileTask.from_path(val[name], f"val/{name}", label, "test", read_es_imagenet_npz) for label, name in test]
         return Plan(
             classes=classes,
             tasks=tasks,
@@ -368,5 +350,5 @@ class POKERDVS(DatasetAdapter):
             raise self.missing(raw, "pips_{train,test}/<..cl|he|di|sp>/*.npy (or pips_train.tar.gz, pips_test.tar.gz)")
         found.sort(key=lambda item: (item[0] != "train", item[2]))
         label_of = {name: index for index, name in enumerate(POKER_DVS_CLASSES)}
-        tasks = [_task(file, relpath, label_of[suit], split, read_numpy_events) for split, suit, relpath, file in found]
+        tasks = [FileTask.from_path(file, relpath, label_of[suit], split, read_numpy_events) for split, suit, relpath, file in found]
         return Plan(classes=list(POKER_DVS_CLASSES), tasks=tasks, extra={"label_rule": "Tonic's: last two letters of the folder, cl he di sp -> 0 1 2 3"})
