@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     datasets = convert_parser.add_subparsers(dest="dataset", required=True, metavar="DATASET")
     for name, adapter in sorted(DATASETS.items()):
         sub = datasets.add_parser(name, help=adapter.title, description=adapter.where_to_get())
-        _add_writer_arguments(sub, raw_required=getattr(adapter, "raw_required", True))
+        _add_writer_arguments(sub, raw_required=adapter.raw_required)
         adapter.add_arguments(sub)
 
     merge = commands.add_parser("merge", help="join the partial indexes of convert --part I/N into one index.json")

@@ -89,7 +89,7 @@ def scan(root: str | os.PathLike, *, archives: Iterable[str] | None = None) -> l
         raise RawInputError(f"{root}: no such file or folder")
     wanted = set(archives) if archives is not None else None
     files: list[RawFile] = []
-    candidates = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+    candidates = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]  # sorted once, below
     for path in candidates:
         relpath = path.name if path == root else path.relative_to(root).as_posix()
         if is_archive(path) and (wanted is None or path.name in wanted):
@@ -129,7 +129,7 @@ def verify_archives(root: str | os.PathLike, resources: list[tuple[str, str, str
     root = Path(root)
     checked = []
     expected = {name: md5 for name, _url, md5 in resources}
-    candidates = [root] if root.is_file() else sorted(root.rglob("*"))
+    candidates = [root] if root.is_file() else sorted(path for path in root.rglob("*") if path.name in expected)
     for path in candidates:
         if path.is_file() and path.name in expected:
             actual = md5sum(path)

@@ -106,6 +106,8 @@ class DatasetAdapter:
     #: True when archives inside the distribution (one zip per class, ...) are read in place too,
     #: not only the published archives listed in ``resources``.
     open_every_archive: ClassVar[bool] = False
+    #: False when ``convert`` can run without ``--raw`` (a manifest names its files itself).
+    raw_required: ClassVar[bool] = True
 
     def __init__(self, **options: Any):
         if options:
