@@ -49,7 +49,7 @@ def spikingjelly_split(index: DatasetIndex, train_ratio: float) -> tuple[list[st
     """The keys SpikingJelly's ``split_to_train_test_set(train_ratio, CIFAR10DVS(...), 10)`` puts
     in its train and test subsets (its file order: by label, then file name as a string)."""
     _require(index, "spikingjelly_order")
-    return first_fraction_per_class(sorted(index_samples(index), key=lambda pair: (pair[1], pair[0])), train_ratio)
+    return first_fraction_per_class(_spikingjelly_order(index), train_ratio)
 
 
 def tebn_split(index: DatasetIndex) -> tuple[list[str], list[str]]:
@@ -58,9 +58,14 @@ def tebn_split(index: DatasetIndex) -> tuple[list[str], list[str]]:
     _require(index, "tebn_test_below")
     below = int(index.extra["tebn_test_below"])
     train, test = [], []
-    for key, _label in sorted(index_samples(index), key=lambda pair: (pair[1], pair[0])):
+    for key, _label in _spikingjelly_order(index):
         match = _TRAILING_NUMBER.search(key)
         if match is None:
             raise IndexFileError(f"{index.dataset}: key {key!r} does not end with a file number")
         (test if int(match.group(1)) < below else train).append(key)
     return train, test
+
+
+def _spikingjelly_order(index: DatasetIndex) -> list[tuple[str, int]]:
+    """(key, label) of every sample in SpikingJelly's file order: by label, then key as a string."""
+    return sorted(index_samples(index), key=lambda pair: (pair[1], pair[0]))

@@ -87,9 +87,7 @@ def write_synthetic_nmnist(
                 number += 1
                 n = int(rng.integers(events_per_sample // 2, events_per_sample * 3 // 2))
                 data = encode_atis_bin(synthetic_recording(digit, rng, n))
-                path = folder / f"{number:05d}.bin"
-                if not path.exists() or path.read_bytes() != data:
-                    path.write_bytes(data)
+                _write_if_changed(folder / f"{number:05d}.bin", data)
     return root
 
 
@@ -130,7 +128,11 @@ def write_synthetic_ncaltech101(
             origin = (int(rng.integers(10, 60)), int(rng.integers(10, 40)))
             events = saccade_events(rows, cols, rng, events_per_sample, sensor=CALTECH_SENSOR, origin=origin, amplitude=12)
             data = encode_atis_bin(events)
-            path = class_folder / f"image_{number:04d}.bin"
-            if not path.exists() or path.stat().st_size != len(data) or path.read_bytes() != data:
-                path.write_bytes(data)
+            _write_if_changed(class_folder / f"image_{number:04d}.bin", data)
     return folder
+
+
+def _write_if_changed(path: Path, data: bytes) -> None:
+    """Write ``data`` unless ``path`` holds it already (the writers are idempotent and cheap to rerun)."""
+    if not path.exists() or path.stat().st_size != len(data) or path.read_bytes() != data:
+        path.write_bytes(data)

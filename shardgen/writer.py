@@ -196,7 +196,7 @@ class _ShardFile:
         self.file = open(path, "wb")
         self.digest = hashlib.sha256()
         self.size = 0
-        self._pending: queue.SimpleQueue[tuple[bytes | memoryview, ...] | None] = queue.SimpleQueue()
+        self._pending: queue.SimpleQueue[tuple[tuple[bytes | memoryview, ...], int] | None] = queue.SimpleQueue()
         self._batch: list[bytes | memoryview] = []
         self._batch_bytes = 0
         self._in_flight = 0
@@ -206,7 +206,8 @@ class _ShardFile:
         self._thread.start()
 
     def _drain(self) -> None:
-        while (parts := self._pending.get()) is not None:
+        while (batch := self._pending.get()) is not None:
+            parts, size = batch
             if self._error is None:
                 try:
                     for data in parts:
@@ -215,7 +216,7 @@ class _ShardFile:
                 except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                     self._error = error
             with self._written:
-                self._in_flight -= sum(len(data) for data in parts)
+                self._in_flight -= size
                 self._written.notify()
 
     def _write(self, *parts: bytes | memoryview) -> None:
@@ -237,7 +238,7 @@ class _ShardFile:
             while self._in_flight and self._in_flight + size > self.IN_FLIGHT_BYTES:
                 self._written.wait()
             self._in_flight += size
-        self._pending.put(parts)
+        self._pending.put((parts, size))
 
     def _stop(self) -> None:
         if self._batch and self._error is None:

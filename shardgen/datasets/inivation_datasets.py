@@ -91,12 +91,19 @@ def spikingjelly_gesture_label(label: int) -> int:
     return SPIKINGJELLY_GESTURE_LABELS[label]
 
 
+def _csv_body(file: RawFile) -> Iterator[tuple[int, list[str]]]:
+    """(line number, row) of a small CSV file's rows after its header line."""
+    text = file.read_bytes().decode("utf-8", errors="replace")
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if number > 1:
+            yield number, row
+
+
 def read_label_rows(file: RawFile) -> np.ndarray:
     """``class,startTime_usec,endTime_usec`` rows (after the header line) as an int64 array [n, 3]."""
     rows = []
-    text = file.read_bytes().decode("utf-8", errors="replace")
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if number == 1 or not row or not "".join(row).strip():
+    for number, row in _csv_body(file):
+        if not row or not "".join(row).strip():
             continue
         try:
             values = [int(value) for value in row]
@@ -138,9 +145,8 @@ class GestureTrialTask:
 def read_gesture_mapping(file: RawFile) -> list[str]:
     """Class names by label from ``gesture_mapping.csv`` (``action,label`` rows, labels 1..11)."""
     names: dict[int, str] = {}
-    text = file.read_bytes().decode("utf-8", errors="replace")
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if number == 1 or len(row) < 2:
+    for number, row in _csv_body(file):
+        if len(row) < 2:
             continue
         try:
             names[int(row[1]) - 1] = row[0].strip()
