@@ -380,11 +380,10 @@ class EventStream(wds.DataPipeline):
         dtype: Any = np.float32,
     ) -> "EventStream":
         stage = stages.frames(frames_number, split_by, duration, function, dtype)
-        stream = self.compose(stage)
         if frames_number is not None and duration is None and function is None:
             # A .batch() straight after may fuse both stages (see batch()).
-            stream._fusable_frames = (stage, self, dict(frames_number=frames_number, split_by=split_by, dtype=dtype))
-        return stream
+            stage.batch_fusion = dict(frames_number=frames_number, split_by=split_by, dtype=dtype)
+        return self.compose(stage)
 
     def batch(self, batch_size: int, *, partial: bool = True, collate: Callable | None = None) -> "EventStream":
         """Pad frames into ``(frames [B, T_max, ...], labels [B], lengths [B])`` (or ``collate``'s result).
@@ -393,10 +392,10 @@ class EventStream(wds.DataPipeline):
         stage (``stages.frames_batch``) that counts events directly into the batch: same output,
         without allocating and copying each sample's frames.
         """
-        fusable = getattr(self, "_fusable_frames", None)
-        if collate is None and fusable is not None and self.pipeline[-1] is fusable[0]:
-            _, before_frames, options = fusable
-            stream = before_frames.compose(stages.frames_batch(batch_size, partial=partial, **options))
+        fusion = getattr(self.pipeline[-1], "batch_fusion", None)
+        if collate is None and fusion is not None:
+            stream = self.compose()
+            stream.pipeline[-1] = stages.frames_batch(batch_size, partial=partial, **fusion)
         else:
             stream = self.compose(stages.batch(batch_size, partial, collate or stages.F.pad_sequence_collate))
         stream.batch_size, stream.batch_partial = batch_size, partial
