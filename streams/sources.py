@@ -116,6 +116,13 @@ class ShardStore:
             return _skip(response, start, where)
         return response
 
+    def read_range(self, name: str, start: int, end: int) -> bytes:
+        """Bytes ``start:end`` of file ``name`` in one positioned read (a ranged request remotely)."""
+        with self.open(name, start) as stream:
+            data = bytearray(end - start)
+            _read_into(stream, memoryview(data), self.where(name), start)
+        return bytes(data)
+
     def local_copy(self, name: str, size: int, sha256: str) -> str | None:
         """The cached file of a remote shard (downloaded now if needed), or None without a cache."""
         if self.cache is None:
