@@ -23,8 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from neuroshards.errors import IntegrityError
-from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, parse_index, sample_checksum
+from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, parse_index
 
 from neuroshards.errors import ShardError
 
@@ -274,15 +273,3 @@ class RunReader:
             self._stream.close()
         self._stream, self._shard = None, -1
 
-
-def verify_run(data: memoryview, start: int, catalog, ids, where: str) -> None:
-    """Check each sample of a run (``data`` = shard bytes from ``start`` on) against the checksum
-    its index recorded, before anything decodes it."""
-    for sample in ids.tolist():
-        first = int(catalog.offset[sample]) - start
-        size = int(catalog.size[sample])
-        if sample_checksum(data[first : first + size]) != int(catalog.checksum[sample]):
-            raise IntegrityError(
-                f"{where} at byte {start + first}: sample {catalog.keys([sample])[0]!r} ({size} bytes) does not match "
-                "the checksum in the index: the shard is damaged or changed after its index was written"
-            )
