@@ -105,8 +105,8 @@ def test_sixty_four_channel_sensor_streams_too(tmp_path):
     raw = writers.write_ntidigits18(tmp_path / "raw")
     shardgen.convert("ntidigits18", raw, tmp_path / "shards", progress=False, verify=False)
     batch = next(iter(EventStream(tmp_path / "shards", split="train").frames(8, split_by="time").batch(8)))
-    frames, lengths = batch["frames"], batch["lengths"]
-    assert tuple(frames.shape) == (3, 8, 64)
+    frames = batch["frames"]
+    assert tuple(frames.shape) == (3, 8, 64) and batch["lengths"].tolist() == [8, 8, 8]
     sample = next(iter(EventStream(tmp_path / "shards", split="train")))
     assert frames[0].sum() == len(sample["events"]["t"])  # every event counted once
 
@@ -116,8 +116,8 @@ def test_two_dimensional_sensor_of_another_size_streams_too(tmp_path):
     shardgen.convert("hardvs", raw, tmp_path / "shards", progress=False, verify=False)
     stream = EventStream(tmp_path / "shards", split="train")
     batch = next(iter(stream.frames(4, split_by="number").batch(3)))
-    frames, lengths = batch["frames"], batch["lengths"]
-    assert tuple(frames.shape) == (3, 4, 2, 260, 346)
+    frames = batch["frames"]
+    assert tuple(frames.shape) == (3, 4, 2, 260, 346) and batch["lengths"].tolist() == [4, 4, 4]
     first = next(iter(EventStream(tmp_path / "shards", split="train")))
     np.testing.assert_array_equal(frames[0].numpy(), integrate_2d(first["events"], "number", 4, 260, 346))
 
