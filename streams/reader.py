@@ -22,8 +22,9 @@ from .sources import RunReader, ShardStore
 class SampleReader:
     """Raw samples (``{"__key__", "__url__", "events.msgpack", "cls"}``) of a catalog."""
 
-    def __init__(self, stores: Sequence[ShardStore], catalog: Catalog):
+    def __init__(self, stores: Sequence[ShardStore], catalog: Catalog, *, verify: bool = True):
         self.stores, self.catalog = list(stores), catalog
+        self.verify = verify  # off only to measure what the checks cost (scripts/bench_read.py)
         self._runs = RunReader(self.stores, catalog.files)
 
     def where(self, shard: int) -> str:
@@ -59,13 +60,14 @@ class SampleReader:
     def _parse(self, data: memoryview, shard: int, start: int, ids: np.ndarray) -> list[dict]:
         where = self.where(shard)
         catalog = self.catalog
-        for sample in ids.tolist():
-            first = int(catalog.offset[sample]) - start
-            size = int(catalog.size[sample])
-            if sample_checksum(data[first : first + size]) != int(catalog.checksum[sample]):
-                raise IntegrityError(
-                    f"{where} at byte {start + first}: sample {catalog.keys(np.array([sample]))[0]!r} ({size} bytes) "
-                    "does not match the checksum in the index: the shard is damaged or changed after its index was "
-                    f"written (`shardgen verify` lists every damaged shard)"
-                )
+        if self.verify:
+            # Python ints, fetched once per run: the per-sample loop is most of the checks' cost.
+            offsets, sizes, expected = (column[ids].tolist() for column in (catalog.offset, catalog.size, catalog.checksum))
+            for position, (offset, size, checksum) in enumerate(zip(offsets, sizes, expected)):
+                if sample_checksum(data[offset - start : offset - start + size]) != checksum:
+                    raise IntegrityError(
+                        f"{where} at byte {offset}: sample {catalog.keys(ids[position : position + 1])[0]!r} ({size} "
+                        "bytes) does not match the checksum in the index: the shard is damaged or changed after its "
+                        "index was written (`shardgen verify` lists every damaged shard)"
+                    )
         return samples_in_run(data, where, start, catalog.keys(ids))
