@@ -7,9 +7,14 @@ machine, and a resume is arithmetic on the plan, never a re-read.
 One epoch:
 
 1. the *sequence* ``S``: the catalog's samples (a split, narrowed by a subset) in storage order
-   (``shuffle=None``), fully permuted (``"sample"``, the default shuffle), or shards permuted then
-   mixed through a sliding buffer of ``shuffle_buffer`` samples (``"shard"``: cheaper reads,
-   weaker mixing); or, in resampling mode, ``epoch_length`` draws with replacement;
+   (``shuffle=None``); or a fresh permutation of them every epoch: ``"block"`` (what
+   ``shuffle=True`` means) permutes the shards, groups them into blocks of at least
+   ``shuffle_block`` samples and permutes the samples of each block (the whole split when it is
+   smaller than a block), so a rank reads the shards of a few blocks per epoch rather than of all;
+   ``"sample"`` permutes the whole split uniformly whatever its size; ``"shard"`` keeps each
+   shard's order and mixes through a sliding buffer of ``shuffle_buffer`` samples (cheapest to
+   read, weakest mixing where shards are sorted by class); or, in resampling mode,
+   ``epoch_length`` draws with replacement;
 2. what is left of it to read, as *positions* into ``S``: all of it, or the rest after a resume;
 3. the *remainder policy* makes that a multiple of the world size: ``"pad"`` repeats its first
    positions cyclically, ``"drop"`` cuts its last ones, ``"error"`` refuses;
@@ -38,7 +43,7 @@ import numpy as np
 from neuroshards.errors import PlanError
 from neuroshards.index import DatasetIndex
 
-SHUFFLES = (None, "sample", "shard")
+SHUFFLES = (None, "block", "sample", "shard")
 REMAINDERS = ("pad", "drop", "error")
 
 
@@ -111,7 +116,8 @@ def epoch_rng(seed: int, epoch: int, *stream: int) -> np.random.Generator:
 
 
 def epoch_sequence(
-    catalog: Catalog, *, shuffle: str | None, seed: int, epoch: int, shuffle_buffer: int = 1024
+    catalog: Catalog, *, shuffle: str | None, seed: int, epoch: int, shuffle_buffer: int = 1024,
+    shuffle_block: int = 1 << 16,
 ) -> np.ndarray:
     """All sample ids of one epoch, before the ranks divide them (see the module docstring)."""
     if shuffle not in SHUFFLES:
@@ -124,8 +130,16 @@ def epoch_sequence(
         return rng.permutation(total).astype(np.int64)
     starts = catalog.shard_starts
     order = rng.permutation(len(starts) - 1)
+    sizes = np.diff(starts)[order]
     by_shard = np.concatenate([np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in order] or [np.zeros(0, np.int64)])
-    return by_shard[buffer_shuffle(total, shuffle_buffer, rng)]
+    if shuffle == "shard":
+        return by_shard[buffer_shuffle(total, shuffle_buffer, rng)]
+    if shuffle_block < 1:
+        raise PlanError(f"shuffle_block must be positive, got {shuffle_block}")
+    # Blocks start at shard boundaries: a shard's samples share the block where the shard begins.
+    block_of_shard = (np.cumsum(sizes) - sizes) // shuffle_block
+    block = np.repeat(block_of_shard, sizes)
+    return by_shard[np.lexsort((rng.random(total), block))]
 
 
 def resampled_sequence(

@@ -60,11 +60,12 @@ class PlannedSource(IterableDataset):
     plan gives this rank and DataLoader worker for the pass the main process decided."""
 
     def __init__(self, stores: Sequence[ShardStore], catalog: Catalog, state: EpochState, *, rank: int,
-                 world_size: int, shuffle: str | None, seed: int, shuffle_buffer: int, remainder: str,
+                 world_size: int, shuffle: str | None, seed: int, shuffle_buffer: int, shuffle_block: int, remainder: str,
                  epoch_length: int | None, weights: Sequence[float] | None, read_ahead: int):
         self.stores, self.catalog, self.state = list(stores), catalog, state
         self.rank, self.world_size = rank, world_size
-        self.shuffle, self.seed, self.shuffle_buffer, self.remainder = shuffle, seed, shuffle_buffer, remainder
+        self.shuffle, self.seed, self.remainder = shuffle, seed, remainder
+        self.shuffle_buffer, self.shuffle_block = shuffle_buffer, shuffle_block
         self.epoch_length, self.weights, self.read_ahead = epoch_length, weights, read_ahead
 
     def sequence(self, epoch: int) -> np.ndarray:
@@ -72,7 +73,7 @@ class PlannedSource(IterableDataset):
         if self.epoch_length is not None:
             return resampled_sequence(self.catalog.set_starts, self.weights, self.epoch_length, seed=self.seed, epoch=epoch)
         return epoch_sequence(self.catalog, shuffle=self.shuffle, seed=self.seed, epoch=epoch,
-                              shuffle_buffer=self.shuffle_buffer)
+                              shuffle_buffer=self.shuffle_buffer, shuffle_block=self.shuffle_block)
 
     def __iter__(self) -> Iterator[dict]:
         worker, num_workers = dataloader_worker()
@@ -92,9 +93,13 @@ class EventStream(IterableDataset):
     them to mix (then ``epoch_length`` is required; ``weights`` per directory, default by size).
     ``split``: required where the index has several splits (``"all"``: every split).
     ``subset``: a ``streams.Subset`` of the split, taken before the plan divides samples among ranks.
-    ``shuffle``: ``False``; ``True`` or ``"sample"`` (a fresh permutation of the whole split every
-    epoch); ``"shard"`` (shards permuted, then a sliding buffer of ``shuffle_buffer`` samples: fewer
-    seeks, weaker mixing where shards are sorted by class). ``remainder``: ``"pad"``, ``"drop"`` or
+    ``shuffle``: ``False``; ``True`` or ``"block"`` (a fresh permutation every epoch: shards
+    permuted, grouped into blocks of ``shuffle_block`` samples, samples permuted within each block;
+    one block, a uniform permutation, for splits of up to ``shuffle_block`` samples); ``"sample"``
+    (a uniform permutation whatever the size); ``"shard"`` (shards permuted, then a sliding buffer
+    of ``shuffle_buffer`` samples: fewest seeks, weak mixing where shards are sorted by class). With
+    remote shards, ``"block"`` and a ``cache_dir`` fetch each shard of a rank's blocks once.
+    ``remainder``: ``"pad"``, ``"drop"`` or
     ``"error"`` (see ``streams.plan``). ``epoch_length``: resample that many samples per epoch with
     replacement. ``rank``/``world_size`` default to torch.distributed's when it is initialised at
     construction. ``cache_dir``/``cache_bytes``: keep remote shards locally. ``read_ahead``: samples
@@ -111,6 +116,7 @@ class EventStream(IterableDataset):
         shuffle: bool | str | None = False,
         seed: int = 0,
         shuffle_buffer: int = 1024,
+        shuffle_block: int = 1 << 16,
         remainder: str = "pad",
         epoch_length: int | None = None,
         weights: Sequence[float] | None = None,
@@ -121,7 +127,7 @@ class EventStream(IterableDataset):
         allow_pipe: bool = False,
         read_ahead: int = 64,
     ):
-        shuffle = {True: "sample", False: None}.get(shuffle, shuffle)  # type: ignore[arg-type]
+        shuffle = {True: "block", False: None}.get(shuffle, shuffle)  # type: ignore[arg-type]
         if shuffle not in SHUFFLES:
             raise ValueError(f"shuffle must be True, False or one of {SHUFFLES}, got {shuffle!r}")
         Layout(remainder=remainder)  # checks the policy's name now
@@ -141,7 +147,7 @@ class EventStream(IterableDataset):
         self._state = EpochState(n_samples)
         self._source = PlannedSource(
             stores, catalog, self._state, rank=self.rank, world_size=self.world_size, shuffle=shuffle, seed=int(seed),
-            shuffle_buffer=int(shuffle_buffer), remainder=remainder, epoch_length=epoch_length,
+            shuffle_buffer=int(shuffle_buffer), shuffle_block=int(shuffle_block), remainder=remainder, epoch_length=epoch_length,
             weights=None if weights is None else [float(weight) for weight in weights], read_ahead=int(read_ahead),
         )
         self._stages: list[Callable] = [stages.decode()]
@@ -206,7 +212,7 @@ class EventStream(IterableDataset):
     def _identity(self) -> dict[str, Any]:
         source = self._source
         return {"seed": source.seed, "shuffle": source.shuffle, "shuffle_buffer": source.shuffle_buffer,
-                "epoch_length": source.epoch_length, "weights": source.weights}
+                "shuffle_block": source.shuffle_block, "epoch_length": source.epoch_length, "weights": source.weights}
 
     def _begin_pass(self, num_workers: int) -> None:
         if (self.rank, self.world_size) != distributed_rank_world(*self._given_rank_world):

@@ -49,7 +49,7 @@ def catalog_of(sizes: list[int], sample_bytes: int = 1024, sets: list[int] | Non
 
 
 sizes_strategy = st.lists(st.integers(0, 25), min_size=1, max_size=8)
-shuffles = st.sampled_from([None, "shard", "sample"])
+shuffles = st.sampled_from([None, "block", "shard", "sample"])
 layouts = st.builds(
     Layout,
     world_size=st.integers(1, 4),
@@ -150,9 +150,26 @@ def test_the_sequence_is_a_pure_function_and_a_permutation(sizes, shuffle, seed,
     assert np.array_equal(first, again) and sorted(first.tolist()) == list(range(sum(sizes)))
 
 
+@settings(max_examples=200, deadline=None)
+@given(sizes_strategy, st.integers(1, 60), st.integers(0, 1000))
+def test_block_shuffle_permutes_within_blocks_of_whole_shards(sizes, block, seed):
+    catalog = catalog_of(sizes)
+    sequence = epoch_sequence(catalog, shuffle="block", seed=seed, epoch=0, shuffle_block=block)
+    assert sorted(sequence.tolist()) == list(range(len(catalog)))
+    # Mixing stays within blocks: cut the sequence into the shortest pieces that hold whole shards;
+    # no piece is longer than a block can be (shards starting in one block of ``block`` samples).
+    last = {int(shard): position for position, shard in enumerate(catalog.shard[sequence])}
+    start, reach = 0, -1
+    for position, shard in enumerate(catalog.shard[sequence].tolist()):
+        reach = max(reach, last[shard])
+        if reach == position:
+            assert position + 1 - start <= block + max(sizes) - 1
+            start = position + 1
+
+
 def test_order_changes_with_epoch_and_seed():
     catalog = catalog_of([10] * 12)
-    for shuffle in ("shard", "sample"):
+    for shuffle in ("block", "shard", "sample"):
         base = epoch_sequence(catalog, shuffle=shuffle, seed=0, epoch=0)
         assert not np.array_equal(base, epoch_sequence(catalog, shuffle=shuffle, seed=0, epoch=1))
         assert not np.array_equal(base, epoch_sequence(catalog, shuffle=shuffle, seed=1, epoch=0))
