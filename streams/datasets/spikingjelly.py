@@ -1,0 +1,522 @@
+"""SpikingJelly 2.0's dataset classes, reading neuroshards shards instead of SpikingJelly's folders.
+
+Each class has SpikingJelly's name and constructor arguments, and ``ds[i]`` returns what
+SpikingJelly's ``ds[i]`` returns for the same recording: ``(events, label)`` with ``data_type="event"``
+(a dict of NumPy arrays with SpikingJelly's keys and dtypes; DVS-Lip: its structured array),
+``(frames, label)`` with ``data_type="frame"`` (float32 ``[T, 2, H, W]``; ``[T, W]`` for SHD and SSC),
+in SpikingJelly's sample order and with its labels. So switching is a change of import and of
+``root``, which names the shard folder ``shardgen convert`` wrote::
+
+    from streams.datasets import DVS128Gesture   # was: from spikingjelly.datasets.dvs128_gesture import ...
+    train = DVS128Gesture("shards/dvs128gesture", train=True, data_type="frame", frames_number=20, split_by="number")
+
+What SpikingJelly computes once and stores in ``root`` (events as ``.npz``, one folder of frames per
+configuration) is computed here when a sample is read, by ``streams.functional`` (SpikingJelly's
+integration, exact): any configuration costs no disk space and no preparation.
+``custom_integrated_frames_dir_name`` is accepted and unused, as nothing is written.
+
+SpikingJelly's rules kept on purpose (tested against SpikingJelly 2.0 on fixtures of every dataset):
+
+* Samples are ordered as torchvision's ``DatasetFolder`` lists SpikingJelly's files: class folders
+  sorted as strings, then file names sorted as strings. Labels are the index of the class folder in
+  that order: DVS128 Gesture's folders ``0`` ... ``10`` (label 10 -> 2, 2 -> 3, ...) and the SHD / SSC
+  frame folders (``0``, ``1``, ``10``, ...) are numbered as strings, as SpikingJelly numbers them.
+* ``duration`` frames: SpikingJelly names each frames file ``<name>_<T>.npz``, so where one file name
+  is the start of another (``cifar10_airplane_1``, ``cifar10_airplane_10``) the order depends on the
+  number of frames. That order is kept: building such a dataset reads those samples once.
+* SHD and SSC with ``data_type="event"`` are in file order with the file's uint16 labels (no folders).
+
+Where SpikingJelly cannot give a sample, the rule of ``streams.functional`` holds instead (SpikingJelly
+raises there and its dataset cannot be built at all): an empty recording, or an empty time window
+with ``split_by="time"``, gives zero frames; one timestamp gives one frame with ``duration``.
+A one-event ASL-DVS file gives 1-D arrays (SpikingJelly's ``squeeze`` makes them 0-D, which its own
+integration then rejects). Events are stored once, in one dtype per field; where SpikingJelly's
+dtype follows the file (ASL-DVS ``.mat`` variables, an empty Bullying10K file) these classes give
+the dtype of the published files. Values as stored: SHD/SSC times are float16 seconds rebuilt from
+µs, exact for t >= 2**-9 s; ES-ImageNet events at equal times keep a stable order (SpikingJelly's
+unstable sort orders them by the NumPy build), so ``split_by="number"`` frames may differ there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping, Optional
+
+import numpy as np
+import torch.utils.data
+
+import streams
+from shardgen.datasets import get_dataset
+from shardgen.datasets.base import key_from_path
+from shardgen.formats.containers import microseconds_to_float16_seconds
+from shardgen.index import INDEX_NAME
+
+from ..functional import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
+from ..functional import shd as one_dimensional
+
+FRAME_DTYPE = np.float32  # SpikingJelly saves frames and loads them back as float32 (load_npz_frames)
+SPIKINGJELLY_FOLDERS = ("download", "extract", "events_np", "events_h5")
+
+
+class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
+    """The shared machinery; a subclass names its dataset and SpikingJelly's file naming rules."""
+
+    dataset: ClassVar[str]  # the shardgen convert name
+    #: SpikingJelly's event fields and dtypes, in the order of its dict.
+    event_dtypes: ClassVar[Mapping[str, Any]] = {"t": np.int64, "x": np.int64, "y": np.int64, "p": np.int64}
+    #: The extension of SpikingJelly's event files (DatasetFolder sorts names with it).
+    event_suffix: ClassVar[str] = ".npz"
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str,
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        check_configuration(data_type, frames_number, split_by, duration, custom_integrate_function)
+        self.root = Path(root)
+        self.split = split
+        self.data_type = data_type
+        self.frames_number = frames_number
+        self.split_by = split_by
+        self.duration = duration
+        self.custom_integrate_function = custom_integrate_function
+        self.custom_integrated_frames_dir_name = custom_integrated_frames_dir_name
+        self.transform = transform
+        self.target_transform = target_transform
+        self.shards = open_shards(self.root, self.dataset, split)
+        width, height = self.shards.index.sensor_size[:2]
+        self.H, self.W = height, width
+        self.classes = list(self.shards.index.classes)
+        self._order, self.targets = self._spikingjelly_order()
+
+    # SpikingJelly's files: a subclass overrides what differs --------------------------------
+
+    def class_folder(self, label: int) -> str:
+        """The name of SpikingJelly's class folder of our ``label``."""
+        return self.classes[label]
+
+    def file_stem(self, key: str, folder: str) -> str:
+        """SpikingJelly's file name (without extension) of the sample ``key`` in ``folder``."""
+        return key
+
+    def spikingjelly_events(self, events: Mapping[str, np.ndarray]) -> Any:
+        """A decoded sample's events as SpikingJelly's event loader returns them."""
+        return {name: np.asarray(events[name]).astype(dtype, copy=False) for name, dtype in self.event_dtypes.items()}
+
+    def integrate(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Frames of the configured kind, from the decoded events (int64 µs, as stored)."""
+        if self.frames_number is not None:
+            return integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, self.H, self.W, dtype=FRAME_DTYPE)
+        return integrate_events_by_fixed_duration(events, self.duration, self.H, self.W, dtype=FRAME_DTYPE)
+
+    def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
+        """SpikingJelly's name of a sample's file in this configuration (``storage_index``: the
+        sample, when the name depends on its frame count; None when it cannot matter)."""
+        if self.data_type == "event":
+            return stem + self.event_suffix
+        if self.duration is not None:  # integrate_events_file_to_frames_file_by_fixed_duration
+            frames = 0 if storage_index is None else len(self._data(self.shards[storage_index]["events"]))
+            return f"{stem}_{frames}.npz"
+        name = stem + self.event_suffix  # np.savez appends .npz unless the name has it
+        return name if name.endswith(".npz") else name + ".npz"
+
+    # Order and labels --------------------------------------------------------------------------
+
+    def _spikingjelly_order(self) -> tuple[np.ndarray, list[int]]:
+        """Storage indices in SpikingJelly's order, and SpikingJelly's label of each."""
+        keys, labels = self.shards.keys, self.shards.labels
+        folders = [self.class_folder(label) for label in range(len(self.classes))]
+        label_of_folder = {folder: index for index, folder in enumerate(sorted(folders))}
+        folder_of = [folders[int(label)] for label in labels]
+        stems = [self.file_stem(str(key), folder) for key, folder in zip(keys, folder_of)]
+        counted = stems_needing_frame_counts(folder_of, stems) if self.data_type == "frame" and self.duration is not None else set()
+        names = [self._frames_file_name(stem, i if i in counted else None) for i, stem in enumerate(stems)]
+        order = sorted(range(len(keys)), key=lambda i: (folder_of[i], names[i]))
+        return np.asarray(order, dtype=np.int64), [label_of_folder[folder_of[i]] for i in order]
+
+    # Access -------------------------------------------------------------------------------------
+
+    def _data(self, events: Mapping[str, np.ndarray]) -> Any:
+        if self.data_type == "event":
+            return self.spikingjelly_events(events)
+        if self.custom_integrate_function is not None:
+            frames = self.custom_integrate_function(self.spikingjelly_events(events), self.H, self.W)
+            return np.asarray(frames).astype(FRAME_DTYPE)
+        return self.integrate(events)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        sample = self.shards[int(self._order[index])]
+        data, label = self._data(sample["events"]), self.targets[index]
+        if self.transform is not None:
+            data = self.transform(data)
+        if self.target_transform is not None:
+            label = self.target_transform(label)
+        return data, label
+
+    @property
+    def keys(self) -> list[str]:
+        """Our sample keys, in this dataset's (SpikingJelly's) order."""
+        return [str(self.shards.keys[i]) for i in self._order]
+
+    def __repr__(self) -> str:
+        frames = {"frames_number": self.frames_number, "split_by": self.split_by, "duration": self.duration}
+        options = ", ".join(f"{k}={v!r}" for k, v in frames.items() if v is not None)
+        return f"{type(self).__name__}({str(self.root)!r}, split={self.split!r}, data_type={self.data_type!r}{', ' + options if options else ''}): {len(self)} samples"
+
+
+def check_configuration(data_type, frames_number, split_by, duration, custom_integrate_function) -> None:
+    """SpikingJelly's argument rules (NeuromorphicDatasetConfig), with its messages."""
+    if data_type not in ("event", "frame"):
+        raise ValueError(f'data_type must be "event" or "frame", but got {data_type}')
+    if data_type == "event":
+        return
+    if sum(option is not None for option in (frames_number, duration, custom_integrate_function)) != 1:
+        raise ValueError('When data_type="frame", one and only one of "frames_number", "duration", or "custom_integrate_function" should be set.')
+    if frames_number is not None:
+        if not isinstance(frames_number, int) or frames_number <= 0:
+            raise ValueError("frames_number must be a positive integer")
+        if split_by not in ("time", "number"):
+            raise ValueError('split_by must be "time" or "number"')
+    if duration is not None and (not isinstance(duration, int) or duration <= 0):
+        raise ValueError("duration must be a positive integer")
+
+
+def stems_needing_frame_counts(folders: list[str], stems: list[str]) -> set[int]:
+    """Samples whose ``<stem>_<T>.npz`` may sort differently for another T: those whose stem is the
+    start of another stem in the same folder, or has one as its start. Any other pair of names
+    differs inside both stems, so T cannot change their order."""
+    needed: set[int] = set()
+    chain: list[int] = []  # the nested stems that start the current one, outermost first
+    for i in sorted(range(len(stems)), key=lambda i: (folders[i], stems[i])):
+        while chain and not (folders[chain[-1]] == folders[i] and stems[i].startswith(stems[chain[-1]])):
+            chain.pop()
+        if chain:
+            needed.update((chain[-1], i))
+        chain.append(i)
+    return needed
+
+
+def open_shards(root: Path, dataset: str, split: str):
+    """The split's ``streams.ShardDataset``, or an error saying how to make the shards."""
+    if not (root / INDEX_NAME).is_file():
+        raise FileNotFoundError(missing_shards_message(root, dataset))
+    shards = streams.ShardDataset(root, split=split)
+    if shards.index.dataset != dataset:
+        raise ValueError(f"{root}: holds the shards of {shards.index.dataset!r}, not of {dataset!r}")
+    return shards
+
+
+def missing_shards_message(root: Path, dataset: str) -> str:
+    """Which ``shardgen convert`` command makes the shards that ``root`` lacks."""
+    adapter = get_dataset(dataset)
+    out = root / "shards" if root.is_dir() and any(root.iterdir()) else root
+    if not root.exists():
+        found, raw = f"{root} does not exist", "<the folder of the download>"
+    else:
+        published = {name for name, _url, _md5 in adapter.resources}
+        spikingjelly = [root / name for name in SPIKINGJELLY_FOLDERS if (root / name).is_dir()]
+        if spikingjelly:  # SpikingJelly's root: its download (or extracted) folder is the raw input
+            raw = str(next((folder for folder in spikingjelly if folder.name in ("download", "extract")), spikingjelly[0]))
+            found = f"{root} holds SpikingJelly's folders ({', '.join(folder.name for folder in spikingjelly)}), no neuroshards shards"
+        elif published & {path.name for path in root.iterdir()}:
+            raw, found = str(root), f"{root} holds the {adapter.title} download, no neuroshards shards"
+        else:
+            raw, found = "<the folder of the download>", f"{root} holds no {INDEX_NAME} (no neuroshards shards)"
+    options = " --allow-pickle" if dataset == "bullying10k" else ""
+    return (
+        f"{found}. Make the shards with\n    shardgen convert {dataset} --raw {raw} --out {out}{options}\n"
+        f"and pass root={str(out)!r}. ({adapter.where_to_get()})"
+    )
+
+
+def after_prefix(key: str, prefix: str) -> str:
+    """``key`` without ``prefix``; a key of another form is a clear error."""
+    if not key.startswith(prefix):
+        raise ValueError(f"sample key {key!r} does not start with {prefix!r}: not a key shardgen writes for this dataset")
+    return key[len(prefix) :]
+
+
+# Splits: SpikingJelly's four ways to choose one ------------------------------------------------
+
+
+class _TrainTestFolder(NeuromorphicDatasetFolder):
+    """A dataset with a train and a test split, chosen by ``train``."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        train: bool = True,
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        if train is None:
+            raise ValueError("`train` must be `True` or `False`")
+        super().__init__(root, "train" if train else "test", data_type, frames_number, split_by, duration,
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+
+
+class _WholeFolder(NeuromorphicDatasetFolder):
+    """A dataset without a published split: the class holds all of it (SpikingJelly: ``train=None``;
+    split it with ``torch.utils.data.random_split`` or ``shardgen.splits``)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        super().__init__(root, "all", data_type, frames_number, split_by, duration,
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+
+
+# The datasets --------------------------------------------------------------------------------
+
+
+class DVS128Gesture(_TrainTestFolder):
+    """SpikingJelly's folders are ``<label>/<trial>_<k>.npz`` (label = csv class - 1); its labels
+    number the folders as strings, so SpikingJelly's label is ``extra.spikingjelly_labels[label]``."""
+
+    dataset = "dvs128gesture"
+
+    def class_folder(self, label: int) -> str:
+        return str(label)
+
+    def file_stem(self, key: str, folder: str) -> str:
+        trial, label, number = key.rsplit("_", 2)  # shardgen: <trial>_<label>_<k>
+        return f"{trial}_{number}"
+
+
+class CIFAR10DVS(_WholeFolder):
+    """Keys are SpikingJelly's file names; t keeps the big-endian uint32 of the AEDAT file."""
+
+    dataset = "cifar10dvs"
+    event_dtypes = {"t": np.dtype(">u4"), "x": np.uint32, "y": np.uint32, "p": np.int64}
+
+
+class NMNIST(_TrainTestFolder):
+    """``load_ATIS_bin``: every field uint32. Keys are ``<Split>_<digit>_<file>``."""
+
+    dataset = "nmnist"
+    event_dtypes = {name: np.uint32 for name in "txyp"}
+
+    def file_stem(self, key: str, folder: str) -> str:
+        return after_prefix(key, f"{self.split.capitalize()}_{key_from_path(folder)}_")
+
+
+class NCaltech101(_WholeFolder):
+    dataset = "ncaltech101"
+    event_dtypes = NMNIST.event_dtypes
+
+    def file_stem(self, key: str, folder: str) -> str:
+        return after_prefix(key, f"{key_from_path(folder)}_")
+
+
+class ASLDVS(NCaltech101):
+    """The published ``.mat`` files hold MATLAB doubles: float64 fields."""
+
+    dataset = "asldvs"
+    event_dtypes = {name: np.float64 for name in "txyp"}
+
+
+class DVSLip(_TrainTestFolder):
+    """SpikingJelly links DVS-Lip's own ``.npy`` files and returns their structured arrays."""
+
+    dataset = "dvslip"
+    event_suffix = ".npy"
+    event_dtypes = {"t": np.dtype("<i4"), "x": np.int8, "y": np.int8, "p": np.int8}
+    structured_dtype = np.dtype([(name, dtype) for name, dtype in event_dtypes.items()])
+
+    def file_stem(self, key: str, folder: str) -> str:
+        return after_prefix(key, f"{self.split}_{key_from_path(folder)}_")
+
+    def spikingjelly_events(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
+        array = np.empty(len(events["t"]), self.structured_dtype)
+        for name in self.structured_dtype.names:
+            array[name] = events[name]
+        return array
+
+
+class HARDVS(NeuromorphicDatasetFolder):
+    """``train_test_val``: ``"train"``, ``"val"`` or ``"test"``. Fields as in HARDVS's ``.npz``."""
+
+    dataset = "hardvs"
+    event_dtypes = {"t": np.int64, "x": np.int16, "y": np.int16, "p": np.int8}
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        train_test_val: Optional[str] = None,
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        if train_test_val not in ("train", "val", "test"):  # SpikingJelly fails later on None (Path / None)
+            raise ValueError(f'train_test_val must be "train", "val" or "test", but got {train_test_val!r}')
+        super().__init__(root, train_test_val, data_type, frames_number, split_by, duration,
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+
+    def file_stem(self, key: str, folder: str) -> str:
+        return after_prefix(key, f"{self.split}_{key_from_path(folder)}_")
+
+
+class Bullying10kClassification(_TrainTestFolder):
+    """SpikingJelly flattens ``<class>/<take>/<name>.npy`` into ``<label>/<name>.npz``; the fields
+    are those of dv's event packets. Keys are ``<class>_<take>_<name>`` (one take folder)."""
+
+    dataset = "bullying10k"
+    event_dtypes = {"t": np.int64, "x": np.int16, "y": np.int16, "p": np.int8}
+
+    def class_folder(self, label: int) -> str:
+        return str(label)
+
+    def file_stem(self, key: str, folder: str) -> str:
+        take_and_name = after_prefix(key, f"{key_from_path(self.classes[int(folder)])}_")
+        return take_and_name.split("_", 1)[1]
+
+
+class ESImageNet(_TrainTestFolder):
+    """Events from ``pos``/``neg`` float arrays: float64 fields, in SpikingJelly's dict order."""
+
+    dataset = "esimagenet"
+    event_dtypes = {"x": np.float64, "y": np.float64, "t": np.float64, "p": np.float64}
+
+    def file_stem(self, key: str, folder: str) -> str:
+        return after_prefix(key, f"train_{key_from_path(folder)}_" if self.split == "train" else "val_")
+
+
+class NAVGestureWalk(_WholeFolder):
+    """Keys are SpikingJelly's file names; fields int64 (its reader's arrays)."""
+
+    dataset = "navgesture-walk"
+
+
+class NAVGestureSit(NAVGestureWalk):
+    dataset = "navgesture-sit"
+
+
+class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
+    """Events ``{"t": float16 seconds, "x": uint16 channel}`` with the file's uint16 label, in file
+    order; frames ``[T, 700]`` from ``<label>/<index>.npz`` folders (labels numbered as strings).
+    ``duration`` is in ms, as SpikingJelly's SHD takes it. SpikingJelly's custom integration for
+    SHD writes files itself (``function(h5_file, i, output_dir, W)``); here
+    ``custom_integrate_function(events, W)`` returns the frames of one sample instead."""
+
+    dataset = "shd"
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        train: bool = True,
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        if train is None:
+            raise ValueError("`train` must be `True` or `False`")
+        super().__init__(root, "train" if train else "test", data_type, frames_number, split_by, duration,
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+
+    def class_folder(self, label: int) -> str:
+        return str(label)
+
+    def file_stem(self, key: str, folder: str) -> str:
+        return str(int(key.rsplit("_", 1)[1]))  # shardgen: <file>_<index in the file>
+
+    def _spikingjelly_order(self) -> tuple[np.ndarray, list]:
+        if self.data_type != "event":
+            return super()._spikingjelly_order()
+        order = np.argsort([int(self.file_stem(str(key), "")) for key in self.shards.keys], kind="stable")
+        return order.astype(np.int64), [np.uint16(self.shards.labels[i]) for i in order]
+
+    def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
+        return stem + ".npz"  # SpikingJelly's SHD frames are <label>/<index>.npz in every configuration
+
+    def spikingjelly_events(self, events: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {"t": microseconds_to_float16_seconds(events["t"]), "x": np.asarray(events["x"]).astype(np.uint16, copy=False)}
+
+    def _data(self, events: Mapping[str, np.ndarray]) -> Any:
+        if self.data_type == "frame" and self.custom_integrate_function is not None:
+            return np.asarray(self.custom_integrate_function(self.spikingjelly_events(events), self.W)).astype(FRAME_DTYPE)
+        return super()._data(events)
+
+    def integrate(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
+        if self.frames_number is not None:
+            return one_dimensional.integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, self.W, dtype=FRAME_DTYPE)
+        return one_dimensional.integrate_events_by_fixed_duration(events, self.duration * 1000, self.W, dtype=FRAME_DTYPE)
+
+
+class SpikingSpeechCommands(SpikingHeidelbergDigits):
+    """``split``: ``"train"``, ``"valid"`` or ``"test"``; otherwise as SHD."""
+
+    dataset = "ssc"
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        split: str = "train",
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        splits = ("train", "valid", "test")
+        if split not in splits:
+            raise ValueError(f"Invalid split: {split}; valid splits are {splits}")
+        NeuromorphicDatasetFolder.__init__(self, root, split, data_type, frames_number, split_by, duration,
+                                           custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+
+
+__all__ = [
+    "ASLDVS",
+    "Bullying10kClassification",
+    "CIFAR10DVS",
+    "DVS128Gesture",
+    "DVSLip",
+    "ESImageNet",
+    "HARDVS",
+    "NAVGestureSit",
+    "NAVGestureWalk",
+    "NCaltech101",
+    "NMNIST",
+    "NeuromorphicDatasetFolder",
+    "SpikingHeidelbergDigits",
+    "SpikingSpeechCommands",
+]
