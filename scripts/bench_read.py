@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import webdataset as wds
 
-from shardgen.index import DatasetIndex, save_index
+from neuroshards.index import DatasetIndex, SampleColumns, save_index
 from shardgen.writer import EncodedSample, ShardSink
 from streams.dataset import ShardSource
 from streams.sources import ShardStore
-from streams.tario import iter_samples
+from neuroshards.tar import iter_samples
 
 CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
 
@@ -42,8 +42,9 @@ def write_case(directory: Path, payload: int, count: int) -> list[str]:
         for number in range(count):
             record = rng.integers(0, 256, payload, dtype=np.uint8).tobytes()
             sink.add(EncodedSample(f"s{number:07d}", number % 10, "train", record, 0, 0))
-        shards = sink.close()
-        save_index(DatasetIndex("bench", [1, 1, 1], [str(c) for c in range(10)], shards), directory)
+        shards, tables = sink.close()
+        samples = SampleColumns.concatenate(tables, range(len(tables)))
+        save_index(DatasetIndex("bench", [1, 1, 1], [str(c) for c in range(10)], shards, samples), directory)
     return sorted(str(path) for path in directory.glob("train-*.tar"))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from pathlib import Path
 from typing import Any
 
-from .index import DatasetIndex, load_index
+from neuroshards import __version__
+from neuroshards.index import DatasetIndex, load_index
 
 
 def convert(

@@ -11,9 +11,9 @@ from typing import Sequence
 from . import __version__, convert
 from .datasets import DATASETS
 from .formats import FormatError
-from .index import IndexFileError, load_index
+from neuroshards.index import IndexFileError, load_index
 from .rawtree import RawInputError
-from .record import RecordError
+from neuroshards.record import RecordError
 from .writer import ConversionError
 
 SIZE_SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -104,10 +104,7 @@ def _run_convert(args: argparse.Namespace) -> None:
 def _run_info(args: argparse.Namespace) -> None:
     index = load_index(args.path)
     if args.json:
-        data = index.to_json()
-        for shard in data["shards"]:
-            shard.pop("samples")
-        print(json.dumps(data, indent=1))
+        print(json.dumps(index.header(), indent=1))
         return
     total_bytes = sum(shard.bytes for shard in index.shards)
     total_events = sum(shard.n_events for shard in index.shards)

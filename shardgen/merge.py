@@ -10,10 +10,13 @@ shard paths are relative to its folder, so the shards stay where the parts wrote
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
-from .index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, save_index
+import numpy as np
+
+from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, SampleColumns, ShardInfo, load_index, save_index
 
 PARTIAL_PATTERN = "index.part*of*.json"
 
@@ -79,26 +82,38 @@ def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike
     missing = sorted(set(range(count)) - set(parts))
     if missing:
         raise IndexFileError(f"parts {missing} of {count} are missing (found {sorted(parts)})")
-    shards = []
-    seen: dict[str, str] = {}
+    shards: list[ShardInfo] = []
+    tables: list[SampleColumns] = []
+    first_shard: list[int] = []
     for number in sorted(parts):
         path, index = parts[number]
+        first_shard.append(len(shards))
+        tables.append(index.samples)
         for shard in index.shards:
-            location = path.parent / shard.path
-            for key in shard.samples.keys:
-                if key in seen:
-                    raise IndexFileError(f"{location}: sample key {key!r} is also in {seen[key]}")
-                seen[key] = str(location)
-            shard.path = Path(os.path.relpath(location, out)).as_posix()
-            shards.append(shard)
+            location = Path(os.path.relpath(path.parent / shard.path, out)).as_posix()
+            shards.append(replace(shard, path=location))
+    samples = SampleColumns.concatenate(tables, first_shard)
+    _refuse_repeated_keys(samples, shards)
     first = parts[0][1]
     merged = DatasetIndex(
         dataset=first.dataset,
         sensor_size=first.sensor_size,
         classes=first.classes,
         shards=shards,
+        samples=samples,
         extra=first.extra,
         generator=reference[1]["generator"],  # type: ignore[index]
     )
     out.mkdir(parents=True, exist_ok=True)
     return save_index(merged, out, INDEX_NAME)
+
+
+def _refuse_repeated_keys(samples: SampleColumns, shards: list[ShardInfo]) -> None:
+    order = np.argsort(samples.key, kind="stable")
+    repeated = np.flatnonzero(samples.key[order][1:] == samples.key[order][:-1])
+    if len(repeated):
+        first, second = order[repeated[0]], order[repeated[0] + 1]
+        raise IndexFileError(
+            f"{shards[samples.shard[second]].path}: sample key {samples.key_of(second)!r} is also in "
+            f"{shards[samples.shard[first]].path}"
+        )

@@ -19,7 +19,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .formats.blocks import concatenate, new_events
-from .record import Events
+from neuroshards.events import Events
 
 
 class SliceError(ValueError):

@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 import re
 
-from .index import DatasetIndex, IndexFileError
+from neuroshards.index import DatasetIndex, IndexFileError, iter_split_keys
 
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 
 
 def index_samples(index: DatasetIndex) -> list[tuple[str, int]]:
     """(key, label) of every sample, in index order."""
-    return [pair for shard in index.shards for pair in zip(shard.samples.keys, shard.samples.labels)]
+    return list(iter_split_keys(index, "all"))
 
 
 def first_fraction_per_class(samples: list[tuple[str, int]], train_ratio: float) -> tuple[list[str], list[str]]:

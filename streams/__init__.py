@@ -4,6 +4,6 @@ from . import functional, stages
 from .dataset import EventStream, ShardSource, StreamLoader
 from .plan import PlanError
 from .stages import SampleError
-from .tario import ShardError
+from neuroshards.errors import ShardError
 
 __all__ = ["EventStream", "PlanError", "SampleError", "ShardError", "ShardSource", "StreamLoader", "functional", "stages"]

@@ -26,7 +26,7 @@ import torch
 import webdataset as wds
 from torch.utils.data import DataLoader, IterableDataset
 
-from shardgen.index import DatasetIndex
+from neuroshards.index import DatasetIndex
 
 from . import stages
 from .plan import (
@@ -41,8 +41,8 @@ from .plan import (
     worker_sizes,
     skip_delivered,
 )
-from .sources import RunReader, ShardStore
-from .tario import samples_in_run
+from .sources import RunReader, ShardStore, verify_run
+from neuroshards.tar import samples_in_run
 
 STATE_VERSION = 1
 
@@ -108,13 +108,8 @@ class ShardSource(IterableDataset):
             raise ValueError(f"remainder must be one of {REMAINDERS}, got {remainder!r}")
         self.stores = list(stores)
         self.indexes: list[DatasetIndex] = [store.load_index() for store in self.stores]
-        shard_sets = [index.shards_of(split) for index in self.indexes]
-        self.catalog = build_catalog(
-            [[(shard.path, shard.samples.keys, shard.samples.offsets, shard.samples.sizes) for shard in shards] for shards in shard_sets]
-        )
-        self.files = [
-            (number, shard.path, shard.bytes, shard.sha256) for number, shards in enumerate(shard_sets) for shard in shards
-        ]
+        self.catalog = build_catalog(self.indexes, split)
+        self.files = self.catalog.files
         self.split, self.seed, self.shuffle, self.shuffle_buffer = split, int(seed), shuffle, int(shuffle_buffer)
         self.remainder, self.epoch_length = remainder, epoch_length
         self.weights = None if weights is None else [float(weight) for weight in weights]
@@ -191,7 +186,9 @@ class ShardSource(IterableDataset):
         try:
             for shard, start, end, positions in read_runs(self.catalog, plan):
                 data = reader.read(shard, start, end)
-                keys = self.catalog.keys[plan.samples[positions]]
+                ids = plan.samples[positions]
+                verify_run(data, start, self.catalog, ids, reader.where(shard))
+                keys = self.catalog.keys(ids)
                 for position, sample in zip(positions.tolist(), samples_in_run(data, reader.where(shard), start, keys)):
                     sample["__epoch__"] = epoch
                     pending[position] = sample

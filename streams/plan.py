@@ -29,61 +29,65 @@ from typing import Sequence
 import numba
 import numpy as np
 
+from neuroshards.errors import PlanError
+from neuroshards.index import DatasetIndex
+
 SHUFFLES = (None, "shard", "sample")
 REMAINDERS = ("pad", "drop", "error")
 
 
-class PlanError(ValueError):
-    """An epoch plan that cannot be made (too few samples for the ranks and workers, ...)."""
-
 
 @dataclass(frozen=True)
 class Catalog:
-    """The flat sample table of a split (one or more shard sets), built from the index.
+    """The samples a stream reads: the rows of a split of one or more indexes (shard sets).
 
-    ``shard[i]`` numbers sample ``i``'s shard (in the sets' order); ``offset[i]``/``size[i]`` locate sample ``i``'s tar
-    members (headers included) inside its shard; samples of a shard are consecutive, in storage
-    order; ``shard_starts[j]`` is the first sample of shard ``j`` (plus a final total).
+    ``files[j]``: ``(set number, path, bytes, sha256)`` of shard ``j``; per sample ``i``: its ``key``,
+    ``label``, ``shard`` (into ``files``), the ``offset``/``size`` of its tar members in the shard and
+    their ``checksum``. Samples of a shard are consecutive, in storage order; ``shard_starts[j]``
+    is the first sample of shard ``j`` (plus a final total), ``set_starts`` likewise per set.
     """
 
-    keys: np.ndarray  # object array of str
-    shard: np.ndarray  # int32
-    offset: np.ndarray  # int64
-    size: np.ndarray  # int64
-    shard_starts: np.ndarray  # int64: first sample of each shard, plus a final total
-    set_starts: np.ndarray  # int64: first sample of each shard set, plus a final total
+    files: list[tuple[int, str, int, str]]
+    key: np.ndarray
+    label: np.ndarray
+    shard: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+    checksum: np.ndarray
+    shard_starts: np.ndarray
+    set_starts: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.key)
+
+    def keys(self, ids: np.ndarray) -> list[str]:
+        return [key.decode("utf-8") for key in self.key[ids].tolist()]
 
 
-def build_catalog(shard_sets: Sequence[Sequence[tuple[str, Sequence[str], Sequence[int], Sequence[int]]]]) -> Catalog:
-    """``shard_sets``: per set, per shard ``(path, keys, offsets, sizes)`` in the index's order."""
-    keys: list[str] = []
-    shard_ids: list[np.ndarray] = []
-    offsets: list[np.ndarray] = []
-    sizes: list[np.ndarray] = []
-    shard_starts = [0]
+def build_catalog(indexes: Sequence[DatasetIndex], split: str | None) -> Catalog:
+    """The catalog of ``split`` over ``indexes`` (one shard set each)."""
+    files: list[tuple[int, str, int, str]] = []
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("key", "label", "shard", "offset", "size", "checksum")}
     set_starts = [0]
-    for shards in shard_sets:
-        for path, shard_keys, shard_offsets, shard_sizes in shards:
-            if not len(shard_keys) == len(shard_offsets) == len(shard_sizes):
-                raise PlanError(f"{path}: the index's sample table has columns of different lengths")
-            keys.extend(shard_keys)
-            shard_ids.append(np.full(len(shard_keys), len(shard_starts) - 1, dtype=np.int32))
-            offsets.append(np.asarray(shard_offsets, dtype=np.int64))
-            sizes.append(np.asarray(shard_sizes, dtype=np.int64))
-            shard_starts.append(shard_starts[-1] + len(shard_keys))
-        set_starts.append(shard_starts[-1])
-    empty_int = np.zeros(0, dtype=np.int64)
-    return Catalog(
-        keys=np.array(keys, dtype=object),
-        shard=np.concatenate(shard_ids) if shard_ids else np.zeros(0, dtype=np.int32),
-        offset=np.concatenate(offsets) if offsets else empty_int,
-        size=np.concatenate(sizes) if sizes else empty_int,
-        shard_starts=np.asarray(shard_starts, dtype=np.int64),
-        set_starts=np.asarray(set_starts, dtype=np.int64),
-    )
+    width = max((index.samples.key.dtype.itemsize for index in indexes), default=1)
+    for number, index in enumerate(indexes):
+        chosen = index.shard_numbers(split)
+        rows = index.rows(split)
+        renumber = np.full(len(index.shards), -1, dtype=np.int32)
+        renumber[chosen] = np.arange(len(files), len(files) + len(chosen), dtype=np.int32)
+        files.extend((number, index.shards[j].path, index.shards[j].bytes, index.shards[j].sha256) for j in chosen)
+        samples = index.samples
+        contiguous = len(rows) == len(samples)
+        for name in parts:
+            column = getattr(samples, name) if contiguous else getattr(samples, name)[rows]
+            parts[name].append(column.astype(f"S{width}") if name == "key" else column)
+        parts["shard"][-1] = renumber[parts["shard"][-1]]
+        set_starts.append(set_starts[-1] + len(rows))
+    columns = {name: (values[0] if len(values) == 1 else np.concatenate(values)) for name, values in parts.items()}
+    shard = columns["shard"]
+    counts = np.bincount(shard, minlength=len(files)) if len(shard) else np.zeros(len(files), dtype=np.int64)
+    shard_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return Catalog(files=files, **columns, shard_starts=shard_starts, set_starts=np.asarray(set_starts, dtype=np.int64))
 
 
 def epoch_rng(seed: int, epoch: int, *stream: int) -> np.random.Generator:

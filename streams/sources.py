@@ -23,9 +23,10 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from shardgen.index import INDEX_NAME, DatasetIndex, IndexFileError, load_index
+from neuroshards.errors import IntegrityError
+from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, parse_index, sample_checksum
 
-from .tario import ShardError
+from neuroshards.errors import ShardError
 
 HTTP_TIMEOUT_S = 60
 _SKIP_CHUNK = 1 << 20
@@ -83,9 +84,15 @@ class ShardStore:
         with self.open(INDEX_NAME, 0) as stream:
             data = stream.read()
         try:
-            return DatasetIndex.from_json(json.loads(data), source=where)
-        except json.JSONDecodeError as error:
+            header = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise IndexFileError(f"{where}: not valid JSON ({error})") from None
+
+        def read_samples(name: str, size: int) -> bytes:
+            with self.open(name, 0) as stream:
+                return stream.read()
+
+        return parse_index(header, read_samples, source=where, directory=self.location)
 
     def open(self, name: str, start: int) -> BinaryIO:
         """A stream of file ``name`` from byte ``start`` on."""
@@ -259,3 +266,16 @@ class RunReader:
         if self._stream is not None:
             self._stream.close()
         self._stream, self._shard = None, -1
+
+
+def verify_run(data: memoryview, start: int, catalog, ids, where: str) -> None:
+    """Check each sample of a run (``data`` = shard bytes from ``start`` on) against the checksum
+    its index recorded, before anything decodes it."""
+    for sample in ids.tolist():
+        first = int(catalog.offset[sample]) - start
+        size = int(catalog.size[sample])
+        if sample_checksum(data[first : first + size]) != int(catalog.checksum[sample]):
+            raise IntegrityError(
+                f"{where} at byte {start + first}: sample {catalog.keys([sample])[0]!r} ({size} bytes) does not match "
+                "the checksum in the index: the shard is damaged or changed after its index was written"
+            )

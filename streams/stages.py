@@ -19,15 +19,13 @@ import numpy as np
 import torch
 from webdataset.filters import pipelinefilter
 
-from shardgen.record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, decode_events, decode_record
+from neuroshards.errors import SampleError
+from neuroshards.record import EVENTS_MEMBER, LABEL_MEMBER, RecordError, decode_events, decode_record
 
 from . import functional as F
 
 Sample = dict[str, Any]
 
-
-class SampleError(ValueError):
-    """A sample that a stage cannot process; the message names the shard and the sample key."""
 
 
 def _where(sample: Sample) -> str:

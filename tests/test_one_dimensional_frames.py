@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import container_writers as writers
 import shardgen
-from shardgen.formats.containers import seconds_to_microseconds
+from neuroshards.events import seconds_to_microseconds
 from streams import EventStream
 from streams.functional import integrate_events_by_fixed_frames_number as integrate_2d
 from streams.functional import shd

@@ -13,7 +13,7 @@ from streams.plan import (
     PlanError,
     SlotPlan,
     buffer_shuffle,
-    build_catalog,
+    Catalog,
     delivered_per_worker,
     epoch_sequence,
     plan_slot,
@@ -24,19 +24,26 @@ from streams.plan import (
 )
 
 
-def catalog_of(sizes: list[int], sample_bytes: int = 1024, sets: list[int] | None = None):
-    """A catalog of shards with ``sizes`` samples each, samples ``sample_bytes`` apart in storage."""
-    shards = [
-        (f"s{j}.tar", [f"k{j}_{i}" for i in range(n)], [i * sample_bytes for i in range(n)], [sample_bytes] * n)
-        for j, n in enumerate(sizes)
-    ]
-    if sets is None:
-        return build_catalog([shards])
-    groups, first = [], 0
-    for count in sets:
-        groups.append(shards[first : first + count])
-        first += count
-    return build_catalog(groups)
+def catalog_of(sizes: list[int], sample_bytes: int = 1024, sets: list[int] | None = None) -> Catalog:
+    """A catalog of shards with ``sizes`` samples each, samples ``sample_bytes`` apart in storage;
+    ``sets``: how many consecutive shards each shard set holds (default: one set)."""
+    sets = [len(sizes)] if sets is None else sets
+    set_of_shard = np.repeat(np.arange(len(sets)), sets)
+    shard = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
+    within = np.concatenate([np.arange(n) for n in sizes] or [np.zeros(0, int)]).astype(np.int64)
+    shard_starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    set_starts = np.concatenate([[0], shard_starts[np.cumsum(sets)]]).astype(np.int64)
+    return Catalog(
+        files=[(int(set_of_shard[j]), f"s{j}.tar", n * sample_bytes, "") for j, n in enumerate(sizes)],
+        key=np.array([f"k{j}_{i}".encode() for j, i in zip(shard.tolist(), within.tolist())], dtype="S16"),
+        label=np.zeros(len(shard), dtype=np.int32),
+        shard=shard,
+        offset=within * sample_bytes,
+        size=np.full(len(shard), sample_bytes, dtype=np.int64),
+        checksum=np.zeros(len(shard), dtype=np.uint64),
+        shard_starts=shard_starts,
+        set_starts=set_starts,
+    )
 
 
 sizes_strategy = st.lists(st.integers(0, 25), min_size=1, max_size=8)

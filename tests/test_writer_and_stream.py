@@ -20,13 +20,13 @@ from torch.utils.data import DataLoader
 import shardgen
 from shardgen.cli import main as shardgen_main
 from shardgen.formats import decode_atis_bin
-from shardgen.index import load_index
-from shardgen.record import decode_events
+from neuroshards.index import load_index, sample_checksum
+from neuroshards.record import decode_events
 from shardgen.synthetic import write_synthetic_nmnist
-from shardgen.writer import _tar_header
+from neuroshards.tar import member_header
 from streams import EventStream, ShardError, stages
 from streams.functional import integrate_events_by_fixed_frames_number
-from streams.tario import iter_members
+from neuroshards.tar import iter_members
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,17 @@ def test_index_describes_the_shards_exactly(shards):
         with tarfile.open(shards / shard.path) as archive:
             members = archive.getmembers()
             assert {m.mtime for m in members} == {0} and {m.uname for m in members} == {""}
-        for key, label, n_events, offset, size in zip(*vars(shard.samples).values()):
-            chunk = io.BytesIO(data[offset : offset + size])
-            members = dict(iter_members(chunk, shard.path))
-            assert set(members) == {f"{key}.events.msgpack", f"{key}.cls"}
-            assert int(members[f"{key}.cls"]) == label
-            assert len(decode_events(members[f"{key}.events.msgpack"])["t"]) == n_events
+    samples = index.samples
+    assert np.array_equal(np.repeat(np.arange(len(index.shards)), [s.n_samples for s in index.shards]), samples.shard)
+    for row in range(len(samples)):
+        shard = index.shards[samples.shard[row]]
+        key, offset, size = samples.key_of(row), int(samples.offset[row]), int(samples.size[row])
+        data = (shards / shard.path).read_bytes()[offset : offset + size]
+        assert sample_checksum(data) == samples.checksum[row]
+        members = dict(iter_members(io.BytesIO(data), shard.path))
+        assert set(members) == {f"{key}.events.msgpack", f"{key}.cls"}
+        assert int(members[f"{key}.cls"]) == samples.label[row]
+        assert len(decode_events(members[f"{key}.events.msgpack"])["t"]) == samples.n_events[row]
 
 
 def test_our_tar_reader_agrees_with_tarfile(shards):
@@ -194,9 +199,9 @@ def test_tar_headers_are_the_ones_tarfile_writes(name, size):
         expected = info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
     except ValueError:
         with pytest.raises(ValueError):
-            _tar_header(name, size)
+            member_header(name, size)
         return
-    assert _tar_header(name, size) == expected
+    assert member_header(name, size) == expected
 
 
 def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_nmnist, tmp_path, monkeypatch):

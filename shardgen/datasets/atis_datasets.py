@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 
 from ..formats import pack_atis_bin
-from ..record import PackedEvents
+from neuroshards.record import PackedEvents
 from .base import DatasetAdapter, FileTask, Plan, RawFile, class_folder_tasks, matching
 from .registry import register
 

@@ -14,7 +14,8 @@ from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
 
 from ..formats import FormatError
 from ..rawtree import RawFile, RawInputError, scan, verify_archives
-from ..record import Events, PackedEvents
+from neuroshards.events import Events
+from neuroshards.record import PackedEvents
 
 
 @dataclass

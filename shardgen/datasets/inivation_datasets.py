@@ -16,7 +16,7 @@ import numpy as np
 from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
 from ..formats import concatenate
-from ..record import Events
+from neuroshards.events import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path, matching
 from .registry import register
 

@@ -10,7 +10,7 @@ import numpy as np
 from ..formats import FormatError
 from ..formats.columns import canonical_events
 from ..formats.containers import load_mat
-from ..record import Events
+from neuroshards.events import Events
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, class_folder_tasks, matching
 from .registry import register
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..formats import FormatError, concatenate
 from ..formats.dat import DatReader
-from ..record import Events
+from neuroshards.events import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
 from .registry import register
 

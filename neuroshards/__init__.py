@@ -1,0 +1,39 @@
+"""neuroshards: the shard format shared by ``shardgen`` (which writes it) and ``streams`` (which reads it).
+
+This package imports neither side. It holds the sample record (``record``), the index
+(``index``: a JSON header and memory-mapped per-sample columns with checksums), the tar layout
+written and read (``tar``), events in memory (``events``) and every error class (``errors``).
+"""
+
+from .errors import (
+    FormatError,
+    IndexFileError,
+    IntegrityError,
+    NeuroshardsError,
+    PlanError,
+    RecordError,
+    SampleError,
+    ShardError,
+)
+from .events import Events
+from .index import DatasetIndex, SampleColumns, ShardInfo, load_index, save_index
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "DatasetIndex",
+    "Events",
+    "FormatError",
+    "IndexFileError",
+    "IntegrityError",
+    "NeuroshardsError",
+    "PlanError",
+    "RecordError",
+    "SampleColumns",
+    "SampleError",
+    "ShardError",
+    "ShardInfo",
+    "__version__",
+    "load_index",
+    "save_index",
+]
