@@ -10,8 +10,9 @@ prepare it in a temporary root exactly as it would the download (``extract_downl
 re-download the fixture archives), then builds SpikingJelly's own class for each split and each
 configuration (events; ``frames_number`` split by number and by time; ``duration``; a custom
 integration) and records what ``ds[i]`` returns for every sample: its file (SpikingJelly's order),
-the label (type and value) and a digest of the events or frames (dtype, shape and bytes), plus the
-arrays of a few samples. ``<dataset>.npz`` holds ``manifest`` (JSON) and those arrays.
+the label (type and value) and a digest of the events or frames (dtype, shape and bytes) and a
+looser one (``loose_digest``: events whatever their dtype and order; frames' events per frame and per
+pixel), plus the arrays of a few samples. ``<dataset>.npz`` holds ``manifest`` (JSON) and those arrays.
 
 Where SpikingJelly raises while integrating a sample (an empty recording, an empty time window:
 ``IndexError``), its class cannot be built at all. The script then saves, for that sample only,
@@ -75,7 +76,7 @@ def fallback_for_crashes(raised: list[str]):
     from spikingjelly.datasets import shd as sj_shd
     from spikingjelly.datasets import utils as sj_utils
 
-    from shardgen.formats.containers import seconds_to_microseconds
+    from neuroshards.events import seconds_to_microseconds
     from streams import functional
     from streams.functional import shd as our_shd
 
@@ -180,7 +181,8 @@ def record(case: cases.Case, root: Path) -> tuple[dict, dict]:
                 stored = np.unique(np.linspace(0, len(dataset) - 1, STORED_SAMPLES).astype(int)) if len(dataset) else []
                 for index in range(len(dataset)):
                     data, label = dataset[index]
-                    samples.append([sample_name(dataset, index, processed), cases.label_signature(label), cases.digest(data)])
+                    samples.append([sample_name(dataset, index, processed), cases.label_signature(label),
+                                    cases.digest(data), cases.loose_digest(data)])
                     if index in stored:
                         prefix = f"{config}/{split}/{index}"
                         if isinstance(data, dict):

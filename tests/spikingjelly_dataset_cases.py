@@ -125,6 +125,27 @@ def digest(value: Any) -> str:
     return hasher.hexdigest()
 
 
+def loose_digest(data: Any) -> str:
+    """Of events: sha256 of their values whatever their dtype, shape (0-D or 1-D) and order: each
+    field as float64 (float16 seconds as the µs shardgen stores, ``floor(t * 1e6)``), rows sorted.
+    Of frames ``[T, ...]``: of the events per frame and per pixel over all frames (which events a
+    frame holds may differ where events at one time are ordered differently)."""
+    if not isinstance(data, dict) and not np.asarray(data).dtype.names:
+        frames = np.asarray(data, dtype=np.float64)
+        return digest({"per_frame": frames.sum(axis=tuple(range(1, frames.ndim))), "per_pixel": frames.sum(axis=0)})
+    events = data
+    names = sorted(events.dtype.names if isinstance(events, np.ndarray) else events)
+    columns = []
+    for name in names:
+        values = np.atleast_1d(np.asarray(events[name]))
+        if values.dtype == np.float16:
+            values = np.floor(values.astype(np.float64) * 1e6)
+        columns.append(values.astype(np.float64))
+    rows = np.stack(columns, axis=1)
+    rows = rows[np.lexsort(rows.T[::-1])] if len(rows) else rows
+    return hashlib.sha256(("|".join(names) + "|").encode() + rows.tobytes()).hexdigest()
+
+
 def label_signature(label: Any) -> str:
     """A label's type and value: SpikingJelly gives Python ints (DatasetFolder) or NumPy scalars (SHD)."""
     kind = type(label).__name__

@@ -47,10 +47,10 @@ import numpy as np
 import torch.utils.data
 
 import streams
+from neuroshards.events import microseconds_to_float16_seconds
+from neuroshards.index import INDEX_NAME
 from shardgen.datasets import get_dataset
 from shardgen.datasets.base import key_from_path
-from shardgen.formats.containers import microseconds_to_float16_seconds
-from shardgen.index import INDEX_NAME
 
 from ..functional import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
 from ..functional import shd as one_dimensional
