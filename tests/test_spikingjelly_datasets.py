@@ -123,6 +123,18 @@ def test_values_only_exceptions_are_needed():
         assert file == "*" or file in [sample[0] for sample in samples], (name, config, split, file)
 
 
+def test_tebn_split_holds_spikingjelly_samples_in_its_order(shard_root):
+    """CIFAR10DVSTEBNSplit's files, as SpikingJelly listed them on the same fixture (inivation.json);
+    its samples are CIFAR10DVS's, compared above."""
+    expected = json.loads((REFERENCES.parent / "inivation.json").read_text())["cifar10dvs"]["tebn"]
+    whole = datasets.CIFAR10DVS(shard_root("cifar10dvs"))
+    for split in ("train", "test"):
+        dataset = datasets.CIFAR10DVSTEBNSplit(shard_root("cifar10dvs"), train=split == "train")
+        assert dataset.keys == expected[split]
+        position = whole.keys.index(dataset.keys[-1])
+        assert dataset.targets[-1] == whole.targets[position]
+
+
 def test_dataloader_shuffles_and_pads_variable_length_frames(shard_root):
     dataset = datasets.DVS128Gesture(shard_root("dvs128gesture"), train=True, data_type="frame", duration=100_000)
     direct = sorted((int(label), float(frames.sum()), len(frames)) for frames, label in (dataset[i] for i in range(len(dataset))))

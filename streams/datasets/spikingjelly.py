@@ -51,6 +51,7 @@ from neuroshards.events import microseconds_to_float16_seconds
 from neuroshards.index import INDEX_NAME
 from shardgen.datasets import get_dataset
 from shardgen.datasets.base import key_from_path
+from shardgen.splits import tebn_split
 
 from ..functional import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
 from ..functional import shd as one_dimensional
@@ -317,6 +318,39 @@ class CIFAR10DVS(_WholeFolder):
     event_dtypes = {"t": np.dtype(">u4"), "x": np.uint32, "y": np.uint32, "p": np.int64}
 
 
+class CIFAR10DVSTEBNSplit(CIFAR10DVS):
+    """CIFAR10-DVS split as TEBN (Duan et al., 2022) split it: files 0-99 of each class test, the
+    others train (``shardgen.splits.tebn_split``), each set in SpikingJelly's order.
+    (SpikingJelly links the files ``cifar10_<class>_<n>.npz`` into its train/test folders, which with
+    ``duration`` match no frames file, named ``<name>_<T>.npz``; here every configuration works.)"""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        train: bool = True,
+        data_type: str = "event",
+        frames_number: Optional[int] = None,
+        split_by: Optional[str] = None,
+        duration: Optional[int] = None,
+        custom_integrate_function: Optional[Callable] = None,
+        custom_integrated_frames_dir_name: Optional[str] = None,
+        transform: Optional[Callable] = None,
+        target_transform: Optional[Callable] = None,
+    ) -> None:
+        if train is None:
+            raise ValueError("`train` must be `True` or `False`")
+        self.train = train
+        super().__init__(root, data_type, frames_number, split_by, duration,
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+
+    def _spikingjelly_order(self) -> tuple[np.ndarray, list[int]]:
+        order, targets = super()._spikingjelly_order()
+        train, test = tebn_split(self.shards.index)
+        chosen = set(train if self.train else test)
+        keep = [position for position, i in enumerate(order) if str(self.shards.keys[i]) in chosen]
+        return order[keep], [targets[position] for position in keep]
+
+
 class NMNIST(_TrainTestFolder):
     """``load_ATIS_bin``: every field uint32. Keys are ``<Split>_<digit>_<file>``."""
 
@@ -508,6 +542,7 @@ __all__ = [
     "ASLDVS",
     "Bullying10kClassification",
     "CIFAR10DVS",
+    "CIFAR10DVSTEBNSplit",
     "DVS128Gesture",
     "DVSLip",
     "ESImageNet",
