@@ -97,6 +97,7 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
         width, height = self.shards.index.sensor_size[:2]
         self.H, self.W = height, width
         self.classes = list(self.shards.index.classes)
+        self._storage_keys = [key.decode() if isinstance(key, bytes) else str(key) for key in self.shards.keys]
         self._order, self.targets = self._spikingjelly_order()
 
     # SpikingJelly's files: a subclass overrides what differs --------------------------------
@@ -134,11 +135,11 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
 
     def _spikingjelly_order(self) -> tuple[np.ndarray, list[int]]:
         """Storage indices in SpikingJelly's order, and SpikingJelly's label of each."""
-        keys, labels = self.shards.keys, self.shards.labels
+        keys, labels = self._storage_keys, self.shards.labels
         folders = [self.class_folder(label) for label in range(len(self.classes))]
         label_of_folder = {folder: index for index, folder in enumerate(sorted(folders))}
         folder_of = [folders[int(label)] for label in labels]
-        stems = [self.file_stem(str(key), folder) for key, folder in zip(keys, folder_of)]
+        stems = [self.file_stem(key, folder) for key, folder in zip(keys, folder_of)]
         counted = stems_needing_frame_counts(folder_of, stems) if self.data_type == "frame" and self.duration is not None else set()
         names = [self._frames_file_name(stem, i if i in counted else None) for i, stem in enumerate(stems)]
         order = sorted(range(len(keys)), key=lambda i: (folder_of[i], names[i]))
@@ -169,7 +170,7 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
     @property
     def keys(self) -> list[str]:
         """Our sample keys, in this dataset's (SpikingJelly's) order."""
-        return [str(self.shards.keys[i]) for i in self._order]
+        return [self._storage_keys[i] for i in self._order]
 
     def __repr__(self) -> str:
         frames = {"frames_number": self.frames_number, "split_by": self.split_by, "duration": self.duration}
@@ -347,7 +348,7 @@ class CIFAR10DVSTEBNSplit(CIFAR10DVS):
         order, targets = super()._spikingjelly_order()
         train, test = tebn_split(self.shards.index)
         chosen = set(train if self.train else test)
-        keep = [position for position, i in enumerate(order) if str(self.shards.keys[i]) in chosen]
+        keep = [position for position, i in enumerate(order) if self._storage_keys[i] in chosen]
         return order[keep], [targets[position] for position in keep]
 
 
@@ -493,7 +494,7 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
     def _spikingjelly_order(self) -> tuple[np.ndarray, list]:
         if self.data_type != "event":
             return super()._spikingjelly_order()
-        order = np.argsort([int(self.file_stem(str(key), "")) for key in self.shards.keys], kind="stable")
+        order = np.argsort([int(self.file_stem(key, "")) for key in self._storage_keys], kind="stable")
         return order.astype(np.int64), [np.uint16(self.shards.labels[i]) for i in order]
 
     def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
