@@ -135,6 +135,27 @@ def test_tebn_split_holds_spikingjelly_samples_in_its_order(shard_root):
         assert dataset.targets[-1] == whole.targets[position]
 
 
+def test_plain_rules_as_options(shard_root):
+    """labels="dataset": the index's labels (DVS128 Gesture: csv class - 1, whose SpikingJelly label
+    is extra.spikingjelly_labels[label]); order="events": the event files' order for duration frames."""
+    root = shard_root("dvs128gesture")
+    spikingjelly = datasets.DVS128Gesture(root, train=True, data_type="frame", frames_number=2, split_by="number")
+    plain = datasets.DVS128Gesture(root, train=True, data_type="frame", frames_number=2, split_by="number", labels="dataset")
+    mapping = spikingjelly.shards.index.extra["spikingjelly_labels"]
+    assert plain.keys == spikingjelly.keys
+    assert [mapping[label] for label in plain.targets] == spikingjelly.targets != plain.targets
+    assert all(int(key.rsplit("_", 2)[1]) == label for key, label in zip(plain.keys, plain.targets))
+    shd = datasets.SpikingHeidelbergDigits(shard_root("shd"), train=True, data_type="frame", frames_number=2, split_by="number", labels="dataset")
+    events = datasets.SpikingHeidelbergDigits(shard_root("shd"), train=True)
+    assert sorted(shd.targets) == sorted(int(label) for _, label in (events[i] for i in range(len(events))))
+
+    root = shard_root("cifar10dvs")
+    by_events = datasets.CIFAR10DVS(root, data_type="frame", duration=300_000, order="events")
+    assert by_events.keys == datasets.CIFAR10DVS(root).keys != datasets.CIFAR10DVS(root, data_type="frame", duration=300_000).keys
+    with pytest.raises(ValueError, match="order must be one of"):
+        datasets.CIFAR10DVS(root, order="sorted")
+
+
 def test_dataloader_shuffles_and_pads_variable_length_frames(shard_root):
     dataset = datasets.DVS128Gesture(shard_root("dvs128gesture"), train=True, data_type="frame", duration=100_000)
     direct = sorted((int(label), float(frames.sum()), len(frames)) for frames, label in (dataset[i] for i in range(len(dataset))))

@@ -26,6 +26,10 @@ SpikingJelly's rules kept on purpose (tested against SpikingJelly 2.0 on fixture
   number of frames. That order is kept: building such a dataset reads those samples once.
 * SHD and SSC with ``data_type="event"`` are in file order with the file's uint16 labels (no folders).
 
+Keyword-only options give the plain rules instead: ``labels="dataset"`` the index's labels
+(``index.classes``: DVS128 Gesture csv class - 1, SHD/SSC the file's labels) and ``order="events"``
+the order of the event files in every configuration (``duration`` included, which then needs no read).
+
 Where SpikingJelly cannot give a sample, the rule of ``streams.functional`` holds instead (SpikingJelly
 raises there and its dataset cannot be built at all): an empty recording, or an empty time window
 with ``split_by="time"``, gives zero frames; one timestamp gives one frame with ``duration``.
@@ -58,6 +62,10 @@ from ..functional import shd as one_dimensional
 
 FRAME_DTYPE = np.float32  # SpikingJelly saves frames and loads them back as float32 (load_npz_frames)
 SPIKINGJELLY_FOLDERS = ("download", "extract", "events_np", "events_h5")
+# order="events": SpikingJelly's order of event files for every configuration (duration frames
+# included, which then cost no read to order); labels="dataset": the index's labels (class names
+# in index.classes) instead of SpikingJelly's folder numbering.
+CHOICES = {"order": ("spikingjelly", "events"), "labels": ("spikingjelly", "dataset")}
 
 
 class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
@@ -81,8 +89,15 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         check_configuration(data_type, frames_number, split_by, duration, custom_integrate_function)
+        for name, value in (("order", order), ("labels", labels)):
+            if value not in CHOICES[name]:
+                raise ValueError(f"{name} must be one of {CHOICES[name]}, got {value!r}")
+        self.order_rule, self.label_rule = order, labels
         self.root = Path(root)
         self.split = split
         self.data_type = data_type
@@ -123,7 +138,7 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
     def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
         """SpikingJelly's name of a sample's file in this configuration (``storage_index``: the
         sample, when the name depends on its frame count; None when it cannot matter)."""
-        if self.data_type == "event":
+        if self.data_type == "event" or self.order_rule == "events":
             return stem + self.event_suffix
         if self.duration is not None:  # integrate_events_file_to_frames_file_by_fixed_duration
             frames = 0 if storage_index is None else len(self._data(self.shards[storage_index]["events"]))
@@ -143,6 +158,8 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
         counted = stems_needing_frame_counts(folder_of, stems) if self.data_type == "frame" and self.duration is not None else set()
         names = [self._frames_file_name(stem, i if i in counted else None) for i, stem in enumerate(stems)]
         order = sorted(range(len(keys)), key=lambda i: (folder_of[i], names[i]))
+        if self.label_rule == "dataset":
+            return np.asarray(order, dtype=np.int64), [int(labels[i]) for i in order]
         return np.asarray(order, dtype=np.int64), [label_of_folder[folder_of[i]] for i in order]
 
     # Access -------------------------------------------------------------------------------------
@@ -268,11 +285,15 @@ class _TrainTestFolder(NeuromorphicDatasetFolder):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         if train is None:
             raise ValueError("`train` must be `True` or `False`")
         super().__init__(root, "train" if train else "test", data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
+                         order=order, labels=labels)
 
 
 class _WholeFolder(NeuromorphicDatasetFolder):
@@ -290,9 +311,13 @@ class _WholeFolder(NeuromorphicDatasetFolder):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         super().__init__(root, "all", data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
+                         order=order, labels=labels)
 
 
 # The datasets --------------------------------------------------------------------------------
@@ -337,12 +362,16 @@ class CIFAR10DVSTEBNSplit(CIFAR10DVS):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         if train is None:
             raise ValueError("`train` must be `True` or `False`")
         self.train = train
         super().__init__(root, data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
+                         order=order, labels=labels)
 
     def _spikingjelly_order(self) -> tuple[np.ndarray, list[int]]:
         order, targets = super()._spikingjelly_order()
@@ -413,11 +442,15 @@ class HARDVS(NeuromorphicDatasetFolder):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         if train_test_val not in ("train", "val", "test"):  # SpikingJelly fails later on None (Path / None)
             raise ValueError(f'train_test_val must be "train", "val" or "test", but got {train_test_val!r}')
         super().__init__(root, train_test_val, data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
+                         order=order, labels=labels)
 
     def file_stem(self, key: str, folder: str) -> str:
         return after_prefix(key, f"{self.split}_{key_from_path(folder)}_")
@@ -479,11 +512,15 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         if train is None:
             raise ValueError("`train` must be `True` or `False`")
         super().__init__(root, "train" if train else "test", data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
+                         order=order, labels=labels)
 
     def class_folder(self, label: int) -> str:
         return str(label)
@@ -495,7 +532,8 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
         if self.data_type != "event":
             return super()._spikingjelly_order()
         order = np.argsort([int(self.file_stem(key, "")) for key in self._storage_keys], kind="stable")
-        return order.astype(np.int64), [np.uint16(self.shards.labels[i]) for i in order]
+        label_type = int if self.label_rule == "dataset" else np.uint16
+        return order.astype(np.int64), [label_type(self.shards.labels[i]) for i in order]
 
     def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
         return stem + ".npz"  # SpikingJelly's SHD frames are <label>/<index>.npz in every configuration
@@ -531,12 +569,16 @@ class SpikingSpeechCommands(SpikingHeidelbergDigits):
         custom_integrated_frames_dir_name: Optional[str] = None,
         transform: Optional[Callable] = None,
         target_transform: Optional[Callable] = None,
+        *,
+        order: str = "spikingjelly",
+        labels: str = "spikingjelly",
     ) -> None:
         splits = ("train", "valid", "test")
         if split not in splits:
             raise ValueError(f"Invalid split: {split}; valid splits are {splits}")
         NeuromorphicDatasetFolder.__init__(self, root, split, data_type, frames_number, split_by, duration,
-                                           custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform)
+                                           custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
+                                           order=order, labels=labels)
 
 
 __all__ = [
