@@ -67,6 +67,10 @@ def prepare(case: cases.Case, root: Path) -> None:
         source = written if case.dataset == "navgesture-walk" else extract  # NAV Gesture: the committed fixtures
         (root / "events_np").mkdir()
         cls.create_raw_from_extracted(source, root / "events_np")
+        if case.dataset == "nmnist":  # a few real recordings: the digit folders they miss, as the full dataset has
+            for split in ("train", "test"):
+                for digit in range(10):
+                    (root / "events_np" / split / str(digit)).mkdir(exist_ok=True)
 
 
 @contextlib.contextmanager
@@ -178,7 +182,9 @@ def record(case: cases.Case, root: Path) -> tuple[dict, dict]:
                 dataset = cls(str(root), **split_arguments, **kwargs)
                 processed = Path(getattr(dataset, "processed_root", root))
                 samples = []
-                stored = np.unique(np.linspace(0, len(dataset) - 1, STORED_SAMPLES).astype(int)) if len(dataset) else []
+                # No arrays of the real recordings: their licence is not the project's (digests only).
+                keep = len(dataset) and not case.needs_samples
+                stored = np.unique(np.linspace(0, len(dataset) - 1, STORED_SAMPLES).astype(int)) if keep else []
                 for index in range(len(dataset)):
                     data, label = dataset[index]
                     samples.append([sample_name(dataset, index, processed), cases.label_signature(label),
@@ -207,11 +213,13 @@ def main() -> None:
     for name in args.datasets:
         case = cases.CASES[name]
         print(f"{name} ({case.spikingjelly_class})")
+        if case.needs_samples and not (cases.SAMPLES / "REFERENCE.json").is_file():
+            raise SystemExit(f"{name} needs the real recordings: {cases.SAMPLES} is absent (set NEUROSHARDS_SAMPLES)")
         with tempfile.TemporaryDirectory() as folder:
             root = Path(folder) / "root"
             prepare(case, root)
             manifest, arrays = record(case, root)
-        manifest.update(dataset=name, spikingjelly_class=case.spikingjelly_class, spikingjelly=version("spikingjelly"), numpy=np.__version__)
+        manifest.update(dataset=case.dataset, spikingjelly_class=case.spikingjelly_class, spikingjelly=version("spikingjelly"), numpy=np.__version__)
         path = OUT / f"{name}.npz"
         np.savez_compressed(path, manifest=np.array(json.dumps(manifest)), **arrays)
         print(f"  wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e3:.0f} kB)")

@@ -13,7 +13,10 @@ constructor argument), and the frame configurations to compare: ``frames_number`
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +25,8 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 NAVGESTURE_FIXTURES = HERE / "fixtures" / "navgesture"
+# The real recordings beside the checkout (as tests/conftest.py finds them).
+SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or HERE.parents[1] / "shared" / "samples")
 
 
 def write_gesture(folder: Path) -> Path:
@@ -40,6 +45,16 @@ def write_nmnist(folder: Path) -> Path:
     from shardgen.synthetic import write_synthetic_nmnist
 
     return write_synthetic_nmnist(folder, train_per_class=1, test_per_class=1, events_per_sample=300, seed=3)
+
+
+def write_real_nmnist(folder: Path) -> Path:
+    """The real N-MNIST recordings of ../shared/samples in N-MNIST's layout (Train|Test/<digit>/)."""
+    with open(SAMPLES / "nmnist" / "labels.csv") as handle:
+        for row in csv.DictReader(handle):
+            target = folder / row["split"].capitalize() / row["label"]
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy(SAMPLES / "nmnist" / row["file"], target / row["file"].replace(".bs2", ".bin"))
+    return folder
 
 
 def write_ncaltech101(folder: Path) -> Path:
@@ -71,6 +86,7 @@ class Case:
     frames_number: int
     duration: int
     convert_options: dict[str, Any] = field(default_factory=dict)
+    needs_samples: bool = False  # reads the real recordings of ../shared/samples
 
     def configurations(self) -> dict[str, dict[str, Any]]:
         """Name -> SpikingJelly's keyword arguments."""
@@ -87,8 +103,8 @@ TRAIN_TEST = {"train": {"train": True}, "test": {"train": False}}
 WHOLE = {"all": {}}
 
 CASES = {
-    case.dataset: case
-    for case in (
+    name: case
+    for name, case in [(case.dataset, case) for case in (
         Case("dvs128gesture", "DVS128Gesture", write_gesture, TRAIN_TEST, 4, 100_000),
         Case("cifar10dvs", "CIFAR10DVS", write_cifar10dvs, WHOLE, 4, 300_000),
         Case("nmnist", "NMNIST", write_nmnist, TRAIN_TEST, 4, 100_000),
@@ -101,7 +117,7 @@ CASES = {
         Case("shd", "SpikingHeidelbergDigits", _containers("shd"), TRAIN_TEST, 4, 300),
         Case("ssc", "SpikingSpeechCommands", _containers("ssc"), {s: {"split": s} for s in ("train", "valid", "test")}, 4, 300),
         Case("navgesture-walk", "NAVGestureWalk", write_navgesture, WHOLE, 3, 20_000),
-    )
+    )] + [("nmnist-real", Case("nmnist", "NMNIST", write_real_nmnist, TRAIN_TEST, 4, 100_000, needs_samples=True))]
 }
 
 
