@@ -2,7 +2,11 @@
 
 Run where SpikingJelly 2.0.0 and torchvision are installed, with this checkout first on the path:
 
-    PYTHONPATH=. .venv-oracle/bin/python scripts/make_spikingjelly_dataset_references.py [DATASET ...]
+    PYTHONPATH=. .venv-oracle/bin/python scripts/make_spikingjelly_dataset_references.py [CASE ...]
+
+(neuroshards' own dependencies must import there too: where the oracle environment lacks one, such
+as xxhash, ``pip install --target DIR xxhash`` and add DIR to PYTHONPATH). The case ``nmnist-real``
+reads the real recordings of ../shared/samples (or NEUROSHARDS_SAMPLES) and stores digests only.
 
 For every case of ``tests/spikingjelly_dataset_cases.py`` it writes the raw tree, lets SpikingJelly
 prepare it in a temporary root exactly as it would the download (``extract_downloaded_files`` and
