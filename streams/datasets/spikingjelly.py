@@ -333,8 +333,10 @@ class DVS128Gesture(_TrainTestFolder):
         return str(label)
 
     def file_stem(self, key: str, folder: str) -> str:
-        trial, label, number = key.rsplit("_", 2)  # shardgen: <trial>_<label>_<k>
-        return f"{trial}_{number}"
+        trial = key.rpartition(f"_{folder}_")  # shardgen: <trial>_<label>_<k>
+        if not trial[1] or not trial[2].isdigit():
+            raise ValueError(f"sample key {key!r} is not <trial>_{folder}_<k>: not a key shardgen writes for DVS128 Gesture")
+        return f"{trial[0]}_{trial[2]}"
 
 
 class CIFAR10DVS(_WholeFolder):
