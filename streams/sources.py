@@ -23,8 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import BinaryIO
 
-from neuroshards.errors import IntegrityError
-from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, parse_index, sample_checksum
+from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, load_index, parse_index
 
 from neuroshards.errors import ShardError
 
@@ -115,6 +114,13 @@ class ShardStore:
         if start and response.status != 206:  # the server ignores ranges: skip what comes before
             return _skip(response, start, where)
         return response
+
+    def read_range(self, name: str, start: int, end: int) -> bytes:
+        """Bytes ``start:end`` of file ``name`` in one positioned read (a ranged request remotely)."""
+        with self.open(name, start) as stream:
+            data = bytearray(end - start)
+            _read_into(stream, memoryview(data), self.where(name), start)
+        return bytes(data)
 
     def local_copy(self, name: str, size: int, sha256: str) -> str | None:
         """The cached file of a remote shard (downloaded now if needed), or None without a cache."""
@@ -267,15 +273,3 @@ class RunReader:
             self._stream.close()
         self._stream, self._shard = None, -1
 
-
-def verify_run(data: memoryview, start: int, catalog, ids, where: str) -> None:
-    """Check each sample of a run (``data`` = shard bytes from ``start`` on) against the checksum
-    its index recorded, before anything decodes it."""
-    for sample in ids.tolist():
-        first = int(catalog.offset[sample]) - start
-        size = int(catalog.size[sample])
-        if sample_checksum(data[first : first + size]) != int(catalog.checksum[sample]):
-            raise IntegrityError(
-                f"{where} at byte {start + first}: sample {catalog.keys([sample])[0]!r} ({size} bytes) does not match "
-                "the checksum in the index: the shard is damaged or changed after its index was written"
-            )

@@ -16,8 +16,11 @@ from shardgen.writer import EncodedSample, ShardSink
 SENSOR = (4, 4, 2)
 
 
-def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train", dataset: str = "uneven") -> list[str]:
-    """Shards of ``sizes`` samples under ``out`` with index.json; returns the keys in storage order."""
+def write_uneven_shards(
+    out: Path, sizes: Sequence[int], *, split: str = "train", dataset: str = "uneven", labels: Sequence[int] | None = None
+) -> list[str]:
+    """Shards of ``sizes`` samples under ``out`` with index.json; returns the keys in storage order.
+    Sample ``i`` has label ``labels[i]`` (default: ``i`` itself)."""
     out.mkdir(parents=True, exist_ok=True)
     staging = out / ".staging"
     rng = np.random.default_rng(len(sizes))
@@ -35,7 +38,8 @@ def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train"
                 "p": rng.integers(0, 2, n).astype(np.uint8),
             }
             key = f"{dataset}_{number:05d}"
-            sink.add(EncodedSample(key, number, split, encode_events(events, SENSOR, key=key), n, False))
+            label = number if labels is None else int(labels[number])
+            sink.add(EncodedSample(key, label, split, encode_events(events, SENSOR, key=key), n, False))
             keys.append(key)
             number += 1
         (shard,), (table,) = sink.close()
@@ -45,5 +49,6 @@ def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train"
         tables.append(table)
     staging.rmdir()
     samples = SampleColumns.concatenate(tables, range(len(tables)))
-    save_index(DatasetIndex(dataset, list(SENSOR), [str(i) for i in range(number)], shards, samples), out)
+    classes = [str(i) for i in range(number if labels is None else max(labels) + 1)]
+    save_index(DatasetIndex(dataset, list(SENSOR), classes, shards, samples), out)
     return keys

@@ -123,20 +123,27 @@ def test_shuffle_is_a_permutation_that_depends_on_the_seed(shards):
     assert sorted(first) == sorted(plain) and first == again and first != plain and first != other
 
 
-def test_dataloader_with_two_workers_yields_every_sample_exactly_once(shards):
+def test_loader_with_two_workers_yields_every_sample_exactly_once(shards):
     stream = EventStream(shards, split="train", shuffle=True, seed=3).map(lambda s: s["__key__"])
-    keys = [key for key in DataLoader(stream, batch_size=None, num_workers=2)]
+    keys = list(stream.loader(num_workers=2))
     expected = [s["__key__"] for s in EventStream(shards, split="train")]
     assert Counter(keys) == Counter(expected) and len(keys) == 50
 
 
+def test_a_plain_dataloader_with_workers_is_refused_with_advice(shards):
+    stream = EventStream(shards, split="train")
+    with pytest.raises(Exception, match=r"use stream.loader\(num_workers=...\)"):
+        list(DataLoader(stream, batch_size=None, num_workers=2))
+
+
 def test_padded_frame_batches_inside_workers(shards):
     stream = EventStream(shards, split="train").frames(8, split_by="time").batch(6)
-    batches = list(DataLoader(stream, batch_size=None, num_workers=2))
-    assert sum(len(labels) for _, labels, _ in batches) == 50
-    frames, labels, lengths = batches[0]
+    batches = list(stream.loader(num_workers=2))
+    assert sum(len(batch["label"]) for batch in batches) == 50 == len(stream.catalog)
+    frames, labels, lengths = batches[0]["frames"], batches[0]["label"], batches[0]["lengths"]
     assert frames.shape[1:] == (8, 2, 34, 34) and frames.dtype == torch.float32
     assert torch.equal(lengths, torch.full((len(labels),), 8))
+    assert len(batches[0]["__key__"]) == len(labels)
 
 
 def test_stages_compose_in_a_plain_webdataset_pipeline(shards):
@@ -146,9 +153,9 @@ def test_stages_compose_in_a_plain_webdataset_pipeline(shards):
     )
     direct = {s["__key__"]: s for s in EventStream(shards, split="train")}
     total = 0
-    for frames, labels, lengths in pipeline:
-        total += len(labels)
-        assert frames.shape[1:] == (4, 2, 34, 34)
+    for batch in pipeline:
+        total += len(batch["label"])
+        assert batch["frames"].shape[1:] == (4, 2, 34, 34)
     assert total == len(direct)
     one = next(iter(wds.DataPipeline(wds.SimpleShardList(urls[:1]), wds.tarfile_to_samples(), stages.decode(), stages.frames(4))))
     expected = integrate_events_by_fixed_frames_number(direct[one["__key__"]]["events"], "number", 4, 34, 34)
