@@ -98,7 +98,7 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
             if value not in CHOICES[name]:
                 raise ValueError(f"{name} must be one of {CHOICES[name]}, got {value!r}")
         self.order_rule, self.label_rule = order, labels
-        self.root = Path(root)
+        self.root = root
         self.split = split
         self.data_type = data_type
         self.frames_number = frames_number
@@ -227,10 +227,11 @@ def stems_needing_frame_counts(folders: list[str], stems: list[str]) -> set[int]
     return needed
 
 
-def open_shards(root: Path, dataset: str, split: str):
-    """The split's ``streams.ShardDataset``, or an error saying how to make the shards."""
-    if not (root / INDEX_NAME).is_file():
-        raise FileNotFoundError(missing_shards_message(root, dataset))
+def open_shards(root: str | os.PathLike, dataset: str, split: str):
+    """The split's ``streams.ShardDataset``, or an error saying how to make the shards (a local
+    ``root``; a URL is for ``ShardDataset`` to judge)."""
+    if "://" not in str(root) and not (Path(root) / INDEX_NAME).is_file():
+        raise FileNotFoundError(missing_shards_message(Path(root), dataset))
     shards = streams.ShardDataset(root, split=split)
     if shards.index.dataset != dataset:
         raise ValueError(f"{root}: holds the shards of {shards.index.dataset!r}, not of {dataset!r}")
@@ -534,8 +535,8 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
         if self.data_type != "event":
             return super()._spikingjelly_order()
         order = np.argsort([int(self.file_stem(key, "")) for key in self._storage_keys], kind="stable")
-        label_type = int if self.label_rule == "dataset" else np.uint16
-        return order.astype(np.int64), [label_type(self.shards.labels[i]) for i in order]
+        label_type, labels = int if self.label_rule == "dataset" else np.uint16, self.shards.labels
+        return order.astype(np.int64), [label_type(labels[i]) for i in order]
 
     def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
         return stem + ".npz"  # SpikingJelly's SHD frames are <label>/<index>.npz in every configuration
