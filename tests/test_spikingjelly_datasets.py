@@ -182,6 +182,22 @@ def test_default_collate_with_fixed_frames_and_transforms(shard_root):
     assert frames.shape == (10, 4, 2, 34, 34) and sorted(labels.tolist()) == list(range(100, 110))
 
 
+def test_shd_custom_integration_takes_one_samples_events(shard_root):
+    """SpikingJelly's SHD custom function writes files itself; ours returns one sample's frames,
+    given the sample's events as data_type="event" gives them."""
+    def channel_counts(events, W):
+        return np.bincount(events["x"], minlength=W)[None, :]
+
+    events = datasets.SpikingSpeechCommands(shard_root("ssc"), split="valid")
+    frames = datasets.SpikingSpeechCommands(shard_root("ssc"), split="valid", data_type="frame", custom_integrate_function=channel_counts)
+    assert sorted(frames.keys) == sorted(events.keys)
+    for index, key in enumerate(frames.keys):
+        data, _label = frames[index]
+        expected = np.bincount(events[events.keys.index(key)][0]["x"], minlength=700)
+        assert data.dtype == np.float32 and data.shape == (1, 700)
+        np.testing.assert_array_equal(data[0], expected)
+
+
 def test_spikingjelly_argument_rules():
     with pytest.raises(ValueError, match="data_type"):
         datasets.CIFAR10DVS("unused", data_type="frames")
