@@ -261,15 +261,21 @@ def _member_name(header: bytes) -> str:
     return name
 
 
+def member_key(name: str) -> tuple[str, str]:
+    """A member's ``(sample key, extension)``: webdataset's convention, the key is the path up to
+    the first dot of the file name."""
+    directory, slash, filename = name.rpartition("/")
+    stem, dot, extension = filename.partition(".")
+    return (directory + slash + stem if dot else name), extension
+
+
 def group_samples(members: Iterable[tuple[str, bytes, int]], source: str) -> Iterator[dict]:
     """Consecutive members with the same key -> ``{"__key__", "__url__", extension: bytes}``.
 
     webdataset's convention: the key is the member's path up to the first dot of its file name."""
     current: dict | None = None
     for name, payload, offset in members:
-        directory, slash, filename = name.rpartition("/")
-        stem, dot, extension = filename.partition(".")
-        key = directory + slash + stem if dot else name
+        key, extension = member_key(name)
         if current is None or current["__key__"] != key:
             if current is not None:
                 yield current

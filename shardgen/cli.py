@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from neuroshards.errors import NeuroshardsError
+from neuroshards.index import load_index
+
 from . import __version__, convert
 from .datasets import DATASETS
-from .formats import FormatError
-from neuroshards.index import IndexFileError, load_index
 from .rawtree import RawInputError
-from neuroshards.record import RecordError
 from .writer import ConversionError
 
 SIZE_SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("path", type=Path, help="shard directory or its index.json")
     info.add_argument("--json", action="store_true", help="print the index summary as JSON")
 
+    reindex = commands.add_parser("reindex", help="rebuild a shard directory's index from its shards (no reconversion)")
+    reindex.add_argument("directory", type=Path, metavar="DIR", help="the shard directory")
+
     commands.add_parser("list", help="list the supported datasets")
 
     demo = commands.add_parser("demo", help="synthetic N-MNIST -> shards -> frames, with a summary and a preview")
@@ -135,13 +138,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"merged index: {merge_parts(args.directories, args.out)}")
         elif args.command == "info":
             _run_info(args)
+        elif args.command == "reindex":
+            from .reindex import reindex
+
+            print(f"rebuilt index: {reindex(args.directory)}")
         elif args.command == "list":
             _run_list()
         elif args.command == "demo":
             from .demo import run_demo
 
             run_demo(args.out, workers=args.workers)
-    except (ConversionError, FormatError, RawInputError, RecordError, IndexFileError) as error:
+    except (ConversionError, RawInputError, NeuroshardsError) as error:
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # invalid option values (e.g. a window overlap larger than the window)

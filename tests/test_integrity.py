@@ -10,6 +10,7 @@ import pytest
 
 from neuroshards import IndexFileError, IntegrityError, NeuroshardsError
 from neuroshards.index import load_index
+from shardgen.cli import main
 from streams import EventStream
 from streaming_helpers import write_uneven_shards
 
@@ -67,3 +68,35 @@ def test_a_damaged_index_is_one_clear_error(shards, damage):
     with pytest.raises(IndexFileError) as caught:
         EventStream(shards)
     assert isinstance(caught.value, NeuroshardsError) and str(shards) in str(caught.value)
+
+
+def _as_version_1(directory) -> None:
+    """Rewrite ``directory``'s index as the version-1 layout (sample table inside index.json)."""
+    index = load_index(directory)
+    header = index.header()
+    header["version"] = 1
+    starts = index.shard_starts
+    for number, shard in enumerate(header["shards"]):
+        rows = slice(starts[number], starts[number + 1])
+        shard["samples"] = {"keys": index.samples.keys(rows), "labels": index.samples.label[rows].tolist(),
+                            "n_events": index.samples.n_events[rows].tolist(),
+                            "offsets": index.samples.offset[rows].tolist(), "sizes": index.samples.size[rows].tolist()}
+    (directory / "index.json").write_text(json.dumps(header))
+    (directory / "index.samples").unlink()
+
+
+@pytest.mark.parametrize("old_index", ["version 1", "lost"])
+def test_reindex_rebuilds_the_index_from_the_shards(shards, old_index):
+    before = load_index(shards)
+    if old_index == "version 1":
+        _as_version_1(shards)
+    else:
+        (shards / "index.json").unlink()
+        (shards / "index.samples").unlink()
+    assert main(["reindex", str(shards)]) == 0
+    after = load_index(shards)
+    for column in ("key", "label", "n_events", "shard", "offset", "size", "checksum"):
+        assert np.array_equal(getattr(after.samples, column), getattr(before.samples, column)), column
+    assert [vars(shard) for shard in after.shards] == [vars(shard) for shard in before.shards]
+    assert after.classes == before.classes and after.sensor_size == before.sensor_size
+    assert len(list(EventStream(shards))) == len(before.samples)
