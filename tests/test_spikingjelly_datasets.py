@@ -219,6 +219,11 @@ def test_a_root_without_shards_says_which_convert_command_makes_them(tmp_path):
     (spikingjelly_root / "download" / "DvsGesture.tar.gz").write_bytes(b"")
     with pytest.raises(FileNotFoundError, match=r"shardgen convert dvs128gesture --raw \S+/DVS128Gesture/download --out \S+/DVS128Gesture/shards"):
         datasets.DVS128Gesture(spikingjelly_root)
+    shd_root = tmp_path / "SHD"
+    for folder in ("download", "extract", "events_h5"):
+        (shd_root / folder).mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"shardgen convert shd --raw \S+/SHD/extract "):
+        datasets.SpikingHeidelbergDigits(shd_root)
     downloads = tmp_path / "cifar"
     downloads.mkdir()
     (downloads / "airplane.zip").write_bytes(b"")

@@ -62,6 +62,10 @@ from ..functional import shd as one_dimensional
 
 FRAME_DTYPE = np.float32  # SpikingJelly saves frames and loads them back as float32 (load_npz_frames)
 SPIKINGJELLY_FOLDERS = ("download", "extract", "events_np", "events_h5")
+# Which of them shardgen can convert, best first: the extracted files (SpikingJelly's download may
+# hold nested or RAR archives, or zipped HDF5), but for DVS128 Gesture the download, which alone
+# holds gesture_mapping.csv. events_np holds SpikingJelly's own .npz, not the published files.
+RAW_FOLDERS = {None: ("extract", "events_h5", "download"), "dvs128gesture": ("download", "extract")}
 # order="events": SpikingJelly's order of event files for every configuration (duration frames
 # included, which then cost no read to order); labels="dataset": the index's labels (class names
 # in index.classes) instead of SpikingJelly's folder numbering.
@@ -247,8 +251,9 @@ def missing_shards_message(root: Path, dataset: str) -> str:
     else:
         published = {name for name, _url, _md5 in adapter.resources}
         spikingjelly = [root / name for name in SPIKINGJELLY_FOLDERS if (root / name).is_dir()]
-        if spikingjelly:  # SpikingJelly's root: its download (or extracted) folder is the raw input
-            raw = str(next((folder for folder in spikingjelly if folder.name in ("download", "extract")), spikingjelly[0]))
+        if spikingjelly:  # SpikingJelly's root: its extracted (or download) folder is the raw input
+            usable = [root / name for name in RAW_FOLDERS.get(dataset, RAW_FOLDERS[None]) if (root / name).is_dir()]
+            raw = str(usable[0]) if usable else "<the folder of the download>"
             found = f"{root} holds SpikingJelly's folders ({', '.join(folder.name for folder in spikingjelly)}), no neuroshards shards"
         elif published & {path.name for path in root.iterdir()}:
             raw, found = str(root), f"{root} holds the {adapter.title} download, no neuroshards shards"
