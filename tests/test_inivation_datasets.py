@@ -23,7 +23,7 @@ from shardgen.formats.aedat3 import Aedat3Reader
 from shardgen.formats import concatenate
 from neuroshards.index import IndexFileError, load_index
 from shardgen.rawtree import RawInputError
-from shardgen.splits import first_fraction_per_class, spikingjelly_split, tebn_split
+from streams.splits import first_fraction_per_class, spikingjelly_split, tebn_split
 from streams import EventStream
 
 REFERENCE = json.loads((Path(__file__).parent / "references" / "inivation.json").read_text())

@@ -73,7 +73,7 @@ class CIFAR10DVS(DatasetAdapter):
         extra = {
             "spikingjelly_order": "label, then key as a string (SpikingJelly's file order)",
             "tebn_test_below": TEBN_TEST_BELOW,
-            "splits_help": "shardgen.splits.spikingjelly_split(index, ratio) and shardgen.splits.tebn_split(index)",
+            "splits_help": "streams.splits.spikingjelly_split(index, ratio) and streams.splits.tebn_split(index)",
         }
         return Plan(classes=list(CIFAR10DVS_CLASSES), tasks=tasks, extra=extra)
 

@@ -53,12 +53,11 @@ import torch.utils.data
 import streams
 from neuroshards.events import microseconds_to_float16_seconds
 from neuroshards.index import INDEX_NAME
-from shardgen.datasets import get_dataset
-from shardgen.datasets.base import key_from_path
-from shardgen.splits import tebn_split
+from neuroshards.keys import key_from_path
 
 from ..functional import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
 from ..functional import shd as one_dimensional
+from ..splits import tebn_split
 
 FRAME_DTYPE = np.float32  # SpikingJelly saves frames and loads them back as float32 (load_npz_frames)
 SPIKINGJELLY_FOLDERS = ("download", "extract", "events_np", "events_h5")
@@ -244,6 +243,8 @@ def open_shards(root: str | os.PathLike, dataset: str, split: str):
 
 def missing_shards_message(root: Path, dataset: str) -> str:
     """Which ``shardgen convert`` command makes the shards that ``root`` lacks."""
+    from shardgen.datasets import get_dataset  # the converter's catalogue, only to write this advice
+
     adapter = get_dataset(dataset)
     out = root / "shards" if root.is_dir() and any(root.iterdir()) else root
     if not root.exists():
@@ -304,7 +305,7 @@ class _TrainTestFolder(NeuromorphicDatasetFolder):
 
 class _WholeFolder(NeuromorphicDatasetFolder):
     """A dataset without a published split: the class holds all of it (SpikingJelly: ``train=None``;
-    split it with ``torch.utils.data.random_split`` or ``shardgen.splits``)."""
+    split it with ``torch.utils.data.random_split`` or ``streams.splits``)."""
 
     def __init__(
         self,
@@ -354,7 +355,7 @@ class CIFAR10DVS(_WholeFolder):
 
 class CIFAR10DVSTEBNSplit(CIFAR10DVS):
     """CIFAR10-DVS split as TEBN (Duan et al., 2022) split it: files 0-99 of each class test, the
-    others train (``shardgen.splits.tebn_split``), each set in SpikingJelly's order.
+    others train (``streams.splits.tebn_split``), each set in SpikingJelly's order.
     (SpikingJelly links the files ``cifar10_<class>_<n>.npz`` into its train/test folders, which with
     ``duration`` match no frames file, named ``<name>_<T>.npz``; here every configuration works.)"""
 

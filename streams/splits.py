@@ -4,7 +4,7 @@ authors publish no split but whose community uses a fixed rule (CIFAR10-DVS).
     index = load_index("shards/cifar10dvs")
     train, test = spikingjelly_split(index, 0.9)      # split_to_train_test_set(0.9, ..., random_split=False)
     train, test = tebn_split(index)                   # files 0-99 of each class test, 100-999 train
-    stream = EventStream("shards/cifar10dvs").compose(webdataset.select(lambda s: s["__key__"] in train))
+    stream = EventStream("shards/cifar10dvs", split="all", subset=Subset.keys(train))
 """
 
 from __future__ import annotations
