@@ -21,7 +21,7 @@ from neuroshards.errors import (
     ShardError,
 )
 
-from . import functional, stages
+from . import stages
 from .mapstyle import ShardDataset
 from .sources import ShardStore
 from .stream import EventStream, StreamLoader
@@ -43,3 +43,5 @@ __all__ = [
     "functional",
     "stages",
 ]
+
+functional = stages.F  # imported on first use (streams.lazy)

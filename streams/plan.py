@@ -34,10 +34,10 @@ would have delivered, in the same order.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
-import numba
 import numpy as np
 
 from neuroshards.errors import PlanError
@@ -163,7 +163,6 @@ def resampled_sequence(
     return set_starts[chosen] + within
 
 
-@numba.njit(cache=True)
 def _sliding_buffer(n: int, buffer: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Positions 0..n-1 pass through a buffer: once it is full, each new position replaces the
     # content of a random buffer slot, which is emitted. Returns (emitted, left in the buffer).
@@ -176,13 +175,20 @@ def _sliding_buffer(n: int, buffer: int, draws: np.ndarray) -> tuple[np.ndarray,
     return out, held
 
 
+@functools.cache
+def _compiled_sliding_buffer():
+    import numba  # compiled on first use: importing numba costs every process a quarter second
+
+    return numba.njit(cache=True)(_sliding_buffer)
+
+
 def buffer_shuffle(n: int, buffer: int, rng: np.random.Generator) -> np.ndarray:
     """Delivery order of ``n`` sequentially read items through a sliding shuffle buffer of
     ``buffer`` items: ``result[j]`` is the read position delivered j-th. The j-th delivery needs at
     most ``j + buffer`` reads, so a reader holds at most ``buffer`` items."""
     if buffer <= 1 or n <= 1:
         return np.arange(n, dtype=np.int64)
-    emitted, held = _sliding_buffer(n, buffer, rng.integers(0, buffer, size=max(n - buffer, 0)))
+    emitted, held = _compiled_sliding_buffer()(n, buffer, rng.integers(0, buffer, size=max(n - buffer, 0)))
     return np.concatenate([emitted, rng.permutation(held)])
 
 

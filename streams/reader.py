@@ -13,10 +13,12 @@ import numpy as np
 
 from neuroshards.errors import IntegrityError
 from neuroshards.index import sample_checksum
-from neuroshards.tar import samples_in_run
 
+from .lazy import lazy_module
 from .plan import Catalog, read_order, read_runs
 from .sources import RunReader, ShardStore
+
+tar = lazy_module("neuroshards.tar")  # its numba header scan loads with the first read
 
 
 class SampleReader:
@@ -26,6 +28,12 @@ class SampleReader:
         self.stores, self.catalog = list(stores), catalog
         self.verify = verify  # off only to measure what the checks cost (scripts/bench_read.py)
         self._runs = RunReader(self.stores, catalog.files)
+
+    @staticmethod
+    def warm_up() -> None:
+        """Load the tar parser's compiled kernels in this process, so DataLoader workers forked
+        from it inherit them instead of each loading them again every epoch."""
+        tar.samples_in_run(b"", "warm-up", 0, [])
 
     def where(self, shard: int) -> str:
         number, name, _, _ = self.catalog.files[shard]
@@ -70,4 +78,4 @@ class SampleReader:
                         "bytes) does not match the checksum in the index: the shard is damaged or changed after its "
                         "index was written (`shardgen verify` lists every damaged shard)"
                     )
-        return samples_in_run(data, where, start, catalog.keys(ids))
+        return tar.samples_in_run(data, where, start, catalog.keys(ids))

@@ -28,7 +28,9 @@ from webdataset.filters import pipelinefilter
 from neuroshards.errors import RecordError, SampleError
 from neuroshards.record import EVENTS_MEMBER, LABEL_MEMBER, decode_events, decode_record
 
-from . import functional as F
+from .lazy import lazy_module
+
+F = lazy_module("streams.functional")  # its numba kernels load when a stage first runs
 
 Sample = dict[str, Any]
 SPLIT_BY = ("number", "time")

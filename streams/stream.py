@@ -153,7 +153,8 @@ class EventStream(IterableDataset):
         self._stages: list[Callable] = [stages.decode()]
         self._batch: stages.Batch | None = None
         self._layout()  # a plan error (too few samples, no batch at all) now, not in every worker
-        self._source.sequence(0)  # compiles (or loads from numba's cache) the plan's kernels once, before workers fork
+        self._source.sequence(0)  # the plan's and the reader's compiled kernels load here, once, before workers fork
+        SampleReader.warm_up()
 
     # What it reads --------------------------------------------------------------------------
 
