@@ -13,8 +13,10 @@ def _modules_after(statement: str) -> set[str]:
 
 
 def test_import_streams_loads_no_converter_and_no_numba():
-    loaded = _modules_after("import streams, streams.datasets")
+    loaded = _modules_after("import streams")
     assert not {name for name in loaded if name.split(".")[0] in ("shardgen", "numba", "llvmlite")}
+    with_datasets = _modules_after("import streams.datasets")  # SpikingJelly's classes integrate frames at once
+    assert not {name for name in with_datasets if name.split(".")[0] == "shardgen"}
 
 
 def test_the_kernels_load_when_first_used():
