@@ -11,6 +11,7 @@ from typing import Sequence
 from . import __version__, convert
 from .datasets import DATASETS
 from .formats import FormatError
+from neuroshards.errors import ShardError
 from neuroshards.index import IndexFileError, load_index
 from .rawtree import RawInputError
 from neuroshards.record import RecordError
@@ -42,9 +43,20 @@ def part_of(text: str) -> tuple[int, int]:
     return part
 
 
+def _output(text: str):
+    """``--out``: a folder (a Path) or an object storage URL; any other scheme is refused here
+    (a URL taken for a path would write a local folder named ``s3:``)."""
+    from .storage import output_location
+
+    try:
+        return output_location(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool = True) -> None:
     parser.add_argument("--raw", required=raw_required, default=None, type=Path, help="what you downloaded: the archives' folder, or the folder you extracted")
-    parser.add_argument("--out", required=True, type=Path, help="directory for the shards and index.json")
+    parser.add_argument("--out", required=True, type=_output, help="folder or object storage URL (s3://, gs://, az://) for the shards and index.json")
     parser.add_argument("--workers", type=int, default=1, help="conversion processes (default 1)")
     parser.add_argument("--max-samples", type=int, default=2000, help="samples per shard at most (default 2000)")
     parser.add_argument("--max-bytes", type=byte_size, default=256 << 20, help="bytes per shard at most (default 256M)")
@@ -68,8 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         adapter.add_arguments(sub)
 
     merge = commands.add_parser("merge", help="join the partial indexes of convert --part I/N into one index.json")
-    merge.add_argument("directories", nargs="+", type=Path, metavar="DIR", help="folders holding the parts' output")
-    merge.add_argument("--out", type=Path, default=None, help="folder of the merged index.json (default: the only DIR)")
+    merge.add_argument("directories", nargs="+", type=_output, metavar="DIR", help="folders or URLs holding the parts' output")
+    merge.add_argument("--out", type=_output, default=None, help="folder or URL of the merged index.json (default: the only DIR)")
+
+    verify = commands.add_parser("verify", help="check every shard of a dataset (folder or URL) against its index")
+    verify.add_argument("location", metavar="DIR_OR_URL", help="shard folder, its index.json, or a URL (http(s)://, s3://, gs://, az://)")
+    verify.add_argument("--quiet", action="store_true", help="print only the bad shards and the summary")
 
     info = commands.add_parser("info", help="summarise a shard directory")
     info.add_argument("path", type=Path, help="shard directory or its index.json")
@@ -117,6 +133,20 @@ def _run_info(args: argparse.Namespace) -> None:
           f"with {json.dumps(index.generator.get('options', {}))}")
 
 
+def _run_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_dataset
+
+    def show(shard) -> None:
+        if shard.problems:
+            print(shard.line(), flush=True)
+        elif not args.quiet:
+            print(f"ok  {shard.path}", flush=True)
+
+    report = verify_dataset(args.location, on_shard=show)
+    print(report.summary(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _run_list() -> None:
     width = max(map(len, DATASETS))
     for name, adapter in sorted(DATASETS.items()):
@@ -133,6 +163,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .merge import merge_parts
 
             print(f"merged index: {merge_parts(args.directories, args.out)}")
+        elif args.command == "verify":
+            return _run_verify(args)
         elif args.command == "info":
             _run_info(args)
         elif args.command == "list":
@@ -141,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             run_demo(args.out, workers=args.workers)
-    except (ConversionError, FormatError, RawInputError, RecordError, IndexFileError) as error:
+    except (ConversionError, FormatError, RawInputError, RecordError, IndexFileError, ShardError) as error:
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 1
     except ValueError as error:  # invalid option values (e.g. a window overlap larger than the window)
