@@ -8,6 +8,7 @@ that DataLoader workers and every rank see the same ones without plumbing):
     NEUROSHARDS_READ_TIMEOUT      seconds to wait for the next bytes          (default 60)
     NEUROSHARDS_RETRIES           failed attempts in a row before giving up   (default 5)
     NEUROSHARDS_RETRY_SECONDS     longest time spent retrying one read        (default 120)
+    NEUROSHARDS_RETRY_BACKOFF     first wait before a retry, doubled each time (default 0.2, at most 10)
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from typing import BinaryIO, Callable
 
 from neuroshards.errors import ShardError
 
-FIRST_BACKOFF_S = 0.2
 LONGEST_BACKOFF_S = 10.0
 READ_CHUNK = 1 << 20
 
@@ -56,6 +56,7 @@ class RemoteOptions:
     read_timeout: float = 60.0
     retries: int = 5  # failed attempts in a row (no byte received between them) before giving up
     retry_seconds: float = 120.0  # longest time spent retrying one read, backoff included
+    backoff: float = 0.2  # first wait before a retry; doubles with each failure in a row
 
     @classmethod
     def from_environment(cls) -> "RemoteOptions":
@@ -64,6 +65,7 @@ class RemoteOptions:
             read_timeout=_environment_number("NEUROSHARDS_READ_TIMEOUT", cls.read_timeout),
             retries=int(_environment_number("NEUROSHARDS_RETRIES", cls.retries)),
             retry_seconds=_environment_number("NEUROSHARDS_RETRY_SECONDS", cls.retry_seconds),
+            backoff=_environment_number("NEUROSHARDS_RETRY_BACKOFF", cls.backoff),
         )
 
     def describe(self) -> str:
@@ -108,7 +110,7 @@ class Attempts:
         now = time.monotonic()
         if self._since is None:
             self._since = now
-        delay = min(LONGEST_BACKOFF_S, FIRST_BACKOFF_S * 2 ** (self._in_a_row - 1)) * random.uniform(0.5, 1.0)
+        delay = min(LONGEST_BACKOFF_S, self.options.backoff * 2 ** (self._in_a_row - 1)) * random.uniform(0.5, 1.0)
         spent = now - self._since
         if self._in_a_row > self.options.retries or spent + delay > self.options.retry_seconds:
             raise ShardError(
