@@ -68,7 +68,7 @@ def _objects(url: str):
 def upload(files, local: Path, name: str) -> None:
     """``local`` -> object ``name`` under ``files``' prefix, retried within the read budget; the
     object's size is checked after the upload."""
-    from streams.sources.remote import NETWORK_ERRORS, PERMANENT_ERRORS, Attempts
+    from streams.sources.remote import PERMANENT_ERRORS, Attempts
 
     where = files.where(name)
     attempts = Attempts(where, f"uploading {local}", files.options)
@@ -80,9 +80,11 @@ def upload(files, local: Path, name: str) -> None:
             if uploaded != size:
                 raise OSError(f"the object holds {uploaded} bytes after the upload of {size}")
             return
+        except ShardError:
+            raise
         except PERMANENT_ERRORS as error:
             raise ShardError(f"{where}: cannot upload ({type(error).__name__}: {error}); does the bucket exist?") from None
-        except NETWORK_ERRORS as error:
+        except Exception as error:  # noqa: BLE001 - the SDKs' own errors too; retried, then named
             attempts.failed(error)
 
 

@@ -197,3 +197,17 @@ def test_verify_in_s3_reports_damaged_and_missing_shards(s3, converted, capsys):
     assert len(bad) == 2
     assert bad[0].startswith(f"BAD {damaged.path}: sha256 ") and f"1 of {damaged.n_samples} samples fail their checksum: " in bad[0]
     assert bad[1].startswith(f"BAD {missing.path}: missing: s3://{target}/{missing.path}: not found")
+
+
+def test_an_unreachable_endpoint_is_one_error_naming_the_url_and_the_attempts(s3, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NEUROSHARDS_RETRIES": "1",
+                        "NEUROSHARDS_RETRY_BACKOFF": "0.01", "NEUROSHARDS_CONNECT_TIMEOUT": "0.2"}.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(Exception, match=rf"s3://{BUCKET}/full/index\.json: reading from byte 0 failed after 2 attempts .*"
+                                        rf"last error: EndpointConnectionError: .*127\.0\.0\.1:{port}"):
+        ShardStore(f"s3://{BUCKET}/full").load_index()

@@ -52,29 +52,38 @@ def split_object_url(url: str) -> tuple[str, str]:
     return scheme, path  # type: ignore[return-value]
 
 
-_filesystems: dict[tuple[str, int, RemoteOptions], Any] = {}
+_filesystems: dict[tuple[str, int, str], Any] = {}
 
 
 def object_filesystem(scheme: str, options: RemoteOptions):
     """The fsspec filesystem for ``scheme``, configured from the environment, one per process
     (after a fork the child makes its own: an event loop does not survive a fork)."""
-    key = (scheme, os.getpid(), options)
+    protocol, package, extra = OBJECT_SCHEMES[scheme]
+    arguments = _filesystem_arguments(protocol, options)
+    key = (protocol, os.getpid(), repr(arguments))  # the endpoint is read from the environment each time
     if key not in _filesystems:
-        protocol, package, extra = OBJECT_SCHEMES[scheme]
         try:
             import fsspec
 
             __import__(package)
         except ImportError:
             raise ShardError(f"{scheme}:// needs {package}: pip install 'neuroshards[{extra}]'") from None
-        _filesystems[key] = fsspec.filesystem(protocol, **_filesystem_arguments(protocol, options))
+        filesystem = fsspec.filesystem(protocol, **arguments)
+        if protocol == "s3":
+            filesystem.retries = 2  # s3fs's own loop (5 by default, up to 15 s apart) under ours
+        _filesystems[key] = filesystem
     return _filesystems[key]
 
 
 def _filesystem_arguments(protocol: str, options: RemoteOptions) -> dict[str, Any]:
     if protocol != "s3":
         return {}  # gcsfs and adlfs read their credentials and endpoints from the environment themselves
-    config = {"connect_timeout": options.connect_timeout, "read_timeout": options.read_timeout}
+    # Our own retries (``RemoteOptions``) bound the count and time: the SDK's are cut to one more try.
+    config = {
+        "connect_timeout": options.connect_timeout,
+        "read_timeout": options.read_timeout,
+        "retries": {"max_attempts": 2, "mode": "standard"},
+    }
     arguments: dict[str, Any] = {"config_kwargs": config}
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
@@ -123,7 +132,9 @@ class ObjectFiles:
             handle.seek(position)
             return handle, stop if stop is not None else handle.size
 
-        return ResumableStream(self.where(name), opener, start, end, self.options)
+        # The cloud SDKs raise errors of their own besides OSError (botocore's, aiohttp's): any
+        # failure but a refusal (ShardError, not found, no permission) is worth another attempt.
+        return ResumableStream(self.where(name), opener, start, end, self.options, retry_on=(Exception,))
 
     # Writing and listing (shardgen's output) ---------------------------------------------------
 

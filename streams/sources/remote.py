@@ -135,9 +135,12 @@ class ResumableStream(io.RawIOBase):
     or ends before ``end`` is opened again from the byte reached (a Range request), within the
     retry budget; what is delivered is only ever the bytes asked for, in order."""
 
-    def __init__(self, where: str, opener: RangeOpener, start: int, end: int | None, options: RemoteOptions):
+    def __init__(
+        self, where: str, opener: RangeOpener, start: int, end: int | None, options: RemoteOptions,
+        retry_on: tuple[type[BaseException], ...] = NETWORK_ERRORS,
+    ):
         super().__init__()
-        self.where, self.opener, self.options = where, opener, options
+        self.where, self.opener, self.options, self.retry_on = where, opener, options, retry_on
         self.position, self.end = start, end
         self.attempts = Attempts(where, f"reading from byte {start}", options)
         self._raw: BinaryIO | None = None
@@ -152,9 +155,11 @@ class ResumableStream(io.RawIOBase):
                 self._raw, end = self.opener(self.position, self.end)
                 if self.end is None:
                     self.end = end
-            except PERMANENT_ERRORS:
+            except ShardError:
                 raise
-            except NETWORK_ERRORS as error:
+            except PERMANENT_ERRORS as error:
+                raise ShardError(f"{self.where}: {describe_error(error)}") from None
+            except self.retry_on as error:
                 self.attempts.failed(error)
 
     def _drop(self) -> None:
@@ -175,9 +180,11 @@ class ResumableStream(io.RawIOBase):
             self._open()
             try:
                 got = self._raw.readinto(view)  # type: ignore[union-attr]
-            except PERMANENT_ERRORS:
+            except ShardError:
                 raise
-            except NETWORK_ERRORS as error:
+            except PERMANENT_ERRORS as error:
+                raise ShardError(f"{self.where} at byte {self.position}: {describe_error(error)}") from None
+            except self.retry_on as error:
                 self._drop()
                 self.attempts.failed(error)
                 continue
