@@ -93,13 +93,28 @@ def dataset(tmp_path_factory) -> Path:
     return root / "data"
 
 
+class KeepAliveHandler(FaultyHandler):
+    """HTTP/1.1: connections stay open between requests, unless ``close_idle`` (then the server
+    closes each one after its answer without saying so, as servers drop idle connections)."""
+
+    protocol_version = "HTTP/1.1"
+    close_idle = False
+
+    def do_GET(self) -> None:
+        self.log.append(("connection", self.client_address[1], ""))
+        super().do_GET()
+        if self.close_idle:
+            self.close_connection = True
+
+
 @pytest.fixture
-def server(dataset, monkeypatch):
+def server(request, dataset, monkeypatch):
     """The base URL (``http://127.0.0.1:PORT/``) and the request log; short timeouts for the client."""
     for name, value in {"NEUROSHARDS_CONNECT_TIMEOUT": "0.5", "NEUROSHARDS_READ_TIMEOUT": "0.2",
                         "NEUROSHARDS_RETRIES": "3", "NEUROSHARDS_RETRY_BACKOFF": "0.01"}.items():
         monkeypatch.setenv(name, value)
-    handler = type("Handler", (FaultyHandler,), {"root": dataset, "seen": collections.Counter(), "log": []})
+    base, extra = getattr(request, "param", (FaultyHandler, {}))
+    handler = type("Handler", (base,), {"root": dataset, "seen": collections.Counter(), "log": [], **extra})
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -134,6 +149,22 @@ def test_random_reads_resume_too(dataset, server):
         name = index.shards[index.samples.shard[row]].path
         start, end = int(index.samples.offset[row]), int(index.samples.offset[row] + index.samples.size[row])
         assert remote.read_range(name, start, end) == local.read_range(name, start, end)
+
+
+@pytest.mark.parametrize(
+    "server, connections", [((KeepAliveHandler, {}), 1), ((KeepAliveHandler, {"close_idle": True}), 12)],
+    indirect=["server"], ids=["keep-alive", "closes-idle"],
+)
+def test_random_reads_reuse_the_connection_while_the_server_keeps_it(dataset, server, connections, monkeypatch):
+    monkeypatch.setenv("NEUROSHARDS_RETRIES", "0")  # a connection closed while idle is no failure
+    base, log = server
+    index = load_index(dataset)
+    local, remote = ShardStore(dataset), ShardStore(base + "ok/")
+    for row in range(12):
+        name = index.shards[index.samples.shard[row]].path
+        start, end = int(index.samples.offset[row]), int(index.samples.offset[row] + index.samples.size[row])
+        assert remote.read_range(name, start, end) == local.read_range(name, start, end)
+    assert len({port for kind, port, _ in log if kind == "connection"}) == connections
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,14 @@ its SDK reads them (``AWS_ACCESS_KEY_ID``/``AWS_PROFILE``/``~/.aws``, ``GOOGLE_A
 s3fs explicitly, as older botocore releases ignore it.
 
 Reads go through the same ``ResumableStream`` as HTTP: a sequential stream is a series of ranged
-GETs (fsspec's read-ahead blocks), reopened at the byte reached after a failure; a random read is
-one ranged GET. Each object's size is checked against the index before its bytes are used.
+GETs (fsspec's read-ahead blocks), reopened at the byte reached after a failure, each object's size
+checked against the index first; a random read (``read_range``) is one ranged GET of exactly the
+bytes asked for.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import posixpath
 import re
@@ -21,7 +23,7 @@ from typing import Any, BinaryIO
 
 from neuroshards.errors import IntegrityError, ShardError
 
-from .remote import PERMANENT_ERRORS, RemoteOptions, ResumableStream, ShardNotFoundError
+from .remote import PERMANENT_ERRORS, RemoteOptions, ResumableStream, ShardNotFoundError, TransientError
 
 # Scheme -> (fsspec protocol, the package that provides it, the extra that installs it).
 OBJECT_SCHEMES = {
@@ -128,6 +130,14 @@ class ObjectFiles:
 
     def open(self, name: str, start: int, end: int | None = None, size: int | None = None) -> ResumableStream:
         def opener(position: int, stop: int | None) -> tuple[BinaryIO, int | None]:
+            if end is not None:  # a bounded (random) read: one ranged GET of exactly those bytes
+                try:
+                    data = self.fs.cat_file(self.path(name), start=position, end=stop)
+                except FileNotFoundError:
+                    raise ShardNotFoundError(f"{self.where(name)}: not found") from None
+                if len(data) != stop - position:  # type: ignore[operator]
+                    raise TransientError(f"asked for bytes {position}-{stop - 1}, the answer holds {len(data)} bytes")  # type: ignore[operator]
+                return io.BytesIO(data), stop
             handle = self._open_object(name, size)
             handle.seek(position)
             return handle, stop if stop is not None else handle.size
