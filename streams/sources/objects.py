@@ -3,7 +3,8 @@ installed with the ``neuroshards[s3]``, ``[gcs]``, ``[azure]`` (or ``[cloud]``) 
 
 Credentials and endpoints come from each cloud's own environment variables and config files, as
 its SDK reads them (``AWS_ACCESS_KEY_ID``/``AWS_PROFILE``/``~/.aws``, ``GOOGLE_APPLICATION_CREDENTIALS``,
-``AZURE_STORAGE_ACCOUNT_NAME``/``AZURE_STORAGE_CONNECTION_STRING``, ...). ``AWS_ENDPOINT_URL_S3`` or
+``AZURE_STORAGE_ACCOUNT_NAME``/``AZURE_STORAGE_CONNECTION_STRING``, ...; Azure's default credential
+chain unless ``AZURE_STORAGE_ANON`` says otherwise). ``AWS_ENDPOINT_URL_S3`` or
 ``AWS_ENDPOINT_URL`` (an S3-compatible server: MinIO, Ceph, R2, a local test server) is passed to
 s3fs explicitly, as older botocore releases ignore it.
 
@@ -78,8 +79,12 @@ def object_filesystem(scheme: str, options: RemoteOptions):
 
 
 def _filesystem_arguments(protocol: str, options: RemoteOptions) -> dict[str, Any]:
+    if protocol in ("az", "abfs"):
+        # adlfs reads AZURE_STORAGE_* itself but is anonymous unless told otherwise: without an
+        # explicit AZURE_STORAGE_ANON, use Azure's default credential chain (az login, managed identity).
+        return {} if "AZURE_STORAGE_ANON" in os.environ else {"anon": False}
     if protocol != "s3":
-        return {}  # gcsfs and adlfs read their credentials and endpoints from the environment themselves
+        return {}  # gcsfs reads its credentials (and STORAGE_EMULATOR_HOST) from the environment itself
     # Our own retries (``RemoteOptions``) bound the count and time: the SDK's are cut to one more try.
     config = {
         "connect_timeout": options.connect_timeout,
