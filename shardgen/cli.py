@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--quiet", action="store_true", help="print only the bad shards and the summary")
 
     info = commands.add_parser("info", help="summarise a shard directory")
-    info.add_argument("path", type=Path, help="shard directory or its index.json")
+    info.add_argument("path", help="shard directory, its index.json, or a URL (http(s)://, s3://, gs://, az://)")
     info.add_argument("--json", action="store_true", help="print the index summary as JSON")
 
     commands.add_parser("list", help="list the supported datasets")
@@ -118,7 +118,14 @@ def _run_convert(args: argparse.Namespace) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> None:
-    index = load_index(args.path)
+    from .storage import is_url
+
+    if is_url(args.path):
+        from streams.sources import ShardStore
+
+        index = ShardStore(args.path).load_index()
+    else:
+        index = load_index(args.path)
     if args.json:
         print(json.dumps(index.header(), indent=1))
         return

@@ -82,6 +82,14 @@ def test_converting_to_s3_uploads_the_files_a_local_conversion_writes(s3, conver
         assert s3.cat_file(f"{BUCKET}/full/{name}") == (local / name).read_bytes(), name
 
 
+def test_info_reads_the_index_in_s3(converted, capsys):
+    _, local = converted
+    assert main(["info", str(local)]) == 0
+    expected = capsys.readouterr().out
+    assert main(["info", f"s3://{BUCKET}/full"]) == 0
+    assert capsys.readouterr().out == expected
+
+
 def test_a_url_is_never_taken_for_a_local_folder(converted, tmp_path, monkeypatch, capsys):
     raw, _ = converted
     monkeypatch.chdir(tmp_path)
