@@ -18,6 +18,7 @@ import concurrent.futures
 import fnmatch
 import os
 import posixpath
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,16 +28,14 @@ from neuroshards.errors import ShardError
 from neuroshards.index import DatasetIndex, load_index, samples_file_name, save_index
 
 UPLOADS_IN_FLIGHT = 4
-# Shard file names written by the writer (``<split>-[partIIIIofNNNN-]NNNNNN.tar``).
-SHARD_PATTERN = "*-[0-9][0-9][0-9][0-9][0-9][0-9].tar"
+_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 def url_scheme(location: str | os.PathLike) -> str | None:
-    text = os.fspath(location)
-    head, separator, _ = text.partition("://")
-    if not separator or not head or not (head[0].isalpha() and all(c.isalnum() or c in "+.-" for c in head)):
-        return None
-    return head.lower()
+    """``"s3"`` for ``"s3://bucket/x"``, None for a local path. (``streams.sources.objects`` reads
+    locations by the same rule; importing it from there would load torch for local conversions.)"""
+    match = _URL_SCHEME.match(os.fspath(location))
+    return match[1].lower() if match else None
 
 
 def is_url(location: str | os.PathLike) -> bool:
@@ -127,9 +126,11 @@ class OutputTarget:
         self._wait()
         index = load_index(self.staging / index_name)
         publish_index_files(self.files, self.staging, index_name)
+        from .writer import SHARD_NAME
+
         keep = {shard.path for shard in index.shards}
         for name in self.files.list():
-            if shard_prefix in name and fnmatch.fnmatch(name, SHARD_PATTERN) and name not in keep:
+            if shard_prefix in name and SHARD_NAME.match(name) and name not in keep:
                 self.files.fs.rm_file(self.files.path(name))
 
     def close(self) -> None:
