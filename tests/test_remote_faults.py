@@ -151,6 +151,23 @@ def test_random_reads_resume_too(dataset, server):
         assert remote.read_range(name, start, end) == local.read_range(name, start, end)
 
 
+def test_sequential_plans_stream_each_shard_once_random_plans_ask_for_each_sample(dataset, server):
+    base, log = server
+    index = load_index(dataset)
+    assert _samples(base + "ok/") == _samples(dataset)
+    assert [name for _, name, _ in log if name.endswith(".tar")] == [shard.path for shard in index.shards]
+    log.clear()
+    assert _samples(base + "ok/", shuffle="sample", seed=4) == _samples(dataset, shuffle="sample", seed=4)
+    ranges = [requested for _, name, requested in log if name.endswith(".tar")]
+    starts = set(index.samples.offset.tolist())
+    ends = set((index.samples.offset + index.samples.size).tolist())
+    bounded = [re.fullmatch(r"bytes=(\d+)-(\d+)", requested) for requested in ranges[1:]]
+    # The first stream reads on; once it served one run only, each run (a sample, or neighbours
+    # drawn one after the other) is one exact request.
+    assert len(ranges) > len(index.samples) // 2
+    assert all(match and int(match[1]) in starts and int(match[2]) + 1 in ends for match in bounded)
+
+
 @pytest.mark.parametrize(
     "server, connections", [((KeepAliveHandler, {}), 1), ((KeepAliveHandler, {"close_idle": True}), 12)],
     indirect=["server"], ids=["keep-alive", "closes-idle"],

@@ -112,10 +112,11 @@ class ShardStore:
         with self.open(name, 0) as stream:
             return stream.read() if self.kind == "pipe" else stream.readall()
 
-    def open(self, name: str, start: int, *, size: int | None = None) -> BinaryIO:
-        """A stream of file ``name`` from byte ``start`` on; ``size``: the file's size as the index
-        records it, checked against what a remote server announces."""
-        return self.files.open(name, start, size=size)
+    def open(self, name: str, start: int, *, end: int | None = None, size: int | None = None) -> BinaryIO:
+        """A stream of file ``name`` from byte ``start`` on (to ``end`` only, remotely, when given:
+        one exact ranged request); ``size``: the file's size as the index records it, checked
+        against what a remote server announces."""
+        return self.files.open(name, start, end=end, size=size)
 
     def read_range(self, name: str, start: int, end: int) -> bytes:
         """Bytes ``start:end`` of file ``name`` in one positioned read (a ranged request remotely)."""
