@@ -60,7 +60,7 @@ def converted(s3, tmp_path_factory):
     root = tmp_path_factory.mktemp("objects")
     raw = write_synthetic_nmnist(root / "raw", train_per_class=3, test_per_class=1, events_per_sample=300)
     convert(raw, root / "local")
-    convert(raw, f"s3://{BUCKET}/full")
+    convert(raw, f"s3://{BUCKET}/full", "--workers", "2")  # uploads while worker processes encode
     for part in range(PARTS):
         convert(raw, f"s3://{BUCKET}/parts", "--part", f"{part}/{PARTS}")
         convert(raw, f"s3://{BUCKET}/separate{part}/", "--part", f"{part}/{PARTS}")
