@@ -110,6 +110,16 @@ def test_streaming_from_s3_gives_the_local_samples(converted, shuffle):
     assert _samples(f"s3://{BUCKET}/full/index.json", rank=1, world_size=2) == _samples(local, rank=1, world_size=2)
 
 
+def test_the_cache_keeps_whole_checked_shards_from_s3(converted, tmp_path):
+    _, local = converted
+    cache = tmp_path / "cache"
+    for _ in range(2):  # downloads, then reads the cached copies
+        assert _samples(f"s3://{BUCKET}/full", cache_dir=cache, shuffle="sample", seed=7) == _samples(local, shuffle="sample", seed=7)
+    index = load_index(local)
+    cached = {path.name.split("-", 1)[1]: path.read_bytes() for path in cache.iterdir()}
+    assert cached == {shard.path: (local / shard.path).read_bytes() for shard in index.shards if shard.split == "train"}
+
+
 def test_dataloader_workers_stream_from_s3(converted):
     _, local = converted
     stream = EventStream(f"s3://{BUCKET}/full", split="train", shuffle=True, seed=1)
