@@ -16,20 +16,23 @@ from typing import Sequence
 
 import numpy as np
 
-from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, SampleColumns, ShardInfo, load_index, save_index
+from neuroshards.index import INDEX_NAME, DatasetIndex, IndexFileError, SampleColumns, ShardInfo
+
+from .storage import is_url, list_names, read_index, relative_path, write_index
 
 PARTIAL_PATTERN = "index.part*of*.json"
 
 
-def _partial_indexes(directories: Sequence[str | os.PathLike]) -> list[Path]:
-    found: list[Path] = []
-    for directory in map(Path, directories):
-        if not directory.is_dir():
+def _partial_indexes(directories: Sequence[str | os.PathLike]) -> list[tuple[str | os.PathLike, str]]:
+    """(folder or URL, file name) of each partial index found."""
+    found: list[tuple[str | os.PathLike, str]] = []
+    for directory in directories:
+        if not is_url(directory) and not Path(directory).is_dir():
             raise IndexFileError(f"{directory}: not a folder")
-        partial = sorted(directory.glob(PARTIAL_PATTERN))
+        partial = list_names(directory, PARTIAL_PATTERN)
         if not partial:
             raise IndexFileError(f"{directory}: no partial index ({PARTIAL_PATTERN}); convert with --part I/N first")
-        found.extend(partial)
+        found.extend((directory, name) for name in partial)
     return found
 
 
@@ -44,27 +47,28 @@ def _identity(index: DatasetIndex) -> dict:
     }
 
 
-def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike | None = None) -> Path:
+def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike | None = None) -> str:
     """Merge the partial indexes found in ``directories`` into ``out/index.json`` (``out`` defaults
-    to the only directory given). Returns the path of the merged index."""
+    to the only directory given). Folders, or object storage URLs (all of one kind). Returns where
+    the merged index is."""
     if out is None:
         if len(directories) != 1:
             raise IndexFileError("the parts are in several folders: name the merged index's folder with --out")
         out = directories[0]
-    out = Path(out)
     paths = _partial_indexes(directories)
-    parts: dict[int, tuple[Path, DatasetIndex]] = {}
+    parts: dict[int, tuple[tuple[str | os.PathLike, str], DatasetIndex]] = {}
     counts = set()
-    reference: tuple[Path, dict] | None = None
-    for path in paths:
-        index = load_index(path)
+    reference: tuple[tuple[str | os.PathLike, str], dict] | None = None
+    for directory, name in paths:
+        path = (directory, name)
+        index = read_index(directory, name)
         part = index.generator.get("options", {}).get("part")
         if not (isinstance(part, list) and len(part) == 2):
-            raise IndexFileError(f"{path}: not a partial index (its generator options name no part)")
+            raise IndexFileError(f"{_name(path)}: not a partial index (its generator options name no part)")
         number, count = part
         counts.add(count)
         if number in parts:
-            raise IndexFileError(f"{path}: part {number}/{count} also comes from {parts[number][0]}")
+            raise IndexFileError(f"{_name(path)}: part {number}/{count} also comes from {_name(parts[number][0])}")
         identity = _identity(index)
         if reference is None:
             reference = (path, identity)
@@ -72,7 +76,7 @@ def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike
             different = [name for name in identity if identity[name] != reference[1][name]]
             if different:
                 raise IndexFileError(
-                    f"{path}: differs from {reference[0]} in {', '.join(different)}; the parts of one merge must "
+                    f"{_name(path)}: differs from {_name(reference[0])} in {', '.join(different)}; the parts of one merge must "
                     "come from the same dataset, options and shardgen version"
                 )
         parts[number] = (path, index)
@@ -86,12 +90,11 @@ def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike
     tables: list[SampleColumns] = []
     first_shard: list[int] = []
     for number in sorted(parts):
-        path, index = parts[number]
+        (directory, _), index = parts[number]
         first_shard.append(len(shards))
         tables.append(index.samples)
         for shard in index.shards:
-            location = Path(os.path.relpath(path.parent / shard.path, out)).as_posix()
-            shards.append(replace(shard, path=location))
+            shards.append(replace(shard, path=relative_path(directory, shard.path, out)))
     samples = SampleColumns.concatenate(tables, first_shard)
     _refuse_repeated_keys(samples, shards)
     first = parts[0][1]
@@ -104,8 +107,12 @@ def merge_parts(directories: Sequence[str | os.PathLike], out: str | os.PathLike
         extra=first.extra,
         generator=reference[1]["generator"],  # type: ignore[index]
     )
-    out.mkdir(parents=True, exist_ok=True)
-    return save_index(merged, out, INDEX_NAME)
+    return write_index(merged, out, INDEX_NAME)
+
+
+def _name(path: tuple[str | os.PathLike, str]) -> str:
+    directory, name = path
+    return f"{os.fspath(directory).rstrip('/')}/{name}"
 
 
 def _refuse_repeated_keys(samples: SampleColumns, shards: list[ShardInfo]) -> None:

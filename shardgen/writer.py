@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import xxhash
 
@@ -243,8 +243,12 @@ class _ShardFile:
 class ShardSink:
     """Writes one split's samples into a numbered series of tar shards."""
 
-    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = ""):
+    def __init__(
+        self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = "",
+        on_shard: Callable[[Path], None] | None = None,
+    ):
         self.out, self.split, self.name_prefix = out, split, name_prefix
+        self.on_shard = on_shard  # told of each finished shard (an upload to object storage)
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[ShardInfo] = []
         self.tables: list[SampleColumns] = []  # one per shard in ``shards``
@@ -307,6 +311,8 @@ class ShardSink:
         self.tables.append(SampleColumns.build({**self._table, "shard": [0] * len(self._table["key"])}))
         self._file = None
         self._temporary = None
+        if self.on_shard is not None:
+            self.on_shard(self.out / name)
 
 
 def _encoded_samples(
@@ -362,8 +368,12 @@ def write_shards(
     options: WriterOptions = WriterOptions(),
     generator_options: dict[str, Any] | None = None,
     part: tuple[int, int] | None = None,
+    on_shard: Callable[[Path], None] | None = None,
 ) -> ConversionSummary:
     """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``.
+
+    ``on_shard(path)`` is called with each shard as soon as it is complete (``shardgen.storage``
+    uploads it from there to object storage).
 
     ``part=(i, n)`` converts every n-th task from the i-th on (a deterministic 1/n of the
     recordings), names the shards ``<split>-part000iof000n-NNNNNN.tar`` and writes the partial
@@ -397,7 +407,9 @@ def write_shards(
                     )
                 sink = sinks.get(sample.split)
                 if sink is None:
-                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes, prefix)
+                    sink = sinks[sample.split] = ShardSink(
+                        out, sample.split, options.max_samples, options.max_bytes, prefix, on_shard
+                    )
                 sink.add(sample)
                 summary.n_samples += 1
                 summary.n_events += sample.n_events
