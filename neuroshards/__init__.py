@@ -2,7 +2,9 @@
 
 This package imports neither side. It holds the sample record (``record``), the index
 (``index``: a JSON header and memory-mapped per-sample columns with checksums), the tar layout
-written and read (``tar``), events in memory (``events``) and every error class (``errors``).
+written and read (``tar``), events in memory (``events``), sample keys (``keys``), every error
+class (``errors``) and the access to where shards live (``sources``: local folders, HTTP and
+object storage, with timeouts, retries and checks), which the writer and the readers share.
 """
 
 from .errors import (
@@ -14,6 +16,7 @@ from .errors import (
     RecordError,
     SampleError,
     ShardError,
+    ShardNotFoundError,
 )
 from .events import Events
 from .index import DatasetIndex, SampleColumns, ShardInfo, load_index, save_index
@@ -33,6 +36,7 @@ __all__ = [
     "SampleError",
     "ShardError",
     "ShardInfo",
+    "ShardNotFoundError",
     "__version__",
     "load_index",
     "save_index",

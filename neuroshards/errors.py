@@ -31,6 +31,10 @@ class ShardError(NeuroshardsError):
     """A shard that cannot be read; the message names the shard, the byte offset and the member."""
 
 
+class ShardNotFoundError(ShardError):
+    """A file of the dataset that is not there (HTTP 404, no such object or file)."""
+
+
 class IntegrityError(ShardError):
     """Bytes that differ from what the index recorded (checksum or size): the shard was damaged
     or changed after its index was written."""

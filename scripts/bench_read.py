@@ -36,7 +36,7 @@ from neuroshards.tar import iter_samples
 from streams import ShardDataset
 from streams.plan import build_catalog
 from streams.reader import SampleReader
-from streams.sources import ShardStore
+from neuroshards.sources import ShardStore
 
 CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
 

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from neuroshards.errors import NeuroshardsError
 from neuroshards.index import load_index
+from neuroshards.sources import ShardStore
 
 from . import __version__, convert
 from .datasets import DATASETS
@@ -123,8 +124,6 @@ def _run_info(args: argparse.Namespace) -> None:
     from .storage import is_url
 
     if is_url(args.path):
-        from streams.sources import ShardStore
-
         index = ShardStore(args.path).load_index()
     else:
         index = load_index(args.path)

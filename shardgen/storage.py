@@ -8,8 +8,8 @@ object appears whole), so a reader never finds an index whose shards are missing
 earlier run that the new index does not name are removed (of this part only, for ``--part``).
 A crashed run leaves at most shards that no index names: rerun the same command.
 
-Credentials, endpoints, timeouts and retries are those of reading (``streams.sources.objects`` and
-``streams.sources.remote``). Local output takes the same path with nothing to upload.
+Credentials, endpoints, timeouts and retries are those of reading (``neuroshards.sources.objects`` and
+``neuroshards.sources.remote``). Local output takes the same path with nothing to upload.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import concurrent.futures
 import fnmatch
 import os
 import posixpath
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,29 +25,22 @@ from typing import Callable
 
 from neuroshards.errors import ShardError
 from neuroshards.index import DatasetIndex, load_index, samples_file_name, save_index
+from neuroshards.sources import ShardStore
+from neuroshards.sources.objects import OBJECT_SCHEMES, ObjectFiles, split_object_url, url_scheme
+from neuroshards.sources.remote import PERMANENT_ERRORS, Attempts, RemoteOptions
 
 UPLOADS_IN_FLIGHT = 4
-_URL_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def url_scheme(location: str | os.PathLike) -> str | None:
-    """``"s3"`` for ``"s3://bucket/x"``, None for a local path. (``streams.sources.objects`` reads
-    locations by the same rule; importing it from there would load torch for local conversions.)"""
-    match = _URL_SCHEME.match(os.fspath(location))
-    return match[1].lower() if match else None
 
 
 def is_url(location: str | os.PathLike) -> bool:
-    return url_scheme(location) is not None
+    return url_scheme(os.fspath(location)) is not None
 
 
 def output_location(text: str | os.PathLike) -> str | Path:
     """``--out``: a local folder (a Path) or an object storage URL (checked here, before any work)."""
-    scheme = url_scheme(text)
+    scheme = url_scheme(os.fspath(text))
     if scheme is None:
         return Path(text)
-    from streams.sources.objects import OBJECT_SCHEMES, split_object_url
-
     if scheme not in OBJECT_SCHEMES:
         supported = ", ".join(f"{name}://" for name in OBJECT_SCHEMES)
         reason = "HTTP is read-only here" if scheme in ("http", "https") else f"unknown scheme '{scheme}://'"
@@ -58,8 +50,6 @@ def output_location(text: str | os.PathLike) -> str | Path:
 
 
 def _objects(url: str):
-    from streams.sources.objects import ObjectFiles
-    from streams.sources.remote import RemoteOptions
 
     return ObjectFiles(url, RemoteOptions.from_environment())
 
@@ -67,8 +57,6 @@ def _objects(url: str):
 def upload(files, local: Path, name: str) -> None:
     """``local`` -> object ``name`` under ``files``' prefix, retried within the read budget; the
     object's size is checked after the upload."""
-    from streams.sources.remote import PERMANENT_ERRORS, Attempts
-
     where = files.where(name)
     attempts = Attempts(where, f"uploading {local}", files.options)
     size = local.stat().st_size
@@ -169,8 +157,6 @@ def list_names(location: str | os.PathLike, pattern: str) -> list[str]:
 
 def read_index(location: str | os.PathLike, name: str) -> DatasetIndex:
     if is_url(location):
-        from streams.sources import ShardStore
-
         return ShardStore(os.fspath(location)).load_index(name)
     return load_index(Path(location) / name)
 
@@ -181,8 +167,6 @@ def relative_path(directory: str | os.PathLike, name: str, out: str | os.PathLik
         raise ValueError(f"{directory} and {out}: the parts and the merged index must both be local or both URLs")
     if not is_url(out):
         return Path(os.path.relpath(Path(directory) / name, out)).as_posix()
-    from streams.sources.objects import split_object_url
-
     (scheme, root), (out_scheme, out_root) = split_object_url(os.fspath(directory)), split_object_url(os.fspath(out))
     if scheme != out_scheme:
         raise ValueError(f"{directory} and {out}: the parts and the merged index must be in one kind of storage")

@@ -16,8 +16,9 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from neuroshards.errors import IndexFileError, ShardError
+from neuroshards.errors import IndexFileError, ShardError, ShardNotFoundError
 from neuroshards.index import DatasetIndex, sample_checksum
+from neuroshards.sources import ShardStore
 
 READ_CHUNK = 4 << 20
 SAMPLES_NAMED = 3  # bad samples named per shard; the rest are counted
@@ -94,8 +95,6 @@ def verify_shard(store, index: DatasetIndex, number: int) -> ShardReport:
                     if len(data) != length or sample_checksum(data) != int(index.samples.checksum[row]):
                         bad_samples.append(f"{index.samples.key_of(row)!r} at byte {offset}")
     except ShardError as error:
-        from streams.sources import ShardNotFoundError
-
         report.problems.append(("missing: " if isinstance(error, ShardNotFoundError) else "cannot read: ") + str(error))
         return report
     if size != shard.bytes:
@@ -112,8 +111,6 @@ def verify_shard(store, index: DatasetIndex, number: int) -> ShardReport:
 def verify_dataset(location: str | os.PathLike, *, on_shard: Callable[[ShardReport], None] | None = None) -> VerifyReport:
     """Check the dataset at ``location`` (folder, index.json, or URL); ``on_shard`` sees each
     shard's report as it is made."""
-    from streams.sources import ShardStore
-
     store = ShardStore(location)
     report = VerifyReport(store.location)
     try:

@@ -20,10 +20,10 @@ from neuroshards.errors import (
     SampleError,
     ShardError,
 )
+from neuroshards.sources import ShardStore
 
 from . import stages
 from .mapstyle import ShardDataset
-from .sources import ShardStore
 from .stream import EventStream, StreamLoader
 from .subset import Subset
 

@@ -17,10 +17,10 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from neuroshards.index import DatasetIndex
+from neuroshards.sources import ShardStore
 
 from .plan import Catalog, build_catalog
 from .reader import SampleReader
-from .sources import ShardStore
 from .stages import decode_sample
 from .subset import Subset
 

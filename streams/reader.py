@@ -13,10 +13,10 @@ import numpy as np
 
 from neuroshards.errors import IntegrityError
 from neuroshards.index import sample_checksum
+from neuroshards.sources import RunReader, ShardStore
 
 from .lazy import lazy_module
 from .plan import Catalog, read_order, read_runs
-from .sources import RunReader, ShardStore
 
 tar = lazy_module("neuroshards.tar")  # its numba header scan loads with the first read
 

@@ -28,11 +28,11 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from neuroshards.errors import PlanError
 from neuroshards.index import DatasetIndex
+from neuroshards.sources import ShardStore
 
 from . import stages
 from .plan import SHUFFLES, Catalog, Layout, build_catalog, epoch_sequence, rank_block, resampled_sequence, worker_share
 from .reader import SampleReader
-from .sources import ShardStore
 from .state import EpochState
 from .subset import Subset
 

@@ -20,9 +20,9 @@ from neuroshards.index import load_index  # noqa: E402
 from shardgen.cli import main  # noqa: E402
 from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
 from streams import EventStream  # noqa: E402
-from streams.sources import ShardStore  # noqa: E402
-from streams.sources.objects import object_filesystem  # noqa: E402
-from streams.sources.remote import RemoteOptions  # noqa: E402
+from neuroshards.sources import ShardStore  # noqa: E402
+from neuroshards.sources.objects import object_filesystem  # noqa: E402
+from neuroshards.sources.remote import RemoteOptions  # noqa: E402
 
 BUCKET = "neuroshards-test"
 PARTS = 3

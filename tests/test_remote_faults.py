@@ -21,7 +21,7 @@ from neuroshards.index import load_index
 from shardgen.cli import main
 from streaming_helpers import write_uneven_shards
 from streams import EventStream
-from streams.sources import ShardStore
+from neuroshards.sources import ShardStore
 
 SIZES = [6, 3, 5]
 STALL_S = 0.6  # past the 0.2 s read timeout

@@ -6,8 +6,9 @@ import re
 from functools import partial
 from pathlib import Path
 
-from ..formats import pack_atis_bin
 from neuroshards.record import PackedEvents
+
+from ..formats import pack_atis_bin
 from .base import DatasetAdapter, FileTask, Plan, RawFile, class_folder_tasks, matching
 from .registry import register
 

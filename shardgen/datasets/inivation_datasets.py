@@ -13,10 +13,11 @@ from typing import Iterator
 
 import numpy as np
 
+from neuroshards.events import Events
+
+from ..formats import concatenate
 from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
-from ..formats import concatenate
-from neuroshards.events import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path, matching
 from .registry import register
 

@@ -22,8 +22,9 @@ import numpy as np
 from numba import njit
 
 from neuroshards.record import PackedEvents
-from .errors import FormatError
+
 from .blocks import NO_TIME, new_events, rechunk, set_bit
+from .errors import FormatError
 from .inivation import TextHeader, chip_facts, read_exact, read_text_header, stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
 

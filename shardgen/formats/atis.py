@@ -12,6 +12,7 @@ import numpy as np
 from numba import njit
 
 from neuroshards.record import PackedEvents
+
 from .blocks import NO_TIME, set_bit
 from .errors import FormatError
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .errors import FormatError
 
+
 def load_npy(data: bytes, *, source: str, allow_pickle: bool = False) -> np.ndarray:
     """A ``.npy`` file's array. Object arrays are pickles: refused unless ``allow_pickle``."""
     try:

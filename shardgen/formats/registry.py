@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, Protocol
 
-
 from neuroshards.events import Events
 
 from .errors import FormatError

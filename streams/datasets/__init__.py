@@ -4,5 +4,38 @@
 ``CIFAR10DVS``, ``NMNIST``, ...); every class is also importable from here.
 """
 
-from .spikingjelly import *  # noqa: F403
-from .spikingjelly import __all__
+from .spikingjelly import (
+    ASLDVS,
+    Bullying10kClassification,
+    CIFAR10DVS,
+    CIFAR10DVSTEBNSplit,
+    DVS128Gesture,
+    DVSLip,
+    ESImageNet,
+    HARDVS,
+    NAVGestureSit,
+    NAVGestureWalk,
+    NCaltech101,
+    NMNIST,
+    NeuromorphicDatasetFolder,
+    SpikingHeidelbergDigits,
+    SpikingSpeechCommands,
+)
+
+__all__ = [
+    "ASLDVS",
+    "Bullying10kClassification",
+    "CIFAR10DVS",
+    "CIFAR10DVSTEBNSplit",
+    "DVS128Gesture",
+    "DVSLip",
+    "ESImageNet",
+    "HARDVS",
+    "NAVGestureSit",
+    "NAVGestureWalk",
+    "NCaltech101",
+    "NMNIST",
+    "NeuromorphicDatasetFolder",
+    "SpikingHeidelbergDigits",
+    "SpikingSpeechCommands",
+]

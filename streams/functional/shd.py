@@ -34,6 +34,7 @@ from neuroshards.events import microseconds_to_float16_seconds
 from .integrate import _check_frames_num, _integrate_ranges, _is_sorted, _limit
 from .integrate import cal_fixed_frames_number_segment_index as _index_by_number
 
+
 def _check_time_dtype(time_dtype) -> None:
     if time_dtype is not None and np.dtype(time_dtype) != np.float16:
         raise ValueError(f"time_dtype must be np.float16 (SpikingJelly on SHD) or None (exact µs), got {time_dtype!r}")

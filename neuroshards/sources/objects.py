@@ -22,9 +22,9 @@ import posixpath
 import re
 from typing import Any, BinaryIO
 
-from neuroshards.errors import IntegrityError, ShardError
+from neuroshards.errors import IntegrityError, ShardError, ShardNotFoundError
 
-from .remote import PERMANENT_ERRORS, RemoteOptions, ResumableStream, ShardNotFoundError, TransientError
+from .remote import PERMANENT_ERRORS, RemoteOptions, ResumableStream, TransientError
 
 # Scheme -> (fsspec protocol, the package that provides it, the extra that installs it).
 OBJECT_SCHEMES = {

@@ -33,10 +33,6 @@ class TransientError(Exception):
     does not match what was asked): raised by the openers, counted by ``Attempts``."""
 
 
-class ShardNotFoundError(ShardError):
-    """A file of the dataset that is not there (HTTP 404, no such object or file)."""
-
-
 def _environment_number(name: str, default: float) -> float:
     text = os.environ.get(name)
     if not text:

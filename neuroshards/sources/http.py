@@ -19,9 +19,9 @@ import urllib.parse
 import urllib.request
 from typing import BinaryIO
 
-from neuroshards.errors import IntegrityError, ShardError
+from neuroshards.errors import IntegrityError, ShardError, ShardNotFoundError
 
-from .remote import RemoteOptions, ResumableStream, ShardNotFoundError, TransientError
+from .remote import RemoteOptions, ResumableStream, TransientError
 
 MAX_REDIRECTS = 5
 SKIP_CHUNK = 1 << 20

@@ -7,9 +7,7 @@ import shlex
 import subprocess
 from typing import BinaryIO
 
-from neuroshards.errors import ShardError
-
-from .remote import ShardNotFoundError
+from neuroshards.errors import ShardError, ShardNotFoundError
 
 SKIP_CHUNK = 1 << 20
 

@@ -20,14 +20,14 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from neuroshards.errors import IndexFileError, ShardError
+from neuroshards.errors import IndexFileError, ShardError, ShardNotFoundError
 from neuroshards.index import INDEX_NAME, DatasetIndex, load_index, parse_index
 
 from .cache import ShardCache
 from .http import HttpFiles
 from .local import LocalFiles, PipeFiles
 from .objects import OBJECT_SCHEMES, ObjectFiles, url_scheme
-from .remote import RemoteOptions, ShardNotFoundError
+from .remote import RemoteOptions
 from .runs import RunReader, read_into
 
 SUPPORTED = "a local folder, http(s)://, " + ", ".join(f"{scheme}://" for scheme in OBJECT_SCHEMES) + " or pipe:"
