@@ -17,7 +17,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from neuroshards.index import DatasetIndex
-from neuroshards.sources import ShardStore
+from neuroshards.sources import RemoteOptions, ShardStore
 
 from .plan import Catalog, build_catalog
 from .reader import SampleReader
@@ -39,8 +39,9 @@ class ShardDataset(Dataset):
         transform: Callable[[dict], Any] | None = None,
         cache_dir: str | os.PathLike | None = None,
         cache_bytes: int = 16 << 30,
+        remote: RemoteOptions | None = None,
     ):
-        self.store = ShardStore(path, cache_dir=cache_dir, cache_bytes=cache_bytes)
+        self.store = ShardStore(path, cache_dir=cache_dir, cache_bytes=cache_bytes, remote=remote)
         self.index: DatasetIndex = self.store.load_index()
         self.split = self.index.resolve_split(split)
         self.catalog: Catalog = build_catalog([self.index], self.split, subset)

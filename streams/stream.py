@@ -28,7 +28,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from neuroshards.errors import PlanError
 from neuroshards.index import DatasetIndex
-from neuroshards.sources import ShardStore
+from neuroshards.sources import RemoteOptions, ShardStore
 
 from . import stages
 from .plan import SHUFFLES, Catalog, Layout, build_catalog, epoch_sequence, rank_block, resampled_sequence, worker_share
@@ -102,7 +102,9 @@ class EventStream(IterableDataset):
     ``remainder``: ``"pad"``, ``"drop"`` or
     ``"error"`` (see ``streams.plan``). ``epoch_length``: resample that many samples per epoch with
     replacement. ``rank``/``world_size`` default to torch.distributed's when it is initialised at
-    construction. ``cache_dir``/``cache_bytes``: keep remote shards locally. ``read_ahead``: samples
+    construction. ``cache_dir``/``cache_bytes``: keep remote shards locally. ``remote``: timeouts and
+    retries of remote reads (``neuroshards.sources.RemoteOptions``; default from the
+    ``NEUROSHARDS_*`` environment variables). ``read_ahead``: samples
     a worker reads ahead (in storage order) and holds.
     Chain stages with ``.frames()``, ``.batch()``, ``.map()``, ... or ``.compose(stage)``.
     """
@@ -125,6 +127,7 @@ class EventStream(IterableDataset):
         cache_dir: str | os.PathLike | None = None,
         cache_bytes: int = 16 << 30,
         allow_pipe: bool = False,
+        remote: RemoteOptions | None = None,
         read_ahead: int = 64,
     ):
         shuffle = {True: "block", False: None}.get(shuffle, shuffle)  # type: ignore[arg-type]
@@ -136,7 +139,8 @@ class EventStream(IterableDataset):
             raise ValueError("mixing several shard directories draws samples by weight: give epoch_length")
         if weights is not None and epoch_length is None:
             raise ValueError("weights mix shard directories by resampling: give epoch_length too")
-        stores = [ShardStore(location, cache_dir=cache_dir, cache_bytes=cache_bytes, allow_pipe=allow_pipe) for location in locations]
+        stores = [ShardStore(location, cache_dir=cache_dir, cache_bytes=cache_bytes, allow_pipe=allow_pipe, remote=remote)
+                  for location in locations]
         self.indexes: list[DatasetIndex] = [store.load_index() for store in stores]
         catalog = build_catalog(self.indexes, split, subset)
         if not len(catalog):

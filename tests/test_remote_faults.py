@@ -18,10 +18,11 @@ import pytest
 
 from neuroshards.errors import IntegrityError, ShardError
 from neuroshards.index import load_index
+from neuroshards.sources import RemoteOptions, ShardStore
 from shardgen.cli import main
+from streams import EventStream, ShardDataset
+
 from streaming_helpers import write_uneven_shards
-from streams import EventStream
-from neuroshards.sources import ShardStore
 
 SIZES = [6, 3, 5]
 STALL_S = 0.6  # past the 0.2 s read timeout
@@ -200,6 +201,15 @@ def test_a_fault_that_persists_is_one_error_naming_the_url_and_the_attempts(serv
         _samples(base + fault + "/")
     assert time.monotonic() - started < 10
     assert sum(1 for kind, name, _ in log if name == "train-000000.tar") == 4  # the first try and 3 retries
+
+
+def test_the_stream_and_the_dataset_take_their_own_remote_options(dataset, server):
+    base, log = server
+    options = RemoteOptions(connect_timeout=0.5, read_timeout=0.1, retries=1, backoff=0.01)
+    with pytest.raises(ShardError, match=r"failed after 2 attempts .*read timeout 0.1 s"):
+        _samples(base + "stallalways/", remote=options)
+    with pytest.raises(ShardError, match=r"failed after 2 attempts .*read timeout 0.1 s"):
+        ShardDataset(base + "stallalways/", split="train", remote=options)[0]
 
 
 @pytest.mark.parametrize("fault", ["bigger", "short"])
