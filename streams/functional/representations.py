@@ -337,7 +337,9 @@ def to_timesurface(
 ) -> np.ndarray:
     """Tonic's ``ToTimesurface`` (Lagorce et al. 2016, over the whole sensor): float64
     ``[S, P, H, W]``, surface i = exp(-(t_end_i - last timestamp of each pixel) / tau) at the end
-    ``t_end_i = (i + 1) * dt + t_first`` of the i-th ``dt`` window (0 where no event yet)."""
+    ``t_end_i = (i + 1) * dt + t_first`` of the i-th ``dt`` window (0 where no event yet).
+    ``t_first`` is the first event of the first window, t[0] when that window is empty (unsorted t:
+    Tonic raises)."""
     W, H, P = (int(v) for v in sensor_size)
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt}")
@@ -349,7 +351,8 @@ def to_timesurface(
     ends = (np.arange(1, len(starts) + 1) * dt + start_t).astype(np.float64)
     out = np.empty((len(starts), P * H * W))
     _time_surface_exponents(t, x, y, p, starts, stops, ends, float(tau), W, H, P, out)
-    np.exp(out, out=out)  # numpy's exp, as Tonic's, so the values are equal to the last bit
+    with np.errstate(over="ignore"):  # a pixel whose last event is after the window end (unsorted t): inf
+        np.exp(out, out=out)  # numpy's exp, as Tonic's, so the values are equal to the last bit
     return out.reshape(len(starts), P, H, W)
 
 
@@ -386,15 +389,70 @@ def _group_events(x, y, p, W, H, P, cell_size):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _float32_block_sum(a, lo, hi):  # pragma: no cover - compiled
+    """numpy's float32 sum of at most 128 contiguous values: eight running sums, then the rest."""
+    n = hi - lo
+    if n < 8:
+        total = np.float32(0)
+        for k in range(lo, hi):
+            total += a[k]
+        return total
+    r = a[lo:lo + 8].copy()
+    k = lo + 8
+    while k < hi - n % 8:
+        for j in range(8):
+            r[j] += a[k + j]
+        k += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while k < hi:
+        total += a[k]
+        k += 1
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _numpy_float32_sum(a, lo, hi):  # pragma: no cover - compiled
+    """sum(a[lo:hi]) in float32 as numpy sums a contiguous float32 axis: halves (a multiple of 8
+    long) summed pairwise down to blocks of 128. Numpy recurses; numba compiles this loop."""
+    spans = np.empty((128, 3), np.int64)  # (lo, hi, halves done) of the pending halves
+    partial = np.empty(128, np.float32)
+    depth, results = 0, 0
+    spans[0, 0], spans[0, 1], spans[0, 2] = lo, hi, 0
+    while depth >= 0:
+        l, h, done = spans[depth, 0], spans[depth, 1], spans[depth, 2]
+        if h - l <= 128:
+            partial[results] = _float32_block_sum(a, l, h)
+            results += 1
+            depth -= 1
+            continue
+        if done == 2:
+            partial[results - 2] = partial[results - 2] + partial[results - 1]
+            results -= 1
+            depth -= 1
+            continue
+        half = (h - l) // 2
+        half -= half % 8
+        spans[depth, 2] = done + 1
+        depth += 1
+        if done == 0:
+            spans[depth, 0], spans[depth, 1], spans[depth, 2] = l, l + half, 0
+        else:
+            spans[depth, 0], spans[depth, 1], spans[depth, 2] = l + half, h, 0
+    return partial[0]
+
+
+@numba.njit(cache=True, nogil=True)
 def _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, state, end_state,
-                            differences, decays, hist, accumulate):  # pragma: no cover - compiled
+                            differences, decays, event_sums, hist, accumulate):  # pragma: no cover - compiled
     """Walk Tonic's pairs (event i, earlier event j of its cell and polarity within rho and with
-    t_j >= max(0, t_i - window)) from ``state`` = (group, position, window start).
+    t_j >= max(0, t_i - time_window)) from ``state`` = (group, position, window start).
 
     First pass (``accumulate`` False): write each pair's t_i - t_j to ``differences`` until it is
     full, stopping before the event that would not fit; returns that stop and the pair count.
-    Second pass (True), after numpy turned them into ``decays``: sum them as Tonic does (per event:
-    the pairs in order, then 1 at the centre; per group: the events in order, then / count).
+    Second pass (True), after numpy turned them into ``decays``: sum them as Tonic's np.sum does
+    (per event: the pairs in order, then 1 at the centre; per group: the events in order, then
+    / count). Tonic sums the layers of a [K, size, size] stack: one after the other, except for
+    surfaces of one pixel, where numpy sums a contiguous axis pairwise (``event_sums`` holds those).
     """
     size = 2 * rho + 1
     surface = np.zeros((size, size), np.float32)
@@ -407,6 +465,8 @@ def _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, st
             break
         if lo + i >= hi:  # end of group
             if accumulate and hi > lo:
+                if rho == 0:
+                    hist[g, 0, 0] = _numpy_float32_sum(event_sums, lo, hi)
                 hist[g] /= np.float32(hi - lo)
             g, i, first = g + 1, 0, 0
             continue
@@ -425,6 +485,14 @@ def _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, st
         if not accumulate and used + pairs > differences.shape[0]:
             break
         if accumulate:
+            if rho == 0:
+                layers = np.empty(pairs + 1, np.float32)
+                layers[:pairs] = decays[used:used + pairs]
+                layers[pairs] = 1
+                event_sums[lo + i] = _numpy_float32_sum(layers, 0, pairs + 1)
+                used += pairs
+                i += 1
+                continue
             surface[:] = 0
         for m in range(lo + first, lo + i):
             j = order[m]
@@ -480,16 +548,18 @@ def to_averaged_timesurface(
         rho = surface_size // 2
         state = np.zeros(3, np.int64)
         differences = np.empty(pair_buffer, np.float32)
+        event_sums = np.empty(len(order) if rho == 0 else 0, np.float32)
         while state[0] < len(bounds) - 1:
             end_state, used = _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, state,
-                                                      state, differences, differences, hist, False)
+                                                      state, differences, differences, event_sums, hist, False)
             if used == 0 and (end_state == state).all():  # one event has more pairs than the buffer
                 differences = np.empty(2 * len(differences), np.float32)
                 continue
             d = differences[:used]
-            decays = (np.exp(-d / tau) if decay == "exp" else -d / (3 * tau) + 1).astype(np.float32)
+            with np.errstate(over="ignore"):  # later events before earlier ones (unsorted t): inf
+                decays = (np.exp(-d / tau) if decay == "exp" else -d / (3 * tau) + 1).astype(np.float32)
             _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, state,
-                                    end_state, differences, decays, hist, True)
+                                    end_state, differences, decays, event_sums, hist, True)
             state = end_state
     return hist.reshape(n_cells, P, surface_size, surface_size)
 
