@@ -82,6 +82,22 @@ def _python_slice_bounds(starts: np.ndarray, stops: np.ndarray, n: int) -> tuple
     return starts, np.maximum(stops, starts)
 
 
+def time_windows(
+    t_first, t_last, time_window: float, overlap: float = 0, include_incomplete: bool = False,
+    start_time: float | None = None, end_time: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end times of ``SliceByTime``'s windows for a recording from ``t_first`` to ``t_last``."""
+    stride = time_window - overlap
+    if not stride > 0:
+        raise ValueError(f"time_window - overlap must be positive, got {time_window} - {overlap}")
+    start = t_first if start_time is None else start_time
+    end = t_last if end_time is None else end_time
+    span = (end - start - time_window) / stride
+    n_slices = max(int((np.ceil(span) if include_incomplete else np.floor(span)) + 1), 1)
+    starts = np.arange(n_slices) * stride + start
+    return starts, starts + time_window
+
+
 def slice_by_time(
     t: np.ndarray,
     time_window: float,
@@ -92,15 +108,8 @@ def slice_by_time(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Windows of ``time_window`` every ``time_window - overlap`` from the first event (or
     ``start_time``) to the last (or ``end_time``): ``tonic.slicers.SliceByTime``. At least one."""
-    stride = time_window - overlap
-    if not stride > 0:
-        raise ValueError(f"time_window - overlap must be positive, got {time_window} - {overlap}")
-    start = t[0] if start_time is None else start_time
-    end = t[-1] if end_time is None else end_time
-    span = (end - start - time_window) / stride
-    n_slices = max(int((np.ceil(span) if include_incomplete else np.floor(span)) + 1), 1)
-    window_starts = np.arange(n_slices) * stride + start
-    return _python_slice_bounds(np.searchsorted(t, window_starts), np.searchsorted(t, window_starts + time_window), len(t))
+    starts, ends = time_windows(t[0], t[-1], time_window, overlap, include_incomplete, start_time, end_time)
+    return _python_slice_bounds(np.searchsorted(t, starts), np.searchsorted(t, ends), len(t))
 
 
 def slice_by_count(
@@ -117,6 +126,15 @@ def slice_by_count(
     return _python_slice_bounds(starts, starts + count, n_events)
 
 
+def time_bin_windows(t_first, t_last, bin_count: int, overlap: float = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end times of ``SliceByTimeBins``' windows for a recording from ``t_first`` to ``t_last``."""
+    if not overlap < 1:
+        raise ValueError(f"overlap is a fraction of a bin and must be below 1, got {overlap}")
+    window = (t_last - t_first) // bin_count * (1 + overlap)
+    starts = np.arange(bin_count) * (window * (1 - overlap)) + t_first
+    return starts, starts + window
+
+
 def slice_by_time_bins(
     t: np.ndarray, bin_count: int, overlap: float = 0, last_bin_to_end: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -125,12 +143,8 @@ def slice_by_time_bins(
     Tonic's windows stop short of the last event; ``last_bin_to_end=True`` (not Tonic's rule)
     stretches the last window to take every event up to the end of the array.
     """
-    if not overlap < 1:
-        raise ValueError(f"overlap is a fraction of a bin and must be below 1, got {overlap}")
-    window = (t[-1] - t[0]) // bin_count * (1 + overlap)
-    stride = window * (1 - overlap)
-    window_starts = np.arange(bin_count) * stride + t[0]
-    starts, stops = _python_slice_bounds(np.searchsorted(t, window_starts), np.searchsorted(t, window_starts + window), len(t))
+    starts, ends = time_bin_windows(t[0], t[-1], bin_count, overlap)
+    starts, stops = _python_slice_bounds(np.searchsorted(t, starts), np.searchsorted(t, ends), len(t))
     if last_bin_to_end:
         stops[-1] = len(t)
     return starts, stops
@@ -360,6 +374,11 @@ def _time_surface_exponents(t, x, y, p, starts, stops, ends, tau, W, H, P, out):
             row[j] = -(end - memory[j]) / tau
 
 
+def timesurface_ends(n_surfaces: int, dt: float, start_t) -> np.ndarray:
+    """Tonic's reference times (i + 1) * dt + start_t of the surfaces, in its arithmetic, as float64."""
+    return (np.arange(1, n_surfaces + 1) * dt + start_t).astype(np.float64)
+
+
 def to_timesurface(
     t: np.ndarray,
     x: np.ndarray,
@@ -384,7 +403,7 @@ def to_timesurface(
     starts, stops = slice_by_time(t, dt, overlap, include_incomplete)
     # Tonic's reference time is the first event of the first window (t[0] unless t is unsorted).
     start_t = t[starts[0]] if stops[0] > starts[0] else t[0]
-    ends = (np.arange(1, len(starts) + 1) * dt + start_t).astype(np.float64)
+    ends = timesurface_ends(len(starts), dt, start_t)
     out = np.empty((len(starts), P * H * W))
     _time_surface_exponents(t, x, y, p, starts, stops, ends, float(tau), W, H, P, out)
     with np.errstate(over="ignore"):  # a pixel whose last event is after the window end (unsorted t): inf
