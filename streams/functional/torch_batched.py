@@ -268,6 +268,8 @@ def to_timesurface(
     B, N = x.shape
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt}")
+    if N == 0:  # one zero surface each, as on the CPU
+        return torch.zeros(B, 1, P, H, W, dtype=torch.float64, device=x.device), torch.ones(B, dtype=torch.int64, device=x.device)
     starts, stops, counts = frame_slices(t, lengths, time_window=dt)
     S = starts.shape[1]
     plane = P * H * W
