@@ -35,13 +35,17 @@ def make_events(n: int, width: int, height: int, seed: int = 0) -> np.ndarray:
     return events
 
 
-def median_seconds(function, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def seconds(function) -> float:
+    start = time.perf_counter()
+    function()
+    return time.perf_counter() - start
+
+
+def median_seconds(functions, repeat: int) -> list[float]:
+    """Median time of each function, run in turn ``repeat`` times: interleaved, so that a change
+    in the machine's load (it is shared) weighs on all of them alike."""
+    times = [[seconds(f) for f in functions] for _ in range(repeat)]
+    return [statistics.median(column) for column in zip(*times)]
 
 
 def evlib_cases(events: np.ndarray, width: int, height: int, frames_window: int, n_frames: int, bins: int, dt: int, tau: float):
@@ -96,14 +100,17 @@ def main() -> None:
         evlib = evlib_cases(events, width, height, frames_window, n_frames, bins, dt, tau)
         for name, theirs, mine, data in cases:
             mine(data[:1000])  # compile
-            slow = name.startswith("ToAveragedTimesurface")
-            tonic_s = median_seconds(lambda: theirs(data), 1 if slow else args.repeat)
-            ours_s = median_seconds(lambda: mine(data), args.repeat)
-            line = f"{sensor:<10} {name:<42} {tonic_s:9.4f} {ours_s:9.4f} {tonic_s / ours_s:6.1f}x"
+            functions = [lambda: theirs(data), lambda: mine(data)] + ([evlib[name]] if name in evlib else [])
             if name in evlib:
                 evlib[name]()  # warm
-                evlib_s = median_seconds(evlib[name], args.repeat)
-                line += f" {evlib_s:9.4f} {evlib_s / ours_s:6.1f}x"
+            slow = name.startswith("ToAveragedTimesurface")  # Tonic once, ours beside it
+            times = median_seconds(functions, 1 if slow else args.repeat)
+            if slow:
+                times[1] = median_seconds(functions[1:], args.repeat)[0]
+            tonic_s, ours_s = times[:2]
+            line = f"{sensor:<10} {name:<42} {tonic_s:9.4f} {ours_s:9.4f} {tonic_s / ours_s:6.1f}x"
+            if name in evlib:
+                line += f" {times[2]:9.4f} {times[2] / ours_s:6.1f}x"
             print(line, flush=True)
 
 
