@@ -293,7 +293,7 @@ def _voxel_share(t, p, k, n_bins, t0, span):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _voxel_grid_any_order(t, x, y, p, n_bins, W, H, out):  # pragma: no cover - compiled
+def _voxel_grid(t, x, y, p, n_bins, W, H, out):  # pragma: no cover - compiled
     """Tonic's bilinear voxel grid into out[n_bins * H * W] (float64), in Tonic's order of sums:
     every event's left share, then every event's right share, each in event order."""
     n = t.shape[0]
@@ -311,39 +311,6 @@ def _voxel_grid_any_order(t, x, y, p, n_bins, W, H, out):  # pragma: no cover - 
                 out[bin_ * H * W + pixel] += value
 
 
-@numba.njit(cache=True, nogil=True)
-def _voxel_grid_sorted(t, x, y, p, n_bins, W, H, out):  # pragma: no cover - compiled
-    """The same sums plane by plane when the bins never decrease (sorted t): plane b takes the
-    left shares of the events of bin b, then the right shares of those of bin b - 1, which is
-    Tonic's order within each cell, while only one plane is written at a time (cache, not RAM).
-    Returns False, writing nothing, when a bin decreases."""
-    n = t.shape[0]
-    span, t0 = np.float64(t[n - 1] - t[0]), np.float64(t[0])
-    first = np.full(n_bins + 2, n, np.int64)  # first[b]: the first event whose bin is >= b
-    b = 0
-    previous = np.int64(0)
-    for k in range(n):
-        bin_, _, _ = _voxel_share(t, p, k, n_bins, t0, span)
-        if bin_ < previous:
-            return False
-        previous = bin_
-        while b <= min(bin_, n_bins + 1):
-            first[b] = k
-            b += 1
-    plane = H * W
-    for b in range(n_bins):
-        for right in (False, True):
-            if right and b == 0:
-                continue
-            lo, hi = (first[b - 1], first[b]) if right else (first[b], first[b + 1])
-            for k in range(lo, hi):
-                pixel = _pixel(x, y, p, k, W, H, 1)
-                if pixel >= 0:
-                    _, share, polarity = _voxel_share(t, p, k, n_bins, t0, span)
-                    out[b * plane + pixel] += polarity * share if right else polarity * (1.0 - share)
-    return True
-
-
 def to_voxel_grid(
     t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, sensor_size: SensorSize, n_time_bins: int
 ) -> np.ndarray:
@@ -356,8 +323,8 @@ def to_voxel_grid(
         raise ValueError(f"n_time_bins must be positive, got {n_time_bins}")
     grid = np.zeros(n_time_bins * H * W, np.float64)
     t, x, y, p = _contiguous(t, x, y, p)
-    if len(t) and not _voxel_grid_sorted(t, x, y, p, n_time_bins, W, H, grid):
-        _voxel_grid_any_order(t, x, y, p, n_time_bins, W, H, grid)
+    if len(t):
+        _voxel_grid(t, x, y, p, n_time_bins, W, H, grid)
     return grid.reshape(n_time_bins, 1, H, W)
 
 
