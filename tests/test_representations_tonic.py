@@ -102,7 +102,10 @@ def test_to_voxel_grid_equals_tonic(sample, bins):
     events["t"][0] = events["t"].min()  # events before t[0] make Tonic wrap bins; tested below
     if events["t"][-1] == events["t"][0]:
         events["t"][-1] += 1  # Tonic divides by zero; tested below
-    assert_same(ours.ToVoxelGrid(sensor_size, bins)(events), tonic_transforms.ToVoxelGrid(sensor_size, bins)(events.copy()))
+    expected = tonic_transforms.ToVoxelGrid(sensor_size, bins)(events.copy())
+    assert_same(ours.ToVoxelGrid(sensor_size, bins)(events), expected)
+    t, x, y, p = R.event_fields(events)  # stripes of 8 bytes: every row on its own, as large sensors are summed
+    assert_same(R.to_voxel_grid(t, x, y, p, sensor_size, bins, stripe_bytes=8), expected)
 
 
 @SETTINGS
@@ -179,6 +182,8 @@ def test_voxel_grid_leaves_out_bins_before_the_first_that_tonic_wraps_to_the_las
         if tis[k] + 1 < 0:
             np.add.at(wrapped, flat[k] + ((tis[k] + 1) % 4) * 24, pols[k] * (ts[k] - tis[k]))
     np.testing.assert_allclose(grid, tonic - wrapped.reshape(grid.shape), rtol=0, atol=1e-12)
+    t, x, y, p = R.event_fields(events)
+    assert_same(R.to_voxel_grid(t, x, y, p, SENSOR, 4, stripe_bytes=8), grid)
 
 
 @pytest.mark.parametrize("events", [ONE_EVENT, SAME_TIME], ids=["one", "same-time"])
