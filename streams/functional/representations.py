@@ -267,6 +267,8 @@ def to_frame(
     """
     if sensor_size is None:
         sensor_size = infer_sensor_size(x, y, p)
+    if time_window is not None or n_time_bins is not None:
+        t = np.ascontiguousarray(t)  # np.searchsorted copies a strided array on every call
     starts, stops = frame_slices(t, time_window, event_count, n_time_bins, n_event_bins, overlap,
                                  include_incomplete, start_time, end_time, last_bin_to_end)
     return count_slices(x, y, p, starts, stops, sensor_size)
@@ -419,13 +421,13 @@ def to_timesurface(
         raise ValueError(f"dt must be positive, got {dt}")
     if len(t) == 0:
         return np.zeros((1, P, H, W))
+    t, x, y, p = _contiguous(t, x, y, p)
     starts, stops = slice_by_time(t, dt, overlap, include_incomplete)
     # Tonic's reference time is the first event of the first window (t[0] unless t is unsorted).
     start_t = t[starts[0]] if stops[0] > starts[0] else t[0]
     ends = timesurface_ends(len(starts), dt, start_t)
     out = np.empty((len(starts), P * H * W))
     memory = np.full(P * H * W, -np.inf)  # each pixel's last timestamp so far
-    t, x, y, p = _contiguous(t, x, y, p)
     tau = float(tau)
     with np.errstate(over="ignore"):  # a pixel whose last event is after the window end (unsorted t): inf
         for i, surface in enumerate(out):
