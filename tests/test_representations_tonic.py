@@ -330,3 +330,7 @@ def test_invalid_parameters_raise_value_errors():
         ours.ToImage()(ONE_EVENT)
     with pytest.raises(ValueError, match="two polarities"):
         ours.ToVoxelGrid((6, 4, 1), 2)(ONE_EVENT)
+    audio = {"t": np.array([1]), "x": np.array([2]), "p": np.array([0])}
+    for transform in (ours.ToVoxelGrid((6, 1, 2), 2), ours.ToTimesurface((6, 1, 2), 5, 5), ours.ToAveragedTimesurface((6, 1, 2))):
+        with pytest.raises(ValueError, match="needs events with y"):
+            transform(audio)

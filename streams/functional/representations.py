@@ -17,7 +17,8 @@ Where Tonic raises, or silently corrupts the data, these do the sensible thing i
   next row). Slices and time ranges are still computed from all events, as Tonic does.
 * **No events**: zero frames with Tonic's frame count for the slicing mode (Tonic's ``ToFrame``
   returns float64 zeros with W and H swapped; its functions raise), a zero voxel grid, one zero time
-  surface, a zero averaged time surface.
+  surface (averaged time surfaces: zeros, as Tonic's).
+* **Time surfaces of unsorted events whose first window is empty** count from ``t[0]`` (Tonic raises).
 * **Frames count in int16, saturating at 32767** (Tonic's int16 counts wrap to negative numbers).
 * **The voxel grid** of events that all share one timestamp puts them in bin 0 (Tonic divides by
   zero: NaN); polarity 0 is -1 whatever ``p``'s dtype (Tonic turns a bool ``p`` — its own
@@ -33,7 +34,7 @@ Where Tonic raises, or silently corrupts the data, these do the sensible thing i
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numba
 import numpy as np
@@ -56,6 +57,11 @@ def event_fields(events) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.
         raise ValueError(f"events need fields t, x and p (and y for 2-D sensors), got {names}")
     y = np.asarray(events["y"]) if "y" in names else None
     return np.asarray(events["t"]), np.asarray(events["x"]), y, np.asarray(events["p"])
+
+
+def _require_y(y: np.ndarray | None, name: str) -> None:
+    if y is None:
+        raise ValueError(f"{name} needs events with y (a 2-D sensor); these have none")
 
 
 def _contiguous(*fields):
@@ -223,7 +229,7 @@ def _count_slices(x, y, p, starts, stops, W, H, P, out):  # pragma: no cover - c
     for i in range(starts.shape[0]):
         for k in range(starts[i], stops[i]):
             pixel = _pixel(x, y, p, k, W, H, P)
-            if pixel >= 0 and out[i, pixel] < 32767:
+            if pixel >= 0 and out[i, pixel] < FRAME_COUNT_MAX:
                 out[i, pixel] += 1
 
 
@@ -362,6 +368,7 @@ def to_voxel_grid(
 ) -> np.ndarray:
     """Tonic's ``ToVoxelGrid`` (Zhu et al. 2019): float64 ``[n_time_bins, 1, H, W]``; polarity 0
     counts -1, the timestamps are spread over ``[0, n_time_bins]`` from ``t[0]`` to ``t[-1]``."""
+    _require_y(y, "the voxel grid")
     W, H, P = (int(v) for v in sensor_size)
     if P != 2:
         raise ValueError(f"the voxel grid needs a sensor with two polarities, got sensor_size {tuple(sensor_size)}")
@@ -416,6 +423,7 @@ def to_timesurface(
     ``t_end_i = (i + 1) * dt + t_first`` of the i-th ``dt`` window (0 where no event yet).
     ``t_first`` is the first event of the first window, t[0] when that window is empty (unsorted t:
     Tonic raises)."""
+    _require_y(y, "the time surface")
     W, H, P = (int(v) for v in sensor_size)
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt}")
@@ -617,6 +625,7 @@ def to_averaged_timesurface(
     a cell's histogram is the mean of its events' surfaces. Pairs are found in compiled code and
     their decays computed by numpy in batches of ``pair_buffer`` (numpy's float32 exp, as Tonic's).
     """
+    _require_y(y, "the averaged time surface")
     W, H, P = (int(v) for v in sensor_size)
     if surface_size > cell_size or surface_size % 2 == 0:
         raise ValueError(f"surface_size must be odd and at most cell_size, got {surface_size} and {cell_size}")
