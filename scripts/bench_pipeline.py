@@ -97,7 +97,7 @@ class TonicCaltech(Dataset):
 def loaders(shards: Path, sj_frames: Path, raw: Path, batch: int) -> dict[str, DataLoader]:
     sj_folder = torchvision.datasets.DatasetFolder(str(sj_frames), loader=sj.load_npz_frames, extensions=(".npz",))
     return {
-        "neuroshards": DataLoader(EventStream(shards).frames(FRAMES, split_by="number").batch(batch), batch_size=None),
+        "neuroshards": EventStream(shards, split="all").frames(FRAMES, split_by="number").batch(batch).loader(),
         "spikingjelly": DataLoader(sj_folder, batch_size=batch, collate_fn=sj.pad_sequence_collate),
         "tonic": DataLoader(TonicCaltech(raw), batch_size=batch, collate_fn=tonic.collation.PadTensors(batch_first=True)),
     }
@@ -106,8 +106,8 @@ def loaders(shards: Path, sj_frames: Path, raw: Path, batch: int) -> dict[str, D
 def one_pass(loader: DataLoader) -> tuple[float, int]:
     started = time.perf_counter()
     samples = 0
-    for frames, labels, *_ in loader:
-        samples += len(labels)
+    for batch in loader:
+        samples += len(batch["label"] if isinstance(batch, dict) else batch[1])
     return time.perf_counter() - started, samples
 
 

@@ -1,17 +1,23 @@
-"""Reading speed of our tar reader against webdataset's, side by side in one run, one process.
+"""Reading speed: our readers against webdataset's on the same shards, side by side in one run.
 
     PYTHONPATH=. python scripts/bench_read.py [--dir /tmp/bench_read] [--repeats 5]
 
 Writes shards of random payloads (16 kB and 1 MB samples, each an ``events.msgpack`` member and a
-``cls`` member, with index.json), warms the page cache, then times raw sample iteration (no
-decoding) of the same shards, alternating the readers in each repeat:
+``cls`` member, with an index), warms the page cache, then times raw sample iteration (tar members
+as bytes, no decoding) of the same shards in one process, alternating the readers in each repeat:
 
-* ``neuroshards ShardSource``: the epoch plan and index-located runs (what ``EventStream`` reads);
-* ``neuroshards iter_samples``: our sequential reader, no index;
-* ``webdataset WebDataset``: ``wds.WebDataset(urls, shardshuffle=False)``;
-* ``webdataset tarfile_to_samples``: ``wds.DataPipeline(wds.SimpleShardList(urls), wds.tarfile_to_samples())``.
+* ``streaming, checked``: the epoch plan's sequential read (what ``EventStream`` reads without
+  shuffling), every sample's xxh3 checksum verified before parsing;
+* ``streaming, unchecked``: the same with the checks off (they cannot be turned off for users:
+  this row prices them);
+* ``shuffled epoch``: a fresh permutation of all samples, read in storage order within windows of
+  64 (what ``EventStream(shuffle=True)`` reads);
+* ``random access``: ``ShardDataset.raw(i)`` for every i in random order (one positioned read each);
+* ``iter_samples``: our sequential tar reader without an index;
+* ``webdataset WebDataset`` and ``webdataset tarfile_to_samples``: plain webdataset.
 
-Prints the median samples/s and MB/s of each and our ratio over webdataset's.
+Prints the median samples/s and MB/s of each, the ratio over the faster webdataset reader, and
+the cost of the checks (checked / unchecked).
 """
 
 from __future__ import annotations
@@ -24,11 +30,13 @@ from pathlib import Path
 import numpy as np
 import webdataset as wds
 
-from shardgen.index import DatasetIndex, save_index
+from neuroshards.index import DatasetIndex, SampleColumns, save_index
 from shardgen.writer import EncodedSample, ShardSink
-from streams.dataset import ShardSource
-from streams.sources import ShardStore
-from streams.tario import iter_samples
+from neuroshards.tar import iter_samples
+from streams import ShardDataset
+from streams.plan import build_catalog
+from streams.reader import SampleReader
+from neuroshards.sources import ShardStore
 
 CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
 
@@ -42,24 +50,30 @@ def write_case(directory: Path, payload: int, count: int) -> list[str]:
         for number in range(count):
             record = rng.integers(0, 256, payload, dtype=np.uint8).tobytes()
             sink.add(EncodedSample(f"s{number:07d}", number % 10, "train", record, 0, 0))
-        shards = sink.close()
-        save_index(DatasetIndex("bench", [1, 1, 1], [str(c) for c in range(10)], shards), directory)
+        shards, tables = sink.close()
+        samples = SampleColumns.concatenate(tables, range(len(tables)))
+        save_index(DatasetIndex("bench", [1, 1, 1], [str(c) for c in range(10)], shards, samples), directory)
     return sorted(str(path) for path in directory.glob("train-*.tar"))
 
 
 def readers(directory: Path, urls: list[str]) -> dict:
-    def ours_plan():
-        return ShardSource([ShardStore(directory)], "train", shuffle=None, seed=0, shuffle_buffer=0,
-                           remainder="drop", epoch_length=None, weights=None, rank=0, world_size=1)
+    store = ShardStore(directory)
+    catalog = build_catalog([store.load_index()], "train")
+    everything = np.arange(len(catalog))
+    shuffled = np.random.default_rng(0).permutation(len(catalog))
+    dataset = ShardDataset(directory, split="train")
 
-    def ours_sequential():
+    def sequential():
         for url in urls:
             with open(url, "rb", buffering=0) as stream:
                 yield from iter_samples(stream, url)
 
     return {
-        "neuroshards ShardSource": lambda: iter(ours_plan()),
-        "neuroshards iter_samples": ours_sequential,
+        "neuroshards streaming, checked": lambda: SampleReader([store], catalog).read(everything),
+        "neuroshards streaming, unchecked": lambda: SampleReader([store], catalog, verify=False).read(everything),
+        "neuroshards shuffled epoch": lambda: SampleReader([store], catalog).read(shuffled),
+        "neuroshards random access": lambda: (dataset.raw(i) for i in shuffled.tolist()),
+        "neuroshards iter_samples": sequential,
         "webdataset WebDataset": lambda: iter(wds.WebDataset(urls, shardshuffle=False)),
         "webdataset tarfile_to_samples": lambda: iter(wds.DataPipeline(wds.SimpleShardList(urls), wds.tarfile_to_samples())),
     }
@@ -97,7 +111,9 @@ def main() -> None:
         best_wds = max(value[0] for name, value in medians.items() if name.startswith("webdataset"))
         for name, (samples_s, mb_s) in medians.items():
             ratio = "" if name.startswith("webdataset") else f"  {samples_s / best_wds:5.1f}x the faster webdataset reader"
-            print(f"  {name:<32} {samples_s:>10.0f} samples/s {mb_s:>8.0f} MB/s{ratio}")
+            print(f"  {name:<34} {samples_s:>10.0f} samples/s {mb_s:>8.0f} MB/s{ratio}")
+        checked, unchecked = (medians[f"neuroshards streaming, {kind}"][0] for kind in ("checked", "unchecked"))
+        print(f"  checksums cost {100 * (1 - checked / unchecked):.1f}% of the streaming read (checked/unchecked {checked / unchecked:.3f})")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ evlib (Polars) returns long tables; its time includes making the dense array Ton
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 
@@ -100,7 +101,7 @@ def main() -> None:
         evlib = evlib_cases(events, width, height, frames_window, n_frames, bins, dt, tau)
         for name, theirs, mine, data in cases:
             mine(data[:1000])  # compile
-            functions = [lambda: theirs(data), lambda: mine(data)] + ([evlib[name]] if name in evlib else [])
+            functions = [functools.partial(theirs, data), functools.partial(mine, data)] + ([evlib[name]] if name in evlib else [])
             if name in evlib:
                 evlib[name]()  # warm
             slow = name.startswith("ToAveragedTimesurface")  # Tonic once, ours beside it

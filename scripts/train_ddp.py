@@ -107,10 +107,12 @@ def main() -> None:
         saved = torch.load(args.checkpoint, map_location=device, weights_only=False)
         model.module.load_state_dict(saved["model"])
         optimiser.load_state_dict(saved["optimiser"])
-        stream.load_state_dict(saved["stream"])  # the same on every rank: batches are counted per rank
+        # Rank 0's state resumes every rank, even with another number of ranks or workers.
+        stream.load_state_dict(saved["stream"])
         first_epoch, resumed = saved["stream"]["epoch"], True
         if rank == 0:
-            print(f"resuming epoch {first_epoch} after {saved['stream']['items']} batches")
+            left = sum(end - start for start, end in saved["stream"]["remaining"] or [[0, 0]])
+            print(f"resuming epoch {first_epoch} with {left} samples left")
 
     for epoch in range(first_epoch, args.epochs):
         if not (resumed and epoch == first_epoch):  # a resumed epoch keeps the loaded progress
@@ -119,8 +121,8 @@ def main() -> None:
         totals = torch.zeros(3, device=device)  # loss sum, correct, samples
         batches = 0
         model.train()
-        for frames, labels, lengths in loader:
-            frames, labels, lengths = frames.to(device), labels.to(device), lengths.to(device)
+        for batch in loader:
+            frames, labels, lengths = batch["frames"].to(device), batch["label"].to(device), batch["lengths"].to(device)
             logits = model(frames, lengths)
             loss = F.cross_entropy(logits, labels)
             optimiser.zero_grad(set_to_none=True)
@@ -149,9 +151,10 @@ def main() -> None:
         model.eval()
         correct = total = 0
         with torch.no_grad():
-            for frames, labels, lengths in test:
-                correct += (model.module(frames.to(device), lengths.to(device)).argmax(1).cpu() == labels).sum().item()
-                total += len(labels)
+            for batch in test:
+                logits = model.module(batch["frames"].to(device), batch["lengths"].to(device))
+                correct += (logits.argmax(1).cpu() == batch["label"]).sum().item()
+                total += len(batch["label"])
         print(f"test accuracy {correct / total:.2f} on {total} samples")
     dist.destroy_process_group()
 

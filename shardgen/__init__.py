@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from pathlib import Path
 from typing import Any
 
-from .index import DatasetIndex, load_index
+from neuroshards import __version__
+from neuroshards.index import INDEX_NAME, DatasetIndex, load_index
 
 
 def convert(
@@ -28,27 +27,33 @@ def convert(
 
     ``verify`` checks the MD5 of the distributed archives found under ``raw``. ``part=(i, n)``
     converts only part i (0-based) of n; ``shardgen.merge.merge_parts`` joins the parts. Returns a
-    ``ConversionSummary``; the shards and ``index.json`` are in ``out``.
+    ``ConversionSummary``; the shards and ``index.json`` are in ``out``, a folder or an object
+    storage URL (``s3://bucket/prefix``, ``gs://...``, ``az://...``: see ``shardgen.storage``).
     """
     from .datasets import get_dataset
-    from .writer import WriterOptions, write_shards
+    from .storage import output_target
+    from .writer import WriterOptions, part_tag, partial_index_name, write_shards
 
     adapter = get_dataset(dataset)(**dataset_options)
-    if verify:
-        adapter.verify(raw)
-    plan = adapter.plan(raw)
     options = WriterOptions(
         max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress
     )
-    return write_shards(
-        plan,
-        out,
-        dataset=adapter.name,
-        sensor_size=adapter.sensor_size,
-        options=options,
-        generator_options={"dataset_options": adapter.options},
-        part=part,
-    )
+    with output_target(out) as target:  # an unusable --out fails here, before any work
+        if verify:
+            adapter.verify(raw)
+        summary = write_shards(
+            adapter.plan(raw),
+            target.staging,
+            dataset=adapter.name,
+            sensor_size=adapter.sensor_size,
+            options=options,
+            generator_options={"dataset_options": adapter.options},
+            part=part,
+            on_shard=target.on_shard,
+        )
+        target.publish(INDEX_NAME if part is None else partial_index_name(part), "" if part is None else part_tag(part))
+    summary.out = target.location
+    return summary
 
 
 __all__ = ["DatasetIndex", "__version__", "convert", "load_index"]

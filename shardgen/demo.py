@@ -27,10 +27,10 @@ def run_demo(out: str | Path, *, workers: int = 2) -> None:
         started = time.perf_counter()
         samples = events = 0
         shape = None
-        for frames, labels, lengths in stream:
-            samples += len(labels)
-            events += int(frames.sum())
-            shape = tuple(frames.shape)
+        for batch in stream:
+            samples += len(batch["label"])
+            events += int(batch["frames"].sum())
+            shape = tuple(batch["frames"].shape)
         seconds = time.perf_counter() - started
         print(f"stream {label}: {samples} samples, {events} events, last batch {shape}, "
               f"{samples / seconds:.0f} samples/s")

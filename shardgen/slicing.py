@@ -18,8 +18,9 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from neuroshards.events import Events
+
 from .formats.blocks import concatenate, new_events
-from .record import Events
 
 
 class SliceError(ValueError):

@@ -15,18 +15,21 @@ import multiprocessing
 import queue
 import re
 import shutil
-import tarfile
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import xxhash
+
+from neuroshards.index import INDEX_NAME, DatasetIndex, SampleColumns, ShardInfo, save_index
+from neuroshards.record import EVENTS_MEMBER, LABEL_MEMBER, PackedEvents, RecordError, encode_packed, pack_events
+from neuroshards.tar import closed_tar_bytes, member_bytes, member_header, member_padding
 
 from . import __version__
 from .datasets.base import Plan, Sample, Task
-from .index import INDEX_NAME, DatasetIndex, SampleTable, ShardInfo, save_index
-from .record import EVENTS_MEMBER, LABEL_MEMBER, PackedEvents, RecordError, encode_packed, pack_events
 
 SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
 
@@ -151,38 +154,6 @@ def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: st
     return EncodedSample(sample.key, int(sample.label), sample.split, record, packed.n, packed.outside(sensor_size))
 
 
-def _tarfile_header(name: str, size: int) -> bytes:
-    """A ustar header with fixed metadata (mtime 0, mode 0444, no owner): the same bytes on every run."""
-    info = tarfile.TarInfo(name)
-    info.size = size
-    info.mtime = 0
-    info.mode = 0o444
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
-
-
-# tarfile's header for a name of at most 100 bytes and a size below 8 GiB, split where the name and
-# the size go: these are the only fields that vary. Building one costs tarfile about 16 us, a tenth
-# of converting a small N-MNIST sample; filling the template costs 1 us.
-_TEMPLATE = _tarfile_header("", 0)
-_SIZE_AT, _CHECKSUM_AT = 124, 148
-# The checksum sums the header's bytes, its own field read as spaces.
-_TEMPLATE_SUM = (sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8])
-                 + 8 * ord(" "))
-
-
-def _tar_header(name: str, size: int) -> bytes:
-    """``_tarfile_header(name, size)``, from the template where it applies."""
-    encoded = name.encode("utf-8", "surrogateescape")
-    if len(encoded) > 100 or size >= 8**11:
-        return _tarfile_header(name, size)
-    size_field = b"%011o\0" % size
-    checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)
-    return b"".join((encoded, _TEMPLATE[len(encoded) : _SIZE_AT], size_field, _TEMPLATE[_SIZE_AT + 12 : _CHECKSUM_AT],
-                     b"%06o\0 " % checksum, _TEMPLATE[_CHECKSUM_AT + 8 :]))
-
-
 class _ShardFile:
     """A tar shard being written: members appended as tarfile lays them out, hashed as they pass,
     so the shard is never read back. Hashing and writing run on a helper thread (both release the
@@ -247,13 +218,19 @@ class _ShardFile:
         self._thread.join()
         self.file.close()
 
-    def add_member(self, name: str, payload: bytes | memoryview) -> None:
-        padding = -len(payload) % tarfile.BLOCKSIZE
-        self._write(_tar_header(name, len(payload)), payload, bytes(padding))
+    def add_sample(self, members: Sequence[tuple[str, bytes | memoryview]]) -> int:
+        """Append one sample's members; returns the checksum of the bytes it took (``sample_checksum``)."""
+        digest = xxhash.xxh3_64()
+        for name, payload in members:
+            parts = (member_header(name, len(payload)), payload, member_padding(len(payload)))
+            for part in parts:
+                digest.update(part)
+            self._write(*parts)
+        return digest.intdigest()
 
     def finish(self) -> None:
         """The end-of-archive blocks, padded to the record size (as ``tarfile`` closes an archive)."""
-        self._write(bytes(_closed_tar_bytes(self.size) - self.size))
+        self._write(bytes(closed_tar_bytes(self.size) - self.size))
         self._stop()
         if self._error is not None:
             raise self._error
@@ -266,37 +243,42 @@ class _ShardFile:
 class ShardSink:
     """Writes one split's samples into a numbered series of tar shards."""
 
-    def __init__(self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = ""):
+    def __init__(
+        self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = "",
+        on_shard: Callable[[Path], None] | None = None,
+    ):
         self.out, self.split, self.name_prefix = out, split, name_prefix
+        self.on_shard = on_shard  # told of each finished shard (an upload to object storage)
         self.max_samples, self.max_bytes = max_samples, max_bytes
         self.shards: list[ShardInfo] = []
+        self.tables: list[SampleColumns] = []  # one per shard in ``shards``
         self._file: _ShardFile | None = None
         self._temporary: Path | None = None
-        self._table = SampleTable()
+        self._table: dict[str, list] = {}
 
     def add(self, sample: EncodedSample) -> None:
         label = str(sample.label).encode()
-        size = _member_bytes(len(sample.record)) + _member_bytes(len(label))
+        size = member_bytes(len(sample.record)) + member_bytes(len(label))
         if self._file is not None and (
-            len(self._table.keys) >= self.max_samples or _closed_tar_bytes(self._file.size + size) > self.max_bytes
+            len(self._table["key"]) >= self.max_samples or closed_tar_bytes(self._file.size + size) > self.max_bytes
         ):
             self._finish()
         if self._file is None:
             self._start()
         assert self._file is not None
         offset = self._file.size
-        self._file.add_member(f"{sample.key}.{EVENTS_MEMBER}", sample.record)
-        self._file.add_member(f"{sample.key}.{LABEL_MEMBER}", label)
-        self._table.keys.append(sample.key)
-        self._table.labels.append(sample.label)
-        self._table.n_events.append(sample.n_events)
-        self._table.offsets.append(offset)
-        self._table.sizes.append(self._file.size - offset)
+        checksum = self._file.add_sample(
+            ((f"{sample.key}.{EVENTS_MEMBER}", sample.record), (f"{sample.key}.{LABEL_MEMBER}", label))
+        )
+        for column, value in (("key", sample.key), ("label", sample.label), ("n_events", sample.n_events),
+                              ("offset", offset), ("size", self._file.size - offset), ("checksum", checksum)):
+            self._table[column].append(value)
 
-    def close(self) -> list[ShardInfo]:
+    def close(self) -> tuple[list[ShardInfo], list[SampleColumns]]:
+        """The shards written, with the sample columns of each (shard numbers still to be assigned)."""
         if self._file is not None:
             self._finish()
-        return self.shards
+        return self.shards, self.tables
 
     def abort(self) -> None:
         """Drop the shard being written (an error stopped the conversion)."""
@@ -309,7 +291,7 @@ class ShardSink:
         name = f"{self.split}-{self.name_prefix}{len(self.shards):06d}.tar"
         self._temporary = self.out / f".{name}.tmp"
         self._file = _ShardFile(self._temporary)
-        self._table = SampleTable()
+        self._table = {column: [] for column in ("key", "label", "n_events", "offset", "size", "checksum")}
 
     def _finish(self) -> None:
         assert self._file is not None and self._temporary is not None
@@ -320,25 +302,17 @@ class ShardSink:
             ShardInfo(
                 path=name,
                 split=self.split,
-                n_samples=len(self._table.keys),
-                n_events=int(sum(self._table.n_events)),
+                n_samples=len(self._table["key"]),
+                n_events=int(sum(self._table["n_events"])),
                 bytes=self._file.size,
                 sha256=self._file.digest.hexdigest(),
-                samples=self._table,
             )
         )
+        self.tables.append(SampleColumns.build({**self._table, "shard": [0] * len(self._table["key"])}))
         self._file = None
         self._temporary = None
-
-
-def _member_bytes(payload: int) -> int:
-    return 512 + (payload + 511) // 512 * 512
-
-
-def _closed_tar_bytes(offset: int) -> int:
-    """File size once closed: two zero blocks, padded to tarfile's 10240-byte record."""
-    record = tarfile.RECORDSIZE
-    return (offset + 2 * 512 + record - 1) // record * record
+        if self.on_shard is not None:
+            self.on_shard(self.out / name)
 
 
 def _encoded_samples(
@@ -394,8 +368,12 @@ def write_shards(
     options: WriterOptions = WriterOptions(),
     generator_options: dict[str, Any] | None = None,
     part: tuple[int, int] | None = None,
+    on_shard: Callable[[Path], None] | None = None,
 ) -> ConversionSummary:
     """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``.
+
+    ``on_shard(path)`` is called with each shard as soon as it is complete (``shardgen.storage``
+    uploads it from there to object storage).
 
     ``part=(i, n)`` converts every n-th task from the i-th on (a deterministic 1/n of the
     recordings), names the shards ``<split>-part000iof000n-NNNNNN.tar`` and writes the partial
@@ -429,13 +407,17 @@ def write_shards(
                     )
                 sink = sinks.get(sample.split)
                 if sink is None:
-                    sink = sinks[sample.split] = ShardSink(out, sample.split, options.max_samples, options.max_bytes, prefix)
+                    sink = sinks[sample.split] = ShardSink(
+                        out, sample.split, options.max_samples, options.max_bytes, prefix, on_shard
+                    )
                 sink.add(sample)
                 summary.n_samples += 1
                 summary.n_events += sample.n_events
                 summary.samples_outside_sensor += sample.outside_sensor
             progress.update(1)
-        shards = [shard for split in sorted(sinks) for shard in sinks[split].close()]
+        closed = [sinks[split].close() for split in sorted(sinks)]
+        shards = [shard for split_shards, _ in closed for shard in split_shards]
+        tables = [table for _, split_tables in closed for table in split_tables]
     except BaseException:
         for sink in sinks.values():
             sink.abort()
@@ -448,6 +430,7 @@ def write_shards(
         sensor_size=list(sensor_size),
         classes=list(plan.classes),
         shards=shards,
+        samples=SampleColumns.concatenate(tables, range(len(tables))),
         extra=plan.extra,
         generator={
             "name": "shardgen",

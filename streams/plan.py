@@ -1,117 +1,152 @@
 """The epoch plan: which samples each (rank, DataLoader worker) reads, in which order, from the index.
 
 Everything here is a pure function of explicit arguments (seed, epoch, rank, world size, worker,
-number of workers, the sample table): the same arguments give the same plan on any machine, and a
-resume is arithmetic on the plan, never a re-read.
+number of workers, batch size, the catalog): the same arguments give the same plan on any
+machine, and a resume is arithmetic on the plan, never a re-read.
 
 One epoch:
 
-1. the *sequence*: all samples of the split, in storage order (``shuffle=None``), with the shards
-   permuted (``"shard"``), or fully permuted (``"sample"``); or, in resampling mode, ``length``
-   draws with replacement (optionally weighted per sample);
-2. the *remainder policy* makes its length a multiple of the world size: ``"drop"`` cuts the
-   last ``len % world_size`` samples, ``"pad"`` repeats the first ``-len % world_size`` samples at
-   the end (cyclically), ``"error"`` refuses; with one process nothing is ever dropped or repeated;
-3. rank ``r`` takes the contiguous block ``[r * n, (r + 1) * n)``, so every rank gets exactly ``n``
-   samples; its DataLoader workers split that block contiguously, the first ``n % num_workers``
-   workers one sample more. Every rank splits alike, so every rank makes the same number of
-   batches, and within a rank each sample is read exactly once;
-4. with ``shuffle="shard"`` each slot then shuffles its block through a sliding buffer of
-   ``shuffle_buffer`` samples: the slot reads its block sequentially and holds at most that many
-   samples in memory.
+1. the *sequence* ``S``: the catalog's samples (a split, narrowed by a subset) in storage order
+   (``shuffle=None``); or a fresh permutation of them every epoch: ``"block"`` (what
+   ``shuffle=True`` means) permutes the shards, groups them into blocks of at least
+   ``shuffle_block`` samples and permutes the samples of each block (the whole split when it is
+   smaller than a block), so a rank reads the shards of a few blocks per epoch rather than of all;
+   ``"sample"`` permutes the whole split uniformly whatever its size; ``"shard"`` keeps each
+   shard's order and mixes through a sliding buffer of ``shuffle_buffer`` samples (cheapest to
+   read, weakest mixing where shards are sorted by class); or, in resampling mode,
+   ``epoch_length`` draws with replacement;
+2. what is left of it to read, as *positions* into ``S``: all of it, or the rest after a resume;
+3. the *remainder policy* makes that a multiple of the world size: ``"pad"`` repeats its first
+   positions cyclically, ``"drop"`` cuts its last ones, ``"error"`` refuses;
+4. rank ``r`` takes the contiguous block ``r`` of ``n`` positions, so every rank gets exactly ``n``
+   samples and makes the same number of batches;
+5. the block is cut into batches of ``batch_size`` (the last one shorter, or dropped with
+   ``drop_last``); batch ``b`` goes to DataLoader worker ``b % num_workers``. A DataLoader takes
+   batches from its workers round-robin, so it delivers batches ``0, 1, 2, ...`` in order: the
+   batches, and their order, do not depend on the number of workers.
+
+Progress is counted in batches per rank. After ``k`` batches every rank has consumed the first
+``k * batch_size`` positions of its block; the rest of the epoch is the concatenation of the
+blocks' tails, which any number of ranks can share out again (elastic resume). Resumed with the
+same world size, every rank gets exactly its own tail: the batches that the uninterrupted run
+would have delivered, in the same order.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Sequence
 
-import numba
 import numpy as np
 
-SHUFFLES = (None, "shard", "sample")
+from neuroshards.errors import PlanError
+from neuroshards.index import DatasetIndex
+
+SHUFFLES = (None, "block", "sample", "shard")
 REMAINDERS = ("pad", "drop", "error")
-
-
-class PlanError(ValueError):
-    """An epoch plan that cannot be made (too few samples for the ranks and workers, ...)."""
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """The flat sample table of a split (one or more shard sets), built from the index.
+    """The samples a stream reads: the rows of a split (narrowed by a subset) of one or more
+    indexes (shard sets).
 
-    ``shard[i]`` numbers sample ``i``'s shard (in the sets' order); ``offset[i]``/``size[i]`` locate sample ``i``'s tar
-    members (headers included) inside its shard; samples of a shard are consecutive, in storage
-    order; ``shard_starts[j]`` is the first sample of shard ``j`` (plus a final total).
+    ``files[j]``: ``(set number, path, bytes, sha256)`` of shard ``j``; per sample ``i``: its ``key``,
+    ``label``, ``shard`` (into ``files``), the ``offset``/``size`` of its tar members in the shard and
+    their ``checksum``. Samples of a shard are consecutive, in storage order; ``shard_starts[j]``
+    is the first sample of shard ``j`` (plus a final total), ``set_starts`` likewise per set.
     """
 
-    keys: np.ndarray  # object array of str
-    shard: np.ndarray  # int32
-    offset: np.ndarray  # int64
-    size: np.ndarray  # int64
-    shard_starts: np.ndarray  # int64: first sample of each shard, plus a final total
-    set_starts: np.ndarray  # int64: first sample of each shard set, plus a final total
+    files: list[tuple[int, str, int, str]]
+    key: np.ndarray
+    label: np.ndarray
+    shard: np.ndarray
+    offset: np.ndarray
+    size: np.ndarray
+    checksum: np.ndarray
+    shard_starts: np.ndarray
+    set_starts: np.ndarray
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.key)
+
+    def keys(self, ids: np.ndarray) -> list[str]:
+        return [key.decode("utf-8") for key in self.key[ids].tolist()]
 
 
-def build_catalog(shard_sets: Sequence[Sequence[tuple[str, Sequence[str], Sequence[int], Sequence[int]]]]) -> Catalog:
-    """``shard_sets``: per set, per shard ``(path, keys, offsets, sizes)`` in the index's order."""
-    keys: list[str] = []
-    shard_ids: list[np.ndarray] = []
-    offsets: list[np.ndarray] = []
-    sizes: list[np.ndarray] = []
-    shard_starts = [0]
+def build_catalog(indexes: Sequence[DatasetIndex], split: str | None, subset=None) -> Catalog:
+    """The catalog of ``split`` over ``indexes`` (one shard set each), narrowed by ``subset``
+    (a ``streams.Subset``) before anything is divided among ranks and workers."""
+    files: list[tuple[int, str, int, str]] = []
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in ("key", "label", "shard", "offset", "size", "checksum")}
     set_starts = [0]
-    for shards in shard_sets:
-        for path, shard_keys, shard_offsets, shard_sizes in shards:
-            if not len(shard_keys) == len(shard_offsets) == len(shard_sizes):
-                raise PlanError(f"{path}: the index's sample table has columns of different lengths")
-            keys.extend(shard_keys)
-            shard_ids.append(np.full(len(shard_keys), len(shard_starts) - 1, dtype=np.int32))
-            offsets.append(np.asarray(shard_offsets, dtype=np.int64))
-            sizes.append(np.asarray(shard_sizes, dtype=np.int64))
-            shard_starts.append(shard_starts[-1] + len(shard_keys))
-        set_starts.append(shard_starts[-1])
-    empty_int = np.zeros(0, dtype=np.int64)
-    return Catalog(
-        keys=np.array(keys, dtype=object),
-        shard=np.concatenate(shard_ids) if shard_ids else np.zeros(0, dtype=np.int32),
-        offset=np.concatenate(offsets) if offsets else empty_int,
-        size=np.concatenate(sizes) if sizes else empty_int,
-        shard_starts=np.asarray(shard_starts, dtype=np.int64),
-        set_starts=np.asarray(set_starts, dtype=np.int64),
-    )
+    if not indexes:
+        raise PlanError("no shard directory given")
+    width = max((index.samples.key.dtype.itemsize for index in indexes), default=1)
+    for number, index in enumerate(indexes):
+        rows = index.rows(split)
+        if subset is not None:
+            rows = subset.select(index, rows)
+        chosen = np.unique(index.samples.shard[rows]) if len(rows) else np.zeros(0, np.int64)
+        renumber = np.full(len(index.shards), -1, dtype=np.int32)
+        renumber[chosen] = np.arange(len(files), len(files) + len(chosen), dtype=np.int32)
+        files.extend((number, index.shards[j].path, index.shards[j].bytes, index.shards[j].sha256) for j in chosen.tolist())
+        everything = len(rows) == len(index.samples)  # a view of the memory map, not a copy
+        for name in parts:
+            column = getattr(index.samples, name)
+            column = column if everything else column[rows]
+            parts[name].append(column.astype(f"S{width}", copy=False) if name == "key" else column)
+        parts["shard"][-1] = renumber[parts["shard"][-1]]
+        set_starts.append(set_starts[-1] + len(rows))
+    if subset is not None:
+        subset.check_found(set_starts[-1])
+    columns = {name: (values[0] if len(values) == 1 else np.concatenate(values)) for name, values in parts.items()}
+    counts = np.bincount(columns["shard"], minlength=len(files)) if len(files) else np.zeros(0, np.int64)
+    shard_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return Catalog(files=files, **columns, shard_starts=shard_starts, set_starts=np.asarray(set_starts, dtype=np.int64))
 
 
 def epoch_rng(seed: int, epoch: int, *stream: int) -> np.random.Generator:
-    """The generator of one (seed, epoch[, slot]) stream: PCG64 seeded by the tuple, machine-independent."""
+    """The generator of one (seed, epoch[, stream]) pair: PCG64 seeded by the tuple, machine-independent."""
     return np.random.default_rng([int(seed), int(epoch), *map(int, stream)])
 
 
-def epoch_sequence(shard_starts: np.ndarray, *, shuffle: str | None, seed: int, epoch: int) -> np.ndarray:
-    """All sample ids of one epoch, before partitioning (see the module docstring)."""
+# 1. The sequence ------------------------------------------------------------------------------
+
+
+def epoch_sequence(
+    catalog: Catalog, *, shuffle: str | None, seed: int, epoch: int, shuffle_buffer: int = 1024,
+    shuffle_block: int = 1 << 16,
+) -> np.ndarray:
+    """All sample ids of one epoch, before the ranks divide them (see the module docstring)."""
     if shuffle not in SHUFFLES:
         raise PlanError(f"shuffle must be one of {SHUFFLES}, got {shuffle!r}")
-    total = int(shard_starts[-1])
+    total = len(catalog)
     if shuffle is None:
         return np.arange(total, dtype=np.int64)
     rng = epoch_rng(seed, epoch)
     if shuffle == "sample":
         return rng.permutation(total).astype(np.int64)
-    order = rng.permutation(len(shard_starts) - 1)
-    return np.concatenate(
-        [np.arange(shard_starts[j], shard_starts[j + 1], dtype=np.int64) for j in order] or [np.zeros(0, np.int64)]
-    )
+    starts = catalog.shard_starts
+    order = rng.permutation(len(starts) - 1)
+    sizes = np.diff(starts)[order]
+    by_shard = np.concatenate([np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in order] or [np.zeros(0, np.int64)])
+    if shuffle == "shard":
+        return by_shard[buffer_shuffle(total, shuffle_buffer, rng)]
+    if shuffle_block < 1:
+        raise PlanError(f"shuffle_block must be positive, got {shuffle_block}")
+    # Blocks start at shard boundaries: a shard's samples share the block where the shard begins.
+    block_of_shard = (np.cumsum(sizes) - sizes) // shuffle_block
+    block = np.repeat(block_of_shard, sizes)
+    return by_shard[np.lexsort((rng.random(total), block))]
 
 
 def resampled_sequence(
     set_starts: np.ndarray, weights: Sequence[float] | None, length: int, *, seed: int, epoch: int
 ) -> np.ndarray:
     """``length`` draws with replacement: a shard set by ``weights`` (default: by size), then a sample
-    of it uniformly. Drawn in storage order is not needed: every draw is a seek by offset."""
+    of it uniformly."""
     sizes = np.diff(set_starts).astype(np.float64)
     if length < 1:
         raise PlanError(f"epoch_length must be positive, got {length}")
@@ -128,48 +163,6 @@ def resampled_sequence(
     return set_starts[chosen] + within
 
 
-def samples_per_rank(total: int, world_size: int, remainder: str) -> int:
-    """How many samples each rank reads per epoch under the remainder policy."""
-    if remainder not in REMAINDERS:
-        raise PlanError(f"remainder must be one of {REMAINDERS}, got {remainder!r}")
-    if total < world_size:
-        raise PlanError(f"{total} samples cannot feed {world_size} ranks: some would get nothing; use fewer ranks")
-    if remainder == "error" and total % world_size:
-        raise PlanError(
-            f"{total} samples do not split evenly over {world_size} ranks ({total % world_size} left over); "
-            "choose remainder='pad' or 'drop'"
-        )
-    return -(-total // world_size) if remainder == "pad" else total // world_size
-
-
-def worker_sizes(total: int, world_size: int, num_workers: int, remainder: str) -> np.ndarray:
-    """Samples each DataLoader worker of a rank reads per epoch (the same on every rank)."""
-    per_rank = samples_per_rank(total, world_size, remainder)
-    if per_rank < num_workers:
-        raise PlanError(
-            f"{total} samples cannot feed {world_size} ranks x {num_workers} DataLoader workers: some would get "
-            "nothing; use fewer ranks or workers"
-        )
-    sizes = np.full(num_workers, per_rank // num_workers, dtype=np.int64)
-    sizes[: per_rank % num_workers] += 1
-    return sizes
-
-
-def slot_block(
-    sequence: np.ndarray, *, rank: int, world_size: int, worker: int, num_workers: int, remainder: str
-) -> np.ndarray:
-    """The contiguous block of ``sequence`` that (``rank``, ``worker``) reads, after the remainder policy."""
-    if not (0 <= rank < world_size and 0 <= worker < num_workers):
-        raise PlanError(f"rank {rank} of {world_size} / worker {worker} of {num_workers} does not exist")
-    sizes = worker_sizes(len(sequence), world_size, num_workers, remainder)
-    per_rank = int(sizes.sum())
-    if per_rank * world_size > len(sequence):  # "pad": repeat from the start, cyclically
-        sequence = np.resize(sequence, per_rank * world_size)
-    first = rank * per_rank + int(sizes[:worker].sum())
-    return sequence[first : first + sizes[worker]]
-
-
-@numba.njit(cache=True)
 def _sliding_buffer(n: int, buffer: int, draws: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # Positions 0..n-1 pass through a buffer: once it is full, each new position replaces the
     # content of a random buffer slot, which is emitted. Returns (emitted, left in the buffer).
@@ -182,120 +175,157 @@ def _sliding_buffer(n: int, buffer: int, draws: np.ndarray) -> tuple[np.ndarray,
     return out, held
 
 
+@functools.cache
+def _compiled_sliding_buffer():
+    import numba  # compiled on first use: importing numba costs every process a quarter second
+
+    return numba.njit(cache=True)(_sliding_buffer)
+
+
 def buffer_shuffle(n: int, buffer: int, rng: np.random.Generator) -> np.ndarray:
     """Delivery order of ``n`` sequentially read items through a sliding shuffle buffer of
     ``buffer`` items: ``result[j]`` is the read position delivered j-th. The j-th delivery needs at
     most ``j + buffer`` reads, so a reader holds at most ``buffer`` items."""
     if buffer <= 1 or n <= 1:
         return np.arange(n, dtype=np.int64)
-    emitted, held = _sliding_buffer(n, buffer, rng.integers(0, buffer, size=max(n - buffer, 0)))
+    emitted, held = _compiled_sliding_buffer()(n, buffer, rng.integers(0, buffer, size=max(n - buffer, 0)))
     return np.concatenate([emitted, rng.permutation(held)])
 
 
-@dataclass(frozen=True)
-class SlotPlan:
-    """What one (rank, worker) slot reads in one epoch.
-
-    ``samples[j]``: the sample id delivered j-th. ``read_order``: positions into ``samples`` in the
-    order the reader fetches them (storage order for shard-level shuffling; the delivery order
-    itself otherwise). ``start``: how many samples of the epoch were delivered before this plan
-    (a resume); positions are relative to it.
-    """
-
-    samples: np.ndarray
-    read_order: np.ndarray
-    start: int = 0
-
-    def __len__(self) -> int:
-        return len(self.samples)
+# 2-5. Positions, ranks, batches, workers ---------------------------------------------------------
 
 
-def plan_slot(
-    catalog: Catalog,
-    *,
-    seed: int,
-    epoch: int,
-    rank: int = 0,
-    world_size: int = 1,
-    worker: int = 0,
-    num_workers: int = 1,
-    shuffle: str | None = "shard",
-    shuffle_buffer: int = 256,
-    remainder: str = "pad",
-    epoch_length: int | None = None,
-    weights: Sequence[float] | None = None,
-) -> SlotPlan:
-    """The plan of DataLoader ``worker`` of ``rank`` for one epoch."""
-    if epoch_length is not None:
-        sequence = resampled_sequence(catalog.set_starts, weights, epoch_length, seed=seed, epoch=epoch)
-    else:
-        if weights is not None:
-            raise PlanError("weights mix shard sets by resampling: give epoch_length too")
-        sequence = epoch_sequence(catalog.shard_starts, shuffle=shuffle, seed=seed, epoch=epoch)
-    block = slot_block(
-        sequence, rank=rank, world_size=world_size, worker=worker, num_workers=num_workers, remainder=remainder
+def _refuse_uneven(count: int, world_size: int) -> None:
+    raise PlanError(
+        f"{count} samples do not split evenly over {world_size} ranks ({count % world_size} left over); "
+        "choose remainder='pad' or 'drop'"
     )
-    if shuffle == "shard" and epoch_length is None:
-        slot = rank * num_workers + worker
-        delivered = buffer_shuffle(len(block), shuffle_buffer, epoch_rng(seed, epoch, slot))
-        read_order = np.empty_like(delivered)
-        read_order[delivered] = np.arange(len(delivered))
-        return SlotPlan(block[delivered], read_order)
-    return SlotPlan(block, np.arange(len(block), dtype=np.int64))
 
 
-def skip_delivered(plan: SlotPlan, delivered: int) -> SlotPlan:
-    """The rest of ``plan`` once its first ``delivered`` samples were consumed: no consumed sample
-    is read again; samples read ahead but not delivered are read again (they were only in memory)."""
-    if not 0 <= delivered <= len(plan):
-        raise PlanError(f"cannot skip {delivered} samples of a plan of {len(plan)}")
-    remaining = plan.read_order[plan.read_order >= delivered] - delivered
-    return SlotPlan(plan.samples[delivered:], remaining, plan.start + delivered)
+def fit_to_ranks(positions: np.ndarray, world_size: int, remainder: str) -> np.ndarray:
+    """``positions`` made a multiple of ``world_size`` by the remainder policy."""
+    if remainder not in REMAINDERS:
+        raise PlanError(f"remainder must be one of {REMAINDERS}, got {remainder!r}")
+    left = len(positions) % world_size
+    if not left:
+        return positions
+    if remainder == "error":
+        _refuse_uneven(len(positions), world_size)
+    if remainder == "drop":
+        return positions[: len(positions) - left]
+    if not len(positions):
+        return positions
+    return np.resize(positions, len(positions) + world_size - left)  # repeats from the start, cyclically
 
 
-def delivered_per_worker(batches: int, sizes: Sequence[int], batch_size: int, partial: bool = True) -> list[int]:
-    """Samples each DataLoader worker had delivered after ``batches`` batches of one rank.
+@dataclass(frozen=True)
+class Layout:
+    """How one epoch is read: ranks, DataLoader workers and batching."""
 
-    ``sizes``: the samples of each worker. The DataLoader takes batches from its workers
-    round-robin and skips a worker once it is exhausted; a worker makes ``ceil(size / batch_size)``
-    batches (``floor`` without ``partial``), each of ``batch_size`` samples but a partial last one.
-    """
-    if batches < 0 or batch_size < 1 or not len(sizes):
-        raise PlanError(f"bad progress: {batches} batches, {len(sizes)} workers, batch size {batch_size}")
-    made = [(-(-size // batch_size) if partial else size // batch_size) for size in sizes]
-    if batches > sum(made):
-        raise PlanError(f"{batches} batches delivered, but the workers make only {sum(made)} in an epoch")
-    taken = [0] * len(sizes)
-    remaining = batches
-    while remaining:
-        for worker, limit in enumerate(made):
-            if remaining and taken[worker] < limit:
-                taken[worker] += 1
-                remaining -= 1
-    return [min(count * batch_size, size) for count, size in zip(taken, sizes)]
+    world_size: int = 1
+    num_workers: int = 1
+    batch_size: int = 1
+    drop_last: bool = False
+    remainder: str = "pad"
+
+    def __post_init__(self) -> None:
+        if self.world_size < 1 or self.num_workers < 1 or self.batch_size < 1:
+            raise PlanError(f"world size, workers and batch size must be positive: {self}")
+        if self.remainder not in REMAINDERS:
+            raise PlanError(f"remainder must be one of {REMAINDERS}, got {self.remainder!r}")
+
+    def per_rank(self, remaining: int) -> int:
+        """Samples each rank reads of ``remaining`` positions."""
+        if self.remainder == "pad":
+            return -(-remaining // self.world_size)
+        if self.remainder == "error" and remaining % self.world_size:
+            _refuse_uneven(remaining, self.world_size)
+        return remaining // self.world_size
+
+    def batches(self, per_rank: int) -> int:
+        """Batches each rank delivers from ``per_rank`` samples."""
+        return per_rank // self.batch_size if self.drop_last else -(-per_rank // self.batch_size)
 
 
-def read_runs(catalog: Catalog, plan: SlotPlan, chunk_bytes: int = 4 << 20) -> list[tuple[int, int, int, np.ndarray]]:
-    """Group the plan's reads into runs of byte-adjacent samples of one shard, each at most about
-    ``chunk_bytes`` long: ``(shard id, start byte, end byte, positions into plan.samples)``.
-    Shard-level plans read whole shards sequentially; sample-level plans seek once per sample."""
-    ids = plan.samples[plan.read_order]
-    if len(ids) == 0:
+def rank_block(positions: np.ndarray, layout: Layout, rank: int) -> np.ndarray:
+    """The positions rank ``rank`` reads, in delivery order."""
+    if not 0 <= rank < layout.world_size:
+        raise PlanError(f"rank {rank} does not exist in a world of {layout.world_size}")
+    fitted = fit_to_ranks(positions, layout.world_size, layout.remainder)
+    n = len(fitted) // layout.world_size
+    block = fitted[rank * n : (rank + 1) * n]
+    return block[: layout.batches(n) * layout.batch_size]
+
+
+def worker_share(block: np.ndarray, layout: Layout, worker: int) -> np.ndarray:
+    """The positions of ``block`` that DataLoader ``worker`` delivers: its batches ``worker``,
+    ``worker + num_workers``, ..., concatenated (each worker's own batching regroups them exactly)."""
+    if not 0 <= worker < layout.num_workers:
+        raise PlanError(f"worker {worker} does not exist among {layout.num_workers}")
+    batch = np.arange(len(block)) // layout.batch_size
+    return block[batch % layout.num_workers == worker]
+
+
+def remaining_after(positions: np.ndarray, layout: Layout, batches: int) -> np.ndarray:
+    """What is left of ``positions`` once every rank delivered ``batches`` batches."""
+    fitted = fit_to_ranks(positions, layout.world_size, layout.remainder)
+    n = len(fitted) // layout.world_size
+    if not 0 <= batches <= layout.batches(n):
+        raise PlanError(f"{batches} batches delivered, but a rank makes {layout.batches(n)} in this epoch")
+    if batches == layout.batches(n):
+        return np.zeros(0, np.int64)
+    consumed = batches * layout.batch_size
+    return np.concatenate([fitted[r * n + consumed : (r + 1) * n] for r in range(layout.world_size)])
+
+
+def to_intervals(positions: np.ndarray) -> list[list[int]]:
+    """Positions as ``[start, end)`` runs of consecutive values (a compact resume state)."""
+    if not len(positions):
         return []
-    shard = catalog.shard[ids]
-    start = catalog.offset[ids]
-    end = start + catalog.size[ids]
+    breaks = np.flatnonzero(np.diff(positions) != 1) + 1
+    starts = positions[np.concatenate([[0], breaks])]
+    ends = positions[np.concatenate([breaks - 1, [len(positions) - 1]])] + 1
+    return np.stack([starts, ends], axis=1).tolist()
+
+
+def from_intervals(intervals: Sequence[Sequence[int]]) -> np.ndarray:
+    return np.concatenate([np.arange(start, end, dtype=np.int64) for start, end in intervals] or [np.zeros(0, np.int64)])
+
+
+# Reading ------------------------------------------------------------------------------------------
+
+
+def read_order(catalog: Catalog, ids: np.ndarray, window: int) -> np.ndarray:
+    """Positions into ``ids`` in the order to read them: storage order within consecutive windows
+    of ``window`` deliveries, so a reader holds at most a window ahead and merges neighbours."""
+    order = np.arange(len(ids), dtype=np.int64)
+    if window <= 1 or not len(ids):
+        return order
+    position = catalog.shard[ids].astype(np.int64) * (1 << 40) + catalog.offset[ids]
+    window_of = order // window
+    return np.lexsort((position, window_of)).astype(np.int64)
+
+
+def read_runs(catalog: Catalog, ids: np.ndarray, order: np.ndarray, chunk_bytes: int = 4 << 20) -> list[tuple[int, int, int, np.ndarray]]:
+    """Group the reads (``ids[order]``) into runs of byte-adjacent samples of one shard, each at
+    most about ``chunk_bytes`` long: ``(shard id, start byte, end byte, positions into ids)``."""
+    if not len(order):
+        return []
+    read = ids[order]
+    shard = catalog.shard[read]
+    start = catalog.offset[read]
+    end = start + catalog.size[read]
     # A run breaks where the shard changes or the next sample does not start where this one ends.
     breaks = np.flatnonzero((shard[1:] != shard[:-1]) | (start[1:] != end[:-1])) + 1
     shard, start, end = shard.tolist(), start.tolist(), end.tolist()  # Python ints: the loop below is per sample
     runs = []
-    for first, last in zip([0, *breaks.tolist()], [*breaks.tolist(), len(ids)]):
+    for first, last in zip([0, *breaks.tolist()], [*breaks.tolist(), len(read)]):
         if end[last - 1] - start[first] <= chunk_bytes:  # the usual case: the whole run is one read
-            runs.append((shard[first], start[first], end[last - 1], plan.read_order[first:last]))
+            runs.append((shard[first], start[first], end[last - 1], order[first:last]))
             continue
         chunk_first = first
         for position in range(first, last):
             if position + 1 == last or end[position + 1] - start[chunk_first] > chunk_bytes:
-                runs.append((shard[first], start[chunk_first], end[position], plan.read_order[chunk_first : position + 1]))
+                runs.append((shard[first], start[chunk_first], end[position], order[chunk_first : position + 1]))
                 chunk_first = position + 1
     return runs

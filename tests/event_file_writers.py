@@ -10,7 +10,7 @@ import io
 
 import numpy as np
 
-Events = dict[str, np.ndarray]
+from neuroshards.events import Events
 
 
 def raw_header(encoding: str, width: int | None = None, height: int | None = None) -> bytes:

@@ -3,24 +3,28 @@ sample's number, so a sample can be identified after batching (labels survive co
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from shardgen.index import DatasetIndex, save_index
-from shardgen.record import encode_events
+from neuroshards.index import DatasetIndex, SampleColumns, save_index
+from neuroshards.record import encode_events
 from shardgen.writer import EncodedSample, ShardSink
 
 SENSOR = (4, 4, 2)
 
 
-def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train", dataset: str = "uneven") -> list[str]:
-    """Shards of ``sizes`` samples under ``out`` with index.json; returns the keys in storage order."""
+def write_uneven_shards(
+    out: Path, sizes: Sequence[int], *, split: str = "train", dataset: str = "uneven", labels: Sequence[int] | None = None
+) -> list[str]:
+    """Shards of ``sizes`` samples under ``out`` with index.json; returns the keys in storage order.
+    Sample ``i`` has label ``labels[i]`` (default: ``i`` itself)."""
     out.mkdir(parents=True, exist_ok=True)
     staging = out / ".staging"
     rng = np.random.default_rng(len(sizes))
-    shards, keys = [], []
+    shards, tables, keys = [], [], []
     number = 0
     for shard_number, count in enumerate(sizes):
         sink = ShardSink(staging, split, max_samples=count, max_bytes=1 << 30)
@@ -34,14 +38,17 @@ def write_uneven_shards(out: Path, sizes: Sequence[int], *, split: str = "train"
                 "p": rng.integers(0, 2, n).astype(np.uint8),
             }
             key = f"{dataset}_{number:05d}"
-            sink.add(EncodedSample(key, number, split, encode_events(events, SENSOR, key=key), n, False))
+            label = number if labels is None else int(labels[number])
+            sink.add(EncodedSample(key, label, split, encode_events(events, SENSOR, key=key), n, False))
             keys.append(key)
             number += 1
-        (shard,) = sink.close()
+        (shard,), (table,) = sink.close()
         name = f"{split}-{shard_number:06d}.tar"
         (staging / shard.path).rename(out / name)
-        shard.path = name
-        shards.append(shard)
+        shards.append(replace(shard, path=name))
+        tables.append(table)
     staging.rmdir()
-    save_index(DatasetIndex(dataset, list(SENSOR), [str(i) for i in range(number)], shards), out)
+    samples = SampleColumns.concatenate(tables, range(len(tables)))
+    classes = [str(i) for i in range(number if labels is None else max(labels) + 1)]
+    save_index(DatasetIndex(dataset, list(SENSOR), classes, shards, samples), out)
     return keys

@@ -17,7 +17,7 @@ import shardgen
 from conftest import assert_matches_reference
 from shardgen.datasets import get_dataset
 from shardgen.formats import FormatError, decode_atis_bin, encode_atis_bin, pack_atis_bin
-from shardgen.record import encode_events, encode_packed
+from neuroshards.record import encode_events, encode_packed
 from shardgen.rawtree import RawInputError
 from shardgen.synthetic import synthetic_recording, write_synthetic_nmnist
 from shardgen.writer import ConversionError

@@ -18,8 +18,8 @@ import container_writers as writers
 import shardgen
 from shardgen.cli import main as shardgen_main
 from shardgen.datasets import get_dataset, key_from_path
-from shardgen.formats.containers import FLOAT16_EXACT_FROM_SECONDS, microseconds_to_float16_seconds
-from shardgen.index import load_index
+from neuroshards.events import FLOAT16_EXACT_FROM_SECONDS, microseconds_to_float16_seconds
+from neuroshards.index import load_index
 from shardgen.rawtree import RawInputError
 from shardgen.writer import ConversionError
 from streams import EventStream

@@ -51,9 +51,12 @@ def test_frames_stage_equals_kernel(shards, samples, options, kernel) -> None:
 @pytest.mark.parametrize("options, kernel", CONFIGURATIONS[::2], ids=["number", "duration"])
 def test_batch_stage_pads_as_pad_sequence_collate(shards, samples, options, kernel) -> None:
     batches = list(EventStream(shards, split="train").frames(**options).batch(3))
-    assert [len(labels) for _, labels, _ in batches] == [3, 3, 3, 1]
+    assert [len(batch["label"]) for batch in batches] == [3, 3, 3, 1]
     expected_batches = [samples[i : i + 3] for i in range(0, len(samples), 3)]
-    for (frames, labels, lengths), group in zip(batches, expected_batches):
+    for batch, group in zip(batches, expected_batches):
+        frames, labels, lengths = batch["frames"], batch["label"], batch["lengths"]
+        assert batch["__key__"] == [s["__key__"] for s in group]  # whole samples survive batching
+        assert [e["t"].tolist() for e in batch["events"]] == [s["events"]["t"].tolist() for s in group]
         W, H = group[0]["sensor_size"][:2]
         frames_of = [(kernel(s["events"], H, W), s["label"]) for s in group]
         expected_frames, expected_labels, expected_lengths = F.pad_sequence_collate(frames_of)
@@ -69,7 +72,8 @@ def test_stages_compose_in_a_webdataset_pipeline(shards, samples) -> None:
 
     stream = EventStream(shards, split="train")
     pipeline = wds.DataPipeline(stream, stages.frames(function=on_frame), stages.batch(len(samples)))
-    (frames, labels, lengths), = list(pipeline)
+    (batch,) = list(pipeline)
+    frames, lengths = batch["frames"], batch["lengths"]
     assert frames.shape == (len(samples), 1, 2, 34, 34)
     assert lengths.tolist() == [1] * len(samples)
     totals = [int(np.count_nonzero(s["events"]["x"] < 34)) for s in samples]  # synthetic events lie on the sensor
@@ -77,8 +81,21 @@ def test_stages_compose_in_a_webdataset_pipeline(shards, samples) -> None:
 
 
 def test_frames_stage_names_the_sample_on_failure(shards) -> None:
-    with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed"):
-        next(iter(EventStream(shards, split="train").frames(duration=-5)))
+    def broken(events, H, W):
+        raise ValueError("no frames today")
+
+    with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed: no frames today"):
+        next(iter(EventStream(shards, split="train").frames(function=broken)))
+
+
+@pytest.mark.parametrize("build, argument", [
+    (lambda s: s.frames(duration=-5), "duration"), (lambda s: s.frames(0), "frames_number"),
+    (lambda s: s.frames(4, split_by="space"), "split_by"), (lambda s: s.frames(), "exactly one"),
+    (lambda s: s.frames(4).batch(0), "batch_size"), (lambda s: s.frames(4).batch(2.5), "batch_size"),
+])
+def test_stage_arguments_are_checked_when_the_stage_is_built(shards, build, argument) -> None:
+    with pytest.raises(ValueError, match=argument):
+        build(EventStream(shards, split="train"))
 
 
 @pytest.mark.parametrize("options", [dict(frames_number=16), dict(frames_number=5, split_by="time"),
@@ -86,7 +103,7 @@ def test_frames_stage_names_the_sample_on_failure(shards) -> None:
 @pytest.mark.parametrize("partial", [True, False])
 def test_fused_frames_batch_equals_the_two_stages(shards, options, partial) -> None:
     fused = EventStream(shards, split="train").frames(**options).batch(4, partial=partial)
-    assert fused.pipeline[-1].f is stages._frames_batch  # the fluent chain took the fused path
+    assert isinstance(fused._stages[-1], stages.FramesBatch)  # the fluent chain took the fused path
     separate = wds.DataPipeline(
         EventStream(shards, split="train"),
         stages.frames(options["frames_number"], options.get("split_by", "number"), None, None, options.get("dtype", np.float32)),
@@ -94,20 +111,26 @@ def test_fused_frames_batch_equals_the_two_stages(shards, options, partial) -> N
     )
     pairs = list(zip(fused, separate, strict=True))
     assert len(pairs) == (3 if partial else 2)
-    for (frames, labels, lengths), (expected_frames, expected_labels, expected_lengths) in pairs:
-        assert frames.dtype == expected_frames.dtype and torch.equal(frames, expected_frames)
-        assert torch.equal(labels, expected_labels) and torch.equal(lengths, expected_lengths)
+    for batch, expected in pairs:
+        assert batch["frames"].dtype == expected["frames"].dtype and torch.equal(batch["frames"], expected["frames"])
+        assert torch.equal(batch["label"], expected["label"]) and torch.equal(batch["lengths"], expected["lengths"])
+        assert batch["__key__"] == expected["__key__"]
 
 
 def test_stages_after_frames_keep_the_unfused_path(shards) -> None:
     stream = EventStream(shards, split="train").frames(4).map(lambda s: {**s, "frames": s["frames"] * 2}).batch(20)
-    (frames, _, _), = list(stream)
-    plain = list(EventStream(shards, split="train").frames(4).batch(20))[0][0]
-    assert torch.equal(frames, plain * 2)
+    assert not isinstance(stream._stages[-1], stages.FramesBatch)
+    (batch,) = list(stream)
+    plain = list(EventStream(shards, split="train").frames(4).batch(20))[0]["frames"]
+    assert torch.equal(batch["frames"], plain * 2)
 
 
 def test_fused_stage_names_the_sample_on_failure(shards) -> None:
-    stream = EventStream(shards, split="train").frames(4, split_by="space").batch(2)
-    with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed: split_by"):
+    def damage(sample):  # coordinates one event short: no kernel can count them
+        return {**sample, "events": {**sample["events"], "x": sample["events"]["x"][:-1]}}
+
+    stream = EventStream(shards, split="train").map(damage).frames(4).batch(2)
+    assert isinstance(stream._stages[-1], stages.FramesBatch)
+    with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed"):
         next(iter(stream))
 

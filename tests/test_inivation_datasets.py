@@ -21,9 +21,9 @@ from shardgen.datasets.inivation_datasets import (
 from shardgen.formats.aedat2 import Aedat2Reader
 from shardgen.formats.aedat3 import Aedat3Reader
 from shardgen.formats import concatenate
-from shardgen.index import IndexFileError, load_index
+from neuroshards.index import IndexFileError, load_index
 from shardgen.rawtree import RawInputError
-from shardgen.splits import first_fraction_per_class, spikingjelly_split, tebn_split
+from streams.splits import first_fraction_per_class, spikingjelly_split, tebn_split
 from streams import EventStream
 
 REFERENCE = json.loads((Path(__file__).parent / "references" / "inivation.json").read_text())

@@ -18,7 +18,7 @@ from shardgen.formats import FORMATS, FormatError, concatenate, open_reader
 from shardgen.formats.aedat2 import Aedat2Reader
 from shardgen.formats.aedat3 import Aedat3Reader
 from shardgen.formats.blocks import rechunk
-from shardgen.record import encode_events, encode_packed
+from neuroshards.record import encode_events, encode_packed
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

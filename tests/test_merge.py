@@ -3,14 +3,14 @@ conversion of everything holds, and parts that do not belong together are refuse
 
 from __future__ import annotations
 
-import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from shardgen.cli import main
-from shardgen.index import load_index
+from neuroshards.index import load_index, save_index
 from shardgen.synthetic import write_synthetic_nmnist
 from streams import EventStream
 
@@ -57,7 +57,7 @@ def test_merged_parts_hold_what_one_conversion_holds(converted, layout):
 
 def test_parts_split_the_recordings_deterministically_without_name_clashes(converted):
     indexes = [load_index(converted / "shared" / f"index.part{p:04d}of{PARTS:04d}.json") for p in range(PARTS)]
-    keys = [{key for shard in index.shards for key in shard.samples.keys} for index in indexes]
+    keys = [set(index.samples.keys()) for index in indexes]
     assert sum(map(len, keys)) == len(set().union(*keys)) == sum(s["n_samples"] for s in load_index(converted / "full").splits.values())
     sizes = [len(k) for k in keys]
     assert max(sizes) - min(sizes) <= 1 * 2  # every third recording of each of the two splits
@@ -106,13 +106,14 @@ def test_merge_refuses_parts_of_different_options(converted, tmp_path, capsys):
 
 def test_merge_refuses_a_key_in_two_parts(converted, tmp_path, capsys):
     folder = _copy_parts(converted, tmp_path / "duplicate")
-    first = json.loads((folder / f"index.part0000of{PARTS:04d}.json").read_text())
-    path = folder / f"index.part0001of{PARTS:04d}.json"
-    second = json.loads(path.read_text())
-    second["shards"][0]["samples"]["keys"][0] = first["shards"][0]["samples"]["keys"][0]
-    path.write_text(json.dumps(second))
+    first = load_index(folder / f"index.part0000of{PARTS:04d}.json")
+    second = load_index(folder / f"index.part0001of{PARTS:04d}.json")
+    key = second.samples.key.copy()
+    key[0] = first.samples.key[0]
+    second.samples = replace(second.samples, key=key)
+    save_index(second, folder, f"index.part0001of{PARTS:04d}.json")
     assert main(["merge", str(folder)]) == 1
-    assert f"sample key {first['shards'][0]['samples']['keys'][0]!r} is also in" in capsys.readouterr().err
+    assert f"sample key {first.samples.key_of(0)!r} is also in" in capsys.readouterr().err
 
 
 def test_part_argument_is_checked(tmp_path, capsys):

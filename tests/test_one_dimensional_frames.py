@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import container_writers as writers
 import shardgen
-from shardgen.formats.containers import seconds_to_microseconds
+from neuroshards.events import seconds_to_microseconds
 from streams import EventStream
 from streams.functional import integrate_events_by_fixed_frames_number as integrate_2d
 from streams.functional import shd
@@ -83,10 +83,11 @@ def test_one_dimensional_shards_stream_into_padded_batches(tmp_path, spikingjell
     shardgen.convert("shd", raw, tmp_path / "shards", progress=False, max_samples=3)
     stream = EventStream(tmp_path / "shards", split="train")
     batches = list(stream.frames(duration=60_000).batch(4))
-    assert [len(labels) for _, labels, _ in batches] == [4, 2]
+    assert [len(batch["label"]) for batch in batches] == [4, 2]
     keys = [sample["__key__"] for sample in EventStream(tmp_path / "shards", split="train")]
     position = 0
-    for frames, labels, lengths in batches:
+    for batch in batches:
+        frames, lengths = batch["frames"], batch["lengths"]
         assert frames.ndim == 3 and frames.shape[2] == W and frames.shape[1] == int(lengths.max())
         for row, length in zip(frames.numpy(), lengths.tolist()):
             index = int(keys[position].rsplit("_", 1)[1])
@@ -95,15 +96,17 @@ def test_one_dimensional_shards_stream_into_padded_batches(tmp_path, spikingjell
                 np.testing.assert_array_equal(row[:length], spikingjelly_frames[case])
             assert not row[length:].any()  # padding is zeros
             position += 1
-    frames, _, lengths = next(iter(EventStream(tmp_path / "shards", split="test").frames(16, split_by="number").batch(8)))
+    batch = next(iter(EventStream(tmp_path / "shards", split="test").frames(16, split_by="number").batch(8)))
+    frames, lengths = batch["frames"], batch["lengths"]
     assert tuple(frames.shape) == (3, 16, W) and lengths.tolist() == [16, 16, 16]
 
 
 def test_sixty_four_channel_sensor_streams_too(tmp_path):
     raw = writers.write_ntidigits18(tmp_path / "raw")
     shardgen.convert("ntidigits18", raw, tmp_path / "shards", progress=False, verify=False)
-    frames, labels, lengths = next(iter(EventStream(tmp_path / "shards", split="train").frames(8, split_by="time").batch(8)))
-    assert tuple(frames.shape) == (3, 8, 64)
+    batch = next(iter(EventStream(tmp_path / "shards", split="train").frames(8, split_by="time").batch(8)))
+    frames = batch["frames"]
+    assert tuple(frames.shape) == (3, 8, 64) and batch["lengths"].tolist() == [8, 8, 8]
     sample = next(iter(EventStream(tmp_path / "shards", split="train")))
     assert frames[0].sum() == len(sample["events"]["t"])  # every event counted once
 
@@ -112,8 +115,9 @@ def test_two_dimensional_sensor_of_another_size_streams_too(tmp_path):
     raw = writers.write_hardvs(tmp_path / "raw")
     shardgen.convert("hardvs", raw, tmp_path / "shards", progress=False, verify=False)
     stream = EventStream(tmp_path / "shards", split="train")
-    frames, labels, lengths = next(iter(stream.frames(4, split_by="number").batch(3)))
-    assert tuple(frames.shape) == (3, 4, 2, 260, 346)
+    batch = next(iter(stream.frames(4, split_by="number").batch(3)))
+    frames = batch["frames"]
+    assert tuple(frames.shape) == (3, 4, 2, 260, 346) and batch["lengths"].tolist() == [4, 4, 4]
     first = next(iter(EventStream(tmp_path / "shards", split="train")))
     np.testing.assert_array_equal(frames[0].numpy(), integrate_2d(first["events"], "number", 4, 260, 346))
 

@@ -21,7 +21,7 @@ REAL = ["prophesee_evt2/gen3_sample.raw", "prophesee_evt3/gen41_evk3_sample.raw"
         "prophesee_dat/ncars_sample.dat"]
 
 
-def stream_samples(out: Path, split: str | None = None) -> dict[str, dict]:
+def stream_samples(out: Path, split: str = "all") -> dict[str, dict]:
     return {sample["__key__"]: sample for sample in EventStream(out, split=split)}
 
 
@@ -48,7 +48,7 @@ def test_sensor_size_comes_from_the_header_or_must_be_given(samples_dir, tmp_pat
     root.mkdir(parents=True)
     (root / "a.raw").symlink_to(samples_dir / "prophesee_evt3/gen41_pedestrians_cut.raw")
     summary = convert("folder", tmp_path / "root", tmp_path / "out", progress=False)
-    assert EventStream(summary.out).sensor_size == (1280, 720, 2)
+    assert EventStream(summary.out, split="all").sensor_size == (1280, 720, 2)
     (root / "b.dat").symlink_to(samples_dir / "prophesee_dat/ncars_sample.dat")  # DAT without geometry
     assert main(["convert", "folder", "--raw", str(tmp_path / "root"), "--out", str(tmp_path / "out2"), "--quiet"]) == 1
 
@@ -82,7 +82,7 @@ def test_folder_labels_and_split_rule(tmp_path):
             recordings[f"{name}_rec{index}"] = events
             (tmp_path / "root" / name / f"rec{index}.csv").write_bytes(writers.write_csv(events, header=True))
     convert("folder", tmp_path / "root", tmp_path / "out", progress=False, sensor_size=(64, 48), split_ratio=0.5)
-    stream = EventStream(tmp_path / "out")
+    stream = EventStream(tmp_path / "out", split="all")
     assert stream.classes == ["jump", "sit", "walk"]
     for split in ("train", "test"):
         for key, sample in stream_samples(tmp_path / "out", split).items():
@@ -145,7 +145,7 @@ def test_manifest_segments_labels_and_splits(tmp_path):
     out = tmp_path / "out"
     assert main(["convert", "manifest", "--manifest", str(tmp_path / "manifest.csv"), "--out", str(out),
                  "--sensor-size", "64", "48", "--quiet"]) == 0
-    stream = EventStream(out)
+    stream = EventStream(out, split="all")
     assert stream.classes == ["clap", "wave"]
     samples = stream_samples(out)
     assert len(samples) == len(rows)
@@ -198,7 +198,7 @@ def test_manifest_windows_and_workers_give_identical_shards(tmp_path):
         out = tmp_path / f"out{workers}"
         convert("manifest", None, out, progress=False, workers=workers, manifest=tmp_path / "m.csv",
                 window_us=5000, overlap=1000)
-        shards[workers] = {shard.path: shard.sha256 for shard in EventStream(out).index.shards}
+        shards[workers] = {shard.path: shard.sha256 for shard in EventStream(out, split="all").index.shards}
         samples = stream_samples(out)
         assert all(key.startswith(("data_a_row000001_", "data_a_row000002_", "data_b_row000003_")) for key in samples)
         assert all(s["events"]["t"][-1] - s["events"]["t"][0] < 5000 for s in samples.values())

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from shardgen.formats import encode_atis_bin
-from shardgen.record import FORMAT_VERSION, RecordError, decode_events, decode_record, encode_events
+from neuroshards.record import FORMAT_VERSION, RecordError, decode_events, decode_record, encode_events
 from shardgen.synthetic import synthetic_recording
 
 

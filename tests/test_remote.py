@@ -124,7 +124,7 @@ def test_cache_rejects_a_shard_that_differs_from_the_index(shards, base_url, tmp
 
 def test_missing_remote_shard_names_its_url(shards, base_url):
     stream = EventStream(base_url, split="train")
-    stream.source.files[0] = (0, "absent-000000.tar", 1, "0" * 64)
+    stream.catalog.files[0] = (0, "absent-000000.tar", 1, "0" * 64)
     with pytest.raises(ShardError, match=r"absent-000000\.tar: cannot fetch"):
         _samples(stream)
 

@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import shardgen
+from neuroshards.errors import SampleError
 from shardgen.synthetic import write_synthetic_nmnist
 from streams import EventStream
 from streams.functional import representations as R
 from streams.functional import torch_batched as TB
-from streams.stages import SampleError
 from streams.transforms import ToFrame
-from streams.transforms.device import batch_events, to_device
+from streams.transforms.device import batch_events, collate_events, to_device
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -147,6 +147,9 @@ def test_batch_events_stage_pads_the_stream_and_gives_the_transforms_values(shar
         for row, sample in zip(frames.numpy(), group):
             np.testing.assert_array_equal(row, ToFrame(n_time_bins=4)(sample["events"], sensor_size=sample["sensor_size"]))
     assert len(list(EventStream(shards, split="train").compose(batch_events(3, partial=False)))) == 3
+    fluent = list(EventStream(shards, split="train").batch(3, collate=collate_events))
+    assert [b["__key__"] for b in fluent] == [b["__key__"] for b in batches]
+    assert [len(b["__url__"]) for b in fluent] == [3, 3, 3, 1]  # every other field kept, as a list
 
 
 def test_batch_events_refuses_mixed_sensor_sizes():

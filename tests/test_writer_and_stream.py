@@ -20,13 +20,13 @@ from torch.utils.data import DataLoader
 import shardgen
 from shardgen.cli import main as shardgen_main
 from shardgen.formats import decode_atis_bin
-from shardgen.index import load_index
-from shardgen.record import decode_events
+from neuroshards.index import load_index, sample_checksum
+from neuroshards.record import decode_events
 from shardgen.synthetic import write_synthetic_nmnist
-from shardgen.writer import _tar_header
+from neuroshards.tar import member_header
 from streams import EventStream, ShardError, stages
 from streams.functional import integrate_events_by_fixed_frames_number
-from streams.tario import iter_members
+from neuroshards.tar import iter_members
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +64,17 @@ def test_index_describes_the_shards_exactly(shards):
         with tarfile.open(shards / shard.path) as archive:
             members = archive.getmembers()
             assert {m.mtime for m in members} == {0} and {m.uname for m in members} == {""}
-        for key, label, n_events, offset, size in zip(*vars(shard.samples).values()):
-            chunk = io.BytesIO(data[offset : offset + size])
-            members = dict(iter_members(chunk, shard.path))
-            assert set(members) == {f"{key}.events.msgpack", f"{key}.cls"}
-            assert int(members[f"{key}.cls"]) == label
-            assert len(decode_events(members[f"{key}.events.msgpack"])["t"]) == n_events
+    samples = index.samples
+    assert np.array_equal(np.repeat(np.arange(len(index.shards)), [s.n_samples for s in index.shards]), samples.shard)
+    for row in range(len(samples)):
+        shard = index.shards[samples.shard[row]]
+        key, offset, size = samples.key_of(row), int(samples.offset[row]), int(samples.size[row])
+        data = (shards / shard.path).read_bytes()[offset : offset + size]
+        assert sample_checksum(data) == samples.checksum[row]
+        members = dict(iter_members(io.BytesIO(data), shard.path))
+        assert set(members) == {f"{key}.events.msgpack", f"{key}.cls"}
+        assert int(members[f"{key}.cls"]) == samples.label[row]
+        assert len(decode_events(members[f"{key}.events.msgpack"])["t"]) == samples.n_events[row]
 
 
 def test_our_tar_reader_agrees_with_tarfile(shards):
@@ -118,20 +123,27 @@ def test_shuffle_is_a_permutation_that_depends_on_the_seed(shards):
     assert sorted(first) == sorted(plain) and first == again and first != plain and first != other
 
 
-def test_dataloader_with_two_workers_yields_every_sample_exactly_once(shards):
+def test_loader_with_two_workers_yields_every_sample_exactly_once(shards):
     stream = EventStream(shards, split="train", shuffle=True, seed=3).map(lambda s: s["__key__"])
-    keys = [key for key in DataLoader(stream, batch_size=None, num_workers=2)]
+    keys = list(stream.loader(num_workers=2))
     expected = [s["__key__"] for s in EventStream(shards, split="train")]
     assert Counter(keys) == Counter(expected) and len(keys) == 50
 
 
+def test_a_plain_dataloader_with_workers_is_refused_with_advice(shards):
+    stream = EventStream(shards, split="train")
+    with pytest.raises(Exception, match=r"use stream.loader\(num_workers=...\)"):
+        list(DataLoader(stream, batch_size=None, num_workers=2))
+
+
 def test_padded_frame_batches_inside_workers(shards):
     stream = EventStream(shards, split="train").frames(8, split_by="time").batch(6)
-    batches = list(DataLoader(stream, batch_size=None, num_workers=2))
-    assert sum(len(labels) for _, labels, _ in batches) == 50
-    frames, labels, lengths = batches[0]
+    batches = list(stream.loader(num_workers=2))
+    assert sum(len(batch["label"]) for batch in batches) == 50 == len(stream.catalog)
+    frames, labels, lengths = batches[0]["frames"], batches[0]["label"], batches[0]["lengths"]
     assert frames.shape[1:] == (8, 2, 34, 34) and frames.dtype == torch.float32
     assert torch.equal(lengths, torch.full((len(labels),), 8))
+    assert len(batches[0]["__key__"]) == len(labels)
 
 
 def test_stages_compose_in_a_plain_webdataset_pipeline(shards):
@@ -141,9 +153,9 @@ def test_stages_compose_in_a_plain_webdataset_pipeline(shards):
     )
     direct = {s["__key__"]: s for s in EventStream(shards, split="train")}
     total = 0
-    for frames, labels, lengths in pipeline:
-        total += len(labels)
-        assert frames.shape[1:] == (4, 2, 34, 34)
+    for batch in pipeline:
+        total += len(batch["label"])
+        assert batch["frames"].shape[1:] == (4, 2, 34, 34)
     assert total == len(direct)
     one = next(iter(wds.DataPipeline(wds.SimpleShardList(urls[:1]), wds.tarfile_to_samples(), stages.decode(), stages.frames(4))))
     expected = integrate_events_by_fixed_frames_number(direct[one["__key__"]]["events"], "number", 4, 34, 34)
@@ -194,9 +206,9 @@ def test_tar_headers_are_the_ones_tarfile_writes(name, size):
         expected = info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
     except ValueError:
         with pytest.raises(ValueError):
-            _tar_header(name, size)
+            member_header(name, size)
         return
-    assert _tar_header(name, size) == expected
+    assert member_header(name, size) == expected
 
 
 def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_nmnist, tmp_path, monkeypatch):

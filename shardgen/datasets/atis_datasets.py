@@ -6,8 +6,9 @@ import re
 from functools import partial
 from pathlib import Path
 
+from neuroshards.record import PackedEvents
+
 from ..formats import pack_atis_bin
-from ..record import PackedEvents
 from .base import DatasetAdapter, FileTask, Plan, RawFile, class_folder_tasks, matching
 from .registry import register
 

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
 
+from neuroshards.events import Events
+from neuroshards.keys import key_from_path
+from neuroshards.record import PackedEvents
+
 from ..formats import FormatError
 from ..rawtree import RawFile, RawInputError, scan, verify_archives
-from ..record import Events, PackedEvents
 
 
 @dataclass
@@ -79,17 +82,6 @@ class Plan:
     tasks: list[Task]
     # Dataset-specific facts for the index (split rules, label conventions, ...).
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-
-
-def key_from_path(relpath: str, *, drop: int = 0) -> str:
-    """A stable, dot-free sample key from a path inside the dataset: ``Train/3/00012.bin`` ->
-    ``Train_3_00012``; ``drop`` leading path components are left out."""
-    parts = relpath.split("/")[drop:]
-    parts[-1] = parts[-1].rsplit(".", 1)[0] if "." in parts[-1] else parts[-1]
-    return _KEY_UNSAFE.sub("_", "_".join(parts))
 
 
 class DatasetAdapter:

@@ -15,9 +15,11 @@ from typing import Sequence
 
 import numpy as np
 
+from neuroshards.events import seconds_to_microseconds
+
 from .. import rawtree
 from ..formats import FormatError
-from ..formats.containers import as_integers, seconds_to_microseconds
+from ..formats.containers import as_integers
 from ..formats.hdf5 import require_h5py
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
 from .registry import register

@@ -13,10 +13,11 @@ from typing import Iterator
 
 import numpy as np
 
+from neuroshards.events import Events
+
+from ..formats import concatenate
 from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
-from ..formats import concatenate
-from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path, matching
 from .registry import register
 
@@ -73,7 +74,7 @@ class CIFAR10DVS(DatasetAdapter):
         extra = {
             "spikingjelly_order": "label, then key as a string (SpikingJelly's file order)",
             "tebn_test_below": TEBN_TEST_BELOW,
-            "splits_help": "shardgen.splits.spikingjelly_split(index, ratio) and shardgen.splits.tebn_split(index)",
+            "splits_help": "streams.splits.spikingjelly_split(index, ratio) and streams.splits.tebn_split(index)",
         }
         return Plan(classes=list(CIFAR10DVS_CLASSES), tasks=tasks, extra=extra)
 

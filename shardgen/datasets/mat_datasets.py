@@ -7,10 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroshards.events import Events
+
 from ..formats import FormatError
 from ..formats.columns import canonical_events
 from ..formats.containers import load_mat
-from ..record import Events
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, class_folder_tasks, matching
 from .registry import register
 

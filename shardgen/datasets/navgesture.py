@@ -20,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from neuroshards.events import Events
+
 from ..formats import FormatError, concatenate
 from ..formats.dat import DatReader
-from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
 from .registry import register
 

@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from neuroshards.events import Events
+
 from ..formats import FormatError, concatenate, open_reader
 from ..formats.columns import canonical_events
 from ..formats.containers import load_npy, load_npz
-from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, class_folder_tasks, matching
 from .registry import register
 

@@ -23,7 +23,6 @@ from ..slicing import count_windows, cut_intervals, time_windows
 from .base import DatasetAdapter, Plan, Sample, key_from_path
 from .registry import register
 
-
 WHOLE = 1 << 62  # a segment without bounds: the whole recording
 
 

@@ -4,19 +4,21 @@ Each reader takes the file's bytes (or a binary file object) and a name for erro
 returns a dict of numpy arrays; dataset adapters and the generic converters share them.
 """
 
-from . import evt2  # noqa: F401  (registers the format)
-from . import evt3  # noqa: F401  (registers the format)
-from . import dat  # noqa: F401  (registers the format)
-from . import hdf5  # noqa: F401  (registers the format)
-from . import numpy_files  # noqa: F401  (registers the format)
-from . import text  # noqa: F401  (registers the format)
-from . import aedat2  # noqa: F401  (registers the format)
-from . import aedat3  # noqa: F401
-from . import aedat4  # noqa: F401
+from . import (
+    aedat2,  # noqa: F401  (registers the format)
+    aedat3,  # noqa: F401
+    aedat4,  # noqa: F401
+    dat,  # noqa: F401  (registers the format)
+    evt2,  # noqa: F401  (registers the format)
+    evt3,  # noqa: F401  (registers the format)
+    hdf5,  # noqa: F401  (registers the format)
+    numpy_files,  # noqa: F401  (registers the format)
+    text,  # noqa: F401  (registers the format)
+)
 from .atis import decode_atis_bin, encode_atis_bin, pack_atis_bin
+from .blocks import concatenate
 from .detect import detect_format, open_recording
 from .errors import FormatError
-from .blocks import concatenate
 from .registry import FORMATS, EventReader, FormatSpec, open_reader, register_format
 
 __all__ = [

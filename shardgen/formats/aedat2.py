@@ -20,8 +20,8 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from .errors import FormatError
 from .blocks import record_blocks
+from .errors import FormatError
 from .inivation import TextHeader, chip_facts, read_text_header
 from .registry import Events, FormatSpec, register_format, starts_with
 

@@ -9,7 +9,7 @@ t = timestamp | overflow << 31. Other packet types are skipped by their declared
 
 The file is read in blocks of whole packets (or whole, for cutting time windows); numba kernels
 list the polarity packets of a block, then decode their events, or cut time windows straight into
-the record's field layout (:class:`~shardgen.record.PackedEvents`).
+the record's field layout (:class:`~neuroshards.record.PackedEvents`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ from typing import BinaryIO, Iterator
 import numpy as np
 from numba import njit
 
-from ..record import PackedEvents
-from .errors import FormatError
+from neuroshards.record import PackedEvents
+
 from .blocks import NO_TIME, new_events, rechunk, set_bit
+from .errors import FormatError
 from .inivation import TextHeader, chip_facts, read_exact, read_text_header, stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
 

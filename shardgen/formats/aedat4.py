@@ -19,8 +19,8 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import FormatError
 from .blocks import new_events, rechunk
+from .errors import FormatError
 from .inivation import stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
 

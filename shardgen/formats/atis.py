@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..record import PackedEvents
+from neuroshards.record import PackedEvents
+
 from .blocks import NO_TIME, set_bit
 from .errors import FormatError
 

@@ -14,9 +14,6 @@ import numpy as np
 
 from .errors import FormatError
 
-#: float16 seconds below this are closer together than 1 µs, so distinct values can share a µs.
-FLOAT16_EXACT_FROM_SECONDS = 2.0**-9
-
 
 def load_npy(data: bytes, *, source: str, allow_pickle: bool = False) -> np.ndarray:
     """A ``.npy`` file's array. Object arrays are pickles: refused unless ``allow_pickle``."""
@@ -74,21 +71,3 @@ def as_integers(values: np.ndarray, *, source: str, name: str) -> np.ndarray:
     if len(bad):
         raise FormatError(source, None, f"field {name!r} value {values[bad[0]].item()!r} at event {bad[0]} is not a whole number")
     return converted
-
-
-def seconds_to_microseconds(seconds: np.ndarray) -> np.ndarray:
-    """Float seconds -> int64 µs, rounded down (Tonic's ``float64(t) * 1e6`` cast to int).
-
-    For float16 and float32 inputs the product is exact in float64, so the result is the floor of
-    the true value. For float16 seconds >= 2**-9 s the mapping is invertible
-    (``microseconds_to_float16_seconds``).
-    """
-    seconds = np.asarray(seconds)
-    if seconds.dtype.kind != "f":
-        raise TypeError(f"seconds must be floating point, got {seconds.dtype}")
-    return np.floor(seconds.astype(np.float64) * 1e6).astype(np.int64)
-
-
-def microseconds_to_float16_seconds(t_us: np.ndarray) -> np.ndarray:
-    """The float16 seconds that ``seconds_to_microseconds`` turned into ``t_us`` (exact from 2**-9 s)."""
-    return ((np.asarray(t_us, dtype=np.float64) + 0.5) / 1e6).astype(np.float16)

@@ -1,9 +1,5 @@
-class FormatError(ValueError):
-    """Bytes that are not a valid recording; the message names the file and the byte offset."""
+"""The raw readers' error: defined with every other error of the project in ``neuroshards.errors``."""
 
-    def __init__(self, source: str, offset: int | None, problem: str):
-        where = f"{source} at byte {offset}" if offset is not None else source
-        super().__init__(f"{where}: {problem}")
-        self.source = source
-        self.offset = offset
-        self.problem = problem
+from neuroshards.errors import FormatError
+
+__all__ = ["FormatError"]

@@ -9,11 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import BinaryIO, Callable, Iterator, Protocol
 
-import numpy as np
+from neuroshards.events import Events
 
 from .errors import FormatError
-
-Events = dict[str, np.ndarray]
 
 
 class EventReader(Protocol):

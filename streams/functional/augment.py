@@ -6,7 +6,7 @@ from typing import Mapping
 
 import numpy as np
 
-Events = dict[str, np.ndarray]
+from neuroshards.events import Events
 
 
 def flip_horizontal(events: Mapping[str, np.ndarray], width: int) -> Events:

@@ -159,6 +159,8 @@ def _frames(frames_num: int, H: int, W: int, dtype) -> tuple[np.ndarray, int]:
 
 def _event_arrays(events: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     t, x, y, p = (np.asarray(events[name]) for name in ("t", "x", "y", "p"))
+    if not len(t) == len(x) == len(y) == len(p):  # the compiled kernels do not check their bounds
+        raise ValueError(f"event fields of different lengths: t {len(t)}, x {len(x)}, y {len(y)}, p {len(p)}")
     return t, x, y, p
 
 

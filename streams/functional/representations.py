@@ -34,7 +34,7 @@ Where Tonic raises, or silently corrupts the data, these do the sensible thing i
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numba
 import numpy as np
@@ -376,7 +376,7 @@ def to_voxel_grid(
         raise ValueError(f"n_time_bins must be positive, got {n_time_bins}")
     grid = np.zeros(n_time_bins * H * W, np.float64)
     t, x, y, p = _contiguous(t, x, y, p)
-    if len(t) and H * W * 8 > stripe_bytes and n_time_bins * H * W < 2**31:
+    if len(t) and stripe_bytes < H * W * 8 and n_time_bins * H * W < 2**31:  # int32 cell indices
         _voxel_grid_in_stripes(t, x, y, p, n_time_bins, W, H, max(1, stripe_bytes // (8 * W)), grid)
     elif len(t):
         _voxel_grid(t, x, y, p, n_time_bins, W, H, grid)
@@ -512,9 +512,9 @@ def _numpy_float32_sum(a, lo, hi):  # pragma: no cover - compiled
     depth, results = 0, 0
     spans[0, 0], spans[0, 1], spans[0, 2] = lo, hi, 0
     while depth >= 0:
-        l, h, done = spans[depth, 0], spans[depth, 1], spans[depth, 2]
-        if h - l <= 128:
-            partial[results] = _float32_block_sum(a, l, h)
+        begin, end, done = spans[depth, 0], spans[depth, 1], spans[depth, 2]
+        if end - begin <= 128:
+            partial[results] = _float32_block_sum(a, begin, end)
             results += 1
             depth -= 1
             continue
@@ -523,14 +523,14 @@ def _numpy_float32_sum(a, lo, hi):  # pragma: no cover - compiled
             results -= 1
             depth -= 1
             continue
-        half = (h - l) // 2
+        half = (end - begin) // 2
         half -= half % 8
         spans[depth, 2] = done + 1
         depth += 1
         if done == 0:
-            spans[depth, 0], spans[depth, 1], spans[depth, 2] = l, l + half, 0
+            spans[depth, 0], spans[depth, 1], spans[depth, 2] = begin, begin + half, 0
         else:
-            spans[depth, 0], spans[depth, 1], spans[depth, 2] = l + half, h, 0
+            spans[depth, 0], spans[depth, 1], spans[depth, 2] = begin + half, end, 0
     return partial[0]
 
 

@@ -29,10 +29,11 @@ from typing import Mapping
 
 import numpy as np
 
-from shardgen.formats.containers import microseconds_to_float16_seconds
+from neuroshards.events import microseconds_to_float16_seconds
 
 from .integrate import _check_frames_num, _integrate_ranges, _is_sorted, _limit
 from .integrate import cal_fixed_frames_number_segment_index as _index_by_number
+
 
 def _check_time_dtype(time_dtype) -> None:
     if time_dtype is not None and np.dtype(time_dtype) != np.float16:

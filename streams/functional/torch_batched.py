@@ -19,7 +19,7 @@ time-sliced modes need each sample's events sorted by t, as decoded records are;
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch

@@ -4,7 +4,7 @@ authors publish no split but whose community uses a fixed rule (CIFAR10-DVS).
     index = load_index("shards/cifar10dvs")
     train, test = spikingjelly_split(index, 0.9)      # split_to_train_test_set(0.9, ..., random_split=False)
     train, test = tebn_split(index)                   # files 0-99 of each class test, 100-999 train
-    stream = EventStream("shards/cifar10dvs").compose(webdataset.select(lambda s: s["__key__"] in train))
+    stream = EventStream("shards/cifar10dvs", split="all", subset=Subset.keys(train))
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from __future__ import annotations
 import math
 import re
 
-from .index import DatasetIndex, IndexFileError
+from neuroshards.index import DatasetIndex, IndexFileError, iter_split_keys
 
 _TRAILING_NUMBER = re.compile(r"(\d+)$")
 
 
 def index_samples(index: DatasetIndex) -> list[tuple[str, int]]:
     """(key, label) of every sample, in index order."""
-    return [pair for shard in index.shards for pair in zip(shard.samples.keys, shard.samples.labels)]
+    return list(iter_split_keys(index, "all"))
 
 
 def first_fraction_per_class(samples: list[tuple[str, int]], train_ratio: float) -> tuple[list[str], list[str]]:

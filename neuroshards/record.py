@@ -26,19 +26,14 @@ from typing import Mapping
 import msgpack
 import numpy as np
 
+from .errors import RecordError
+from .events import CANONICAL_DTYPES, FIELDS, Events
+
 FORMAT_NAME = "neuroshards.events"
 FORMAT_VERSION = 1
-FIELDS = ("t", "x", "y", "p")
 # Tar member extensions of a sample: <key>.events.msgpack and <key>.cls (webdataset's label convention).
 EVENTS_MEMBER = "events.msgpack"
 LABEL_MEMBER = "cls"
-CANONICAL_DTYPES = {"t": np.dtype(np.int64), "x": np.dtype(np.uint16), "y": np.dtype(np.uint16), "p": np.dtype(np.uint8)}
-
-Events = dict[str, np.ndarray]
-
-
-class RecordError(ValueError):
-    """A record that cannot be encoded or decoded; the message names the sample."""
 
 
 def coordinate_dtype(limit: int, observed_max: int) -> np.dtype:
@@ -271,25 +266,39 @@ def decode_record(data: bytes, *, key: str = "?") -> dict:
 def decode_events(data: bytes | dict, *, key: str = "?") -> Events:
     """Decode a record into canonical arrays: t int64 µs, x/y uint16, p uint8 in {0, 1}."""
     record = data if isinstance(data, dict) else decode_record(data, key=key)
+    try:
+        return _decode_fields(record, key)
+    except RecordError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a malformed map (missing or mistyped entries, bad codec data)
+        raise RecordError(f"sample {key!r}: malformed events record ({type(error).__name__}: {error})") from None
+
+
+def _decode_fields(record: dict, key: str) -> Events:
     n = int(record["n"])
+    if n < 0:
+        raise RecordError(f"sample {key!r}: negative event count {n}")
     events: Events = {}
     for name in FIELDS:
         field = record["fields"].get(name)
         if field is None:
             continue
         raw = field["data"]
+        bit = field["dtype"] == "bit"
+        expected = (n + 7) // 8 if bit else n * np.dtype(field["dtype"]).itemsize
         if field.get("codec") == "zstd":
-            raw = _zstd().ZstdDecompressor().decompress(raw)
+            # Bounded by what the record declares: a damaged frame cannot expand without limit.
+            raw = _zstd().ZstdDecompressor().decompress(raw, max_output_size=max(expected, 1))
         elif field.get("codec") is not None:
             raise RecordError(f"sample {key!r}: field {name!r} has unknown codec {field['codec']!r}")
-        if field["dtype"] == "bit":
+        if bit:
             packed = np.frombuffer(raw, dtype=np.uint8)
             if len(packed) * 8 < n:
                 raise RecordError(f"sample {key!r}: field {name!r} holds {len(packed) * 8} bits for {n} events")
             values = np.unpackbits(packed, count=n, bitorder="little")
         else:
             dtype = np.dtype(field["dtype"])
-            if len(raw) != n * dtype.itemsize:
+            if len(raw) != expected:
                 raise RecordError(
                     f"sample {key!r}: field {name!r} holds {len(raw)} bytes, expected {n} x {dtype.itemsize}"
                 )
@@ -297,7 +306,7 @@ def decode_events(data: bytes | dict, *, key: str = "?") -> Events:
             if field.get("delta"):
                 values = np.cumsum(values, dtype=dtype)
         if name == "t":
-            events["t"] = values.astype(np.int64) + int(record["t0"])
+            events["t"] = values.astype(np.int64) + np.int64(record["t0"])
         else:
             events[name] = values.astype(CANONICAL_DTYPES[name], copy=False)
     if "t" not in events:

@@ -1,6 +1,10 @@
-"""A direct reader of tar shards: parses the 512-byte headers itself and groups members into samples.
+"""The tar layout of a shard, written and read in one place.
 
-It reads plain ustar/GNU tar as shardgen and ``tar`` write it (regular files, optional GNU long
+Writing: ``member_header`` lays out each member's 512-byte header exactly as ``tarfile`` does with
+fixed metadata (mtime 0, mode 0444, no owner), so identical input gives identical shards;
+``member_bytes`` and ``closed_tar_bytes`` are the sizes the writer plans shards with.
+
+Reading: a direct parser of the 512-byte headers that groups members into samples. It reads plain ustar/GNU tar as shardgen and ``tar`` write it (regular files, optional GNU long
 names and pax headers) and checks every header's checksum, so a damaged shard fails with its name
 and byte offset instead of yielding wrong samples.
 
@@ -11,17 +15,70 @@ index's offsets) and checking the headers of a chunk in one numba pass, instead 
 
 from __future__ import annotations
 
+import tarfile
 from typing import BinaryIO, Iterable, Iterator, Sequence
 
 import numba
 import numpy as np
 
+from .errors import ShardError
+
 BLOCK = 512
 STREAM_CHUNK = 4 << 20
 
 
-class ShardError(ValueError):
-    """A shard that cannot be read; the message names the shard, the byte offset and the member."""
+# Writing ------------------------------------------------------------------------------------------
+
+
+def _tarfile_header(name: str, size: int) -> bytes:
+    """A ustar header with fixed metadata (mtime 0, mode 0444, no owner): the same bytes on every run."""
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = 0
+    info.mode = 0o444
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
+
+
+# tarfile's header for a name of at most 100 bytes and a size below 8 GiB, split where the name and
+# the size go: these are the only fields that vary. Building one costs tarfile about 16 us, a tenth
+# of converting a small N-MNIST sample; filling the template costs 1 us.
+_TEMPLATE = _tarfile_header("", 0)
+_SIZE_AT, _CHECKSUM_AT = 124, 148
+# The checksum sums the header's bytes, its own field read as spaces.
+_TEMPLATE_SUM = (sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8])
+                 + 8 * ord(" "))
+
+
+def member_header(name: str, size: int) -> bytes:
+    """``tarfile``'s header of a member ``name`` of ``size`` bytes, from the template where it applies."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) > 100 or size >= 8**11:
+        return _tarfile_header(name, size)
+    size_field = b"%011o\0" % size
+    checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)
+    return b"".join((encoded, _TEMPLATE[len(encoded) : _SIZE_AT], size_field, _TEMPLATE[_SIZE_AT + 12 : _CHECKSUM_AT],
+                     b"%06o\0 " % checksum, _TEMPLATE[_CHECKSUM_AT + 8 :]))
+
+
+def member_padding(size: int) -> bytes:
+    """The zeros after a member's payload of ``size`` bytes, up to the next block."""
+    return bytes(-size % BLOCK)
+
+
+def member_bytes(payload: int) -> int:
+    """Bytes a member of ``payload`` bytes takes: its header, the payload, the padding."""
+    return BLOCK + (payload + BLOCK - 1) // BLOCK * BLOCK
+
+
+def closed_tar_bytes(offset: int) -> int:
+    """File size once closed at ``offset``: two zero blocks, padded to tarfile's 10240-byte record."""
+    record = tarfile.RECORDSIZE
+    return (offset + 2 * BLOCK + record - 1) // record * record
+
+
+# Reading ------------------------------------------------------------------------------------------
 
 
 def _octal(field: bytes, source: str, offset: int) -> int:
@@ -204,15 +261,21 @@ def _member_name(header: bytes) -> str:
     return name
 
 
+def member_key(name: str) -> tuple[str, str]:
+    """A member's ``(sample key, extension)``: webdataset's convention, the key is the path up to
+    the first dot of the file name."""
+    directory, slash, filename = name.rpartition("/")
+    stem, dot, extension = filename.partition(".")
+    return (directory + slash + stem if dot else name), extension
+
+
 def group_samples(members: Iterable[tuple[str, bytes, int]], source: str) -> Iterator[dict]:
     """Consecutive members with the same key -> ``{"__key__", "__url__", extension: bytes}``.
 
     webdataset's convention: the key is the member's path up to the first dot of its file name."""
     current: dict | None = None
     for name, payload, offset in members:
-        directory, slash, filename = name.rpartition("/")
-        stem, dot, extension = filename.partition(".")
-        key = directory + slash + stem if dot else name
+        key, extension = member_key(name)
         if current is None or current["__key__"] != key:
             if current is not None:
                 yield current

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import tario
-from streams.tario import ShardError, iter_samples, parse_members, samples_in_run
+from neuroshards import tar as tario
+from neuroshards.tar import ShardError, iter_samples, parse_members, samples_in_run
 
 FORMATS = {"ustar": tarfile.USTAR_FORMAT, "gnu": tarfile.GNU_FORMAT, "pax": tarfile.PAX_FORMAT}
 
