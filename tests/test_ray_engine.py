@@ -1,0 +1,103 @@
+"""``shardgen convert --engine ray``: parts converted as Ray tasks on a local cluster started here,
+merged into one index holding exactly the samples of a one-process conversion."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ray = pytest.importorskip("ray", reason='the ray engine needs Ray: pip install "neuroshards[ray]" (in the test extra)')
+
+import shardgen  # noqa: E402
+from neuroshards.index import load_index  # noqa: E402
+from shardgen.cli import main  # noqa: E402
+from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
+from streams import EventStream  # noqa: E402
+
+OPTIONS = {"verify": False, "progress": False, "max_samples": 7}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A two-CPU local Ray cluster, as a head node on 127.0.0.1; yields its address."""
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+    try:
+        yield context.address_info["address"]
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("ray")
+    raw = write_synthetic_nmnist(root / "raw", train_per_class=2, test_per_class=1, events_per_sample=300)
+    shardgen.convert("nmnist", raw, root / "full", **OPTIONS)
+    return root
+
+
+def _content(path: Path, split: str) -> dict[str, tuple[int, bytes]]:
+    return {
+        sample["__key__"]: (sample["label"], b"".join(np.ascontiguousarray(sample["events"][f]).tobytes() for f in "txyp"))
+        for sample in EventStream(path, split=split)
+    }
+
+
+def _assert_same_samples(out: Path, full: Path) -> None:
+    merged, reference = load_index(out), load_index(full)
+    assert {split: (entry["n_samples"], entry["n_events"]) for split, entry in merged.splits.items()} == {
+        split: (entry["n_samples"], entry["n_events"]) for split, entry in reference.splits.items()
+    }
+    assert merged.generator == reference.generator  # no trace of the parts
+    for split in ("train", "test"):
+        assert _content(out, split) == _content(full, split)
+
+
+def test_ray_parts_hold_what_one_process_holds(cluster, converted):
+    out = converted / "ray"
+    summary = shardgen.convert("nmnist", converted / "raw", out, engine="ray", parts=3, **OPTIONS)
+    _assert_same_samples(out, converted / "full")
+    assert sorted(path.name for path in out.glob("index.part*.json")) == [f"index.part{p:04d}of0003.json" for p in range(3)]
+    shards = {shard.path for shard in load_index(out).shards}
+    assert shards == {path.name for path in out.glob("*.tar")} and all("of0003-" in name for name in shards)
+    assert (summary.n_samples, summary.n_shards) == (len(load_index(out).samples), len(shards))
+
+
+def test_cli_on_a_cluster_by_address_reruns_with_other_parts(cluster, converted):
+    """A separate driver process reaches the cluster by its address; rerunning into the same folder
+    with another number of parts replaces the earlier parts' shards and partial indexes."""
+    out = converted / "ray"
+    if not (out / "index.json").exists():
+        shardgen.convert("nmnist", converted / "raw", out, engine="ray", parts=3, **OPTIONS)
+    command = [sys.executable, "-m", "shardgen.cli", "convert", "nmnist", "--raw", str(converted / "raw"), "--out", str(out),
+               "--no-verify", "--quiet", "--max-samples", "7", "--engine", "ray", "--ray-address", cluster, "--parts", "2"]
+    environment = {**os.environ, "RAY_ADDRESS": ""}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
+    assert result.returncode == 0, result.stderr
+    assert "nmnist:" in result.stdout and "split train" in result.stdout
+    _assert_same_samples(out, converted / "full")
+    names = {path.name for path in out.iterdir() if not path.name.startswith(".")}
+    assert not any("of0003" in name for name in names)
+    assert {name for name in names if name.startswith("index.part")} == {
+        f"index.part{p:04d}of0002.{suffix}" for p in range(2) for suffix in ("json", "samples")
+    }
+
+
+def test_a_task_error_comes_back_as_the_error_not_a_remote_traceback(cluster, tmp_path, capsys):
+    missing = tmp_path / "no-such-download"
+    code = main(["convert", "nmnist", "--raw", str(missing), "--out", str(tmp_path / "out"), "--quiet", "--engine", "ray"])
+    error = capsys.readouterr().err
+    assert code == 1 and str(missing) in error and "Traceback" not in error
+
+
+def test_engine_arguments_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="unknown engine"):
+        shardgen.convert("nmnist", tmp_path, tmp_path, engine="dask")
+    with pytest.raises(ValueError, match="runs every part itself"):
+        shardgen.convert("nmnist", tmp_path, tmp_path, engine="ray", part=(0, 2))
+    with pytest.raises(ValueError, match="for engine='ray'"):
+        shardgen.convert("nmnist", tmp_path, tmp_path, parts=2)
