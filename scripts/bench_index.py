@@ -178,15 +178,17 @@ def synthetic_index(train: int, test: int, per_shard: int) -> DatasetIndex:
                         generator={"name": "bench_index", "version": "0", "options": {}})
 
 
-def write_indexes(directory: Path, train: int, test: int, per_shard: int) -> tuple[Path, Path]:
+def write_indexes(directory: Path, train: int, test: int, per_shard: int, old: bool = True) -> tuple[Path, Path]:
+    """The synthetic index as v2 in ``directory/v2`` and (``old``) as v1 in ``directory/v1``."""
     v2, v1 = directory / "v2", directory / "v1"
-    stamp = directory / f"made-{train}-{test}-{per_shard}"
+    stamp = directory / f"made-{train}-{test}-{per_shard}-{'v1' if old else ''}"
     if not stamp.exists():
         index = synthetic_index(train, test, per_shard)
-        for folder in (v2, v1):
-            folder.mkdir(parents=True, exist_ok=True)
+        v2.mkdir(parents=True, exist_ok=True)
         save_index(index, v2)
-        (v1 / "index.json").write_bytes(old_index_json(index))
+        if old:
+            v1.mkdir(parents=True, exist_ok=True)
+            (v1 / "index.json").write_bytes(old_index_json(index))
         stamp.touch()
     return v2, v1
 
