@@ -264,9 +264,11 @@ def main() -> None:
               f"{o['rss_mb'] / max(n['rss_mb'], 0.1):.1f}x, added anonymous {o['anon_mb'] / max(n['anon_mb'], 0.1):.1f}x")
     print("targets (issue 13): open <= 0.2 s, <= 50 MB added resident per process")
 
-    torch_times = [wall_time("import torch") for _ in range(args.repeat)]
-    streams_times = [wall_time("import torch, streams") for _ in range(args.repeat)]
-    profiles = [import_profile() for _ in range(args.repeat)]
+    torch_times, streams_times, profiles = [], [], []
+    for _ in range(args.repeat):  # alternating, as above
+        torch_times.append(wall_time("import torch"))
+        streams_times.append(wall_time("import torch, streams"))
+        profiles.append(import_profile())
     loaded = profiles[-1][1]
     print(f"\nimports, medians of {args.repeat}: python -c 'import torch' {statistics.median(torch_times):.3f} s, "
           f"'import torch, streams' {statistics.median(streams_times):.3f} s "
