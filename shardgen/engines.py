@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ def convert_on_ray(
     if parts is not None and parts < 1:
         raise ValueError(f"parts must be positive, got {parts}")
     started = time.perf_counter()
+    _check_reachable(address)
     connected_here = not ray.is_initialized()
     if connected_here:
         try:
@@ -81,7 +83,7 @@ def convert_on_ray(
             raise ConversionError(f"cannot reach the Ray cluster at {address}: {error}") from None
     try:
         remote = ray.remote(num_cpus=0)
-        recordings = _result(ray, remote(_prepare).remote(dataset, raw, verify, dataset_options))
+        recordings = _result(ray, remote(_prepare).remote(dataset, raw, verify, dataset_options), "checking --raw")
         if parts is None:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             parts = max(1, cpus // workers)
@@ -90,14 +92,20 @@ def convert_on_ray(
             workers=workers, max_samples=max_samples, max_bytes=max_bytes, compression=compression, **dataset_options
         )
         convert_part = ray.remote(_convert_part).options(num_cpus=workers)
-        pending = [convert_part.remote(dataset, raw, out, (number, parts), options) for number in range(parts)]
+        labels = {convert_part.remote(dataset, raw, out, (number, parts), options): f"part {number}/{parts}"
+                  for number in range(parts)}
+        pending = list(labels)
         summaries = []
-        with _progress(parts, progress, dataset) as bar:
-            while pending:
-                done, pending = ray.wait(pending, num_returns=1)
-                summaries.append(_result(ray, done[0]))
-                bar.update(1)
-        merged = _result(ray, remote(_merge).remote(out, parts))
+        try:
+            with _progress(parts, progress, dataset) as bar:
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    summaries.append(_result(ray, done[0], labels[done[0]]))
+                    bar.update(1)
+        finally:
+            for reference in pending:  # one part failed: the others' work would be thrown away
+                ray.cancel(reference, force=True)
+        merged = _result(ray, remote(_merge).remote(out, parts), "merging the parts")
     finally:
         if connected_here:
             ray.shutdown()
@@ -114,16 +122,31 @@ def convert_on_ray(
     )
 
 
-def _result(ray, reference):
+def _check_reachable(address: str | None) -> None:
+    """Refuse a ``host:port`` address where nothing listens, at once: Ray itself retries for minutes."""
+    if not address or "://" in address or address in ("auto", "local"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except ValueError:
+        raise ConversionError(f"not a Ray cluster address: {address!r} (host:port, or ray://host:port)") from None
+    except OSError as error:
+        raise ConversionError(f"cannot reach the Ray cluster at {address}: {error.strerror or error}") from None
+
+
+def _result(ray, reference, what: str):
     """The task's value; a task's own error (a bad recording, a missing folder) is raised as the
-    original exception with its message, not as Ray's wrapper carrying the remote traceback."""
+    original exception with its message, not as Ray's wrapper carrying the remote traceback; a
+    failure of the cluster (a worker or node lost past Ray's retries) as a ConversionError."""
     try:
         return ray.get(reference)
     except ray.exceptions.RayTaskError as error:
-        cause = error.cause
-        if isinstance(cause, Exception):
-            raise cause from None
-        raise
+        if isinstance(error.cause, Exception):
+            raise error.cause from None
+        raise ConversionError(f"{what} failed on the Ray cluster: {error}") from None
+    except ray.exceptions.RayError as error:
+        raise ConversionError(f"{what} failed on the Ray cluster: {error}") from None
 
 
 # The tasks: module-level functions, so Ray ships them by reference (every node imports shardgen).

@@ -4,6 +4,7 @@ merged into one index holding exactly the samples of a one-process conversion.""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Ray on Linux advertises the machine's network address even for a cluster on 127.0.0.1; this keeps
+# every connection of the tests (and of the driver they start) on the loopback interface.
+LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+os.environ.update(LOOPBACK_ONLY)
 ray = pytest.importorskip("ray", reason='the ray engine needs Ray: pip install "neuroshards[ray]" (in the test extra)')
 
 import shardgen  # noqa: E402
@@ -75,7 +80,7 @@ def test_cli_on_a_cluster_by_address_reruns_with_other_parts(cluster, converted)
         shardgen.convert("nmnist", converted / "raw", out, engine="ray", parts=3, **OPTIONS)
     command = [sys.executable, "-m", "shardgen.cli", "convert", "nmnist", "--raw", str(converted / "raw"), "--out", str(out),
                "--no-verify", "--quiet", "--max-samples", "7", "--engine", "ray", "--ray-address", cluster, "--parts", "2"]
-    environment = {**os.environ, "RAY_ADDRESS": ""}
+    environment = {**os.environ, **LOOPBACK_ONLY, "RAY_ADDRESS": ""}
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
     assert result.returncode == 0, result.stderr
     assert "nmnist:" in result.stdout and "split train" in result.stdout
@@ -92,6 +97,15 @@ def test_a_task_error_comes_back_as_the_error_not_a_remote_traceback(cluster, tm
     code = main(["convert", "nmnist", "--raw", str(missing), "--out", str(tmp_path / "out"), "--quiet", "--engine", "ray"])
     error = capsys.readouterr().err
     assert code == 1 and str(missing) in error and "Traceback" not in error
+
+
+def test_an_address_where_no_cluster_listens_is_refused_at_once(tmp_path, capsys):
+    with socket.socket() as unused:  # a loopback port that nothing listens on
+        unused.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{unused.getsockname()[1]}"
+    code = main(["convert", "nmnist", "--raw", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet",
+                 "--engine", "ray", "--ray-address", address])
+    assert code == 1 and f"cannot reach the Ray cluster at {address}" in capsys.readouterr().err
 
 
 def test_engine_arguments_are_checked(tmp_path):
