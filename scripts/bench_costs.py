@@ -46,7 +46,7 @@ from streams.sources import ShardStore  # noqa: E402
 PER_SHARD = 1_200
 READ_AHEAD = 64  # EventStream's read_ahead: reads are put in storage order within windows of this many samples
 BATCH = 32
-READ_CASES = {"16 kB": (16 << 10, 4000), "256 kB": (256 << 10, 400)}
+READ_CASES = {"16 kB": (16 << 10, 4000), "1 MB": (1 << 20, 200)}
 
 
 def fit(sizes: tuple[int, int], values: tuple[float, float]) -> tuple[float, float]:

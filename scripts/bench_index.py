@@ -77,7 +77,7 @@ elif case == "v2 catalog":
     columns = build_catalog([load_index(directory)], "train")
 elif case == "v2 EventStream":
     stream = streams.EventStream(directory, split="train")
-    columns = stream.source.catalog
+    columns = stream.catalog
 else:
     sys.path.insert(0, sys.argv[3])
     import bench_index
