@@ -17,8 +17,8 @@ clusters already run.
 
 Everything touching the raw data and ``out`` runs on the cluster (verification, planning, parts,
 merge), so the driver needs neither: ``raw`` must be readable from every node (a shared file
-system) and ``out`` writable from every node (a shared file system or, where ``convert`` accepts
-one, an object storage URL, which is passed through unchanged).
+system) and ``out`` writable from every node (a shared file system, or an object storage URL,
+passed through unchanged to every part and to the merge, with each node's own credentials).
 """
 
 from __future__ import annotations
@@ -171,33 +171,22 @@ def _convert_part(
 
 
 def _merge(out: str | Path, parts: int) -> dict[str, dict[str, int]]:
-    """Merge this run's parts; first remove the partial indexes an earlier run into the same folder
+    """Merge this run's parts; first remove the partial indexes an earlier run into the same output
     left with another number of parts (the merge would refuse the mixture), and afterwards the
     shards the merged index does not name, as a one-process rerun does."""
-    from neuroshards.index import load_index
+    from neuroshards.index import INDEX_NAME
 
     from .merge import merge_parts
+    from .storage import list_names, read_index, remove_names
 
-    filesystem, root = _filesystem(out)
     ours = {partial_index_name((number, parts)) for number in range(parts)}
     ours |= {name.removesuffix(".json") + ".samples" for name in ours}
-    for path in filesystem.ls(root, detail=False):
-        name = path.rstrip("/").rsplit("/", 1)[-1]
-        if PARTIAL_INDEX.match(name) and name not in ours:
-            filesystem.rm(path)
-    index = load_index(merge_parts([out], out))
+    remove_names(out, [name for name in list_names(out, "index.part*") if PARTIAL_INDEX.match(name) and name not in ours])
+    merge_parts([out], out)
+    index = read_index(out, INDEX_NAME)
     keep = {shard.path for shard in index.shards}
-    for path in filesystem.ls(root, detail=False):
-        name = path.rstrip("/").rsplit("/", 1)[-1]
-        if SHARD_NAME.match(name) and name not in keep:
-            filesystem.rm(path)
+    remove_names(out, [name for name in list_names(out, "*.tar") if SHARD_NAME.match(name) and name not in keep])
     return index.splits
-
-
-def _filesystem(out: str | Path):
-    import fsspec
-
-    return fsspec.core.url_to_fs(str(out))
 
 
 def _progress(total: int, enabled: bool, label: str):
