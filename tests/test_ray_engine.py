@@ -1,8 +1,10 @@
 """``shardgen convert --engine ray``: parts converted as Ray tasks on a local cluster started here,
-merged into one index holding exactly the samples of a one-process conversion."""
+merged into one index holding exactly the samples of a one-process conversion, into a local folder
+and into object storage (moto's S3 server on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -20,17 +22,52 @@ ray = pytest.importorskip("ray", reason='the ray engine needs Ray: pip install "
 
 import shardgen  # noqa: E402
 from neuroshards.index import load_index  # noqa: E402
+from neuroshards.sources import ShardStore  # noqa: E402
+from neuroshards.sources.objects import object_filesystem  # noqa: E402
+from neuroshards.sources.remote import RemoteOptions  # noqa: E402
 from shardgen.cli import main  # noqa: E402
 from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
 from streams import EventStream  # noqa: E402
 
 OPTIONS = {"verify": False, "progress": False, "max_samples": 7}
+BUCKET = "neuroshards-ray"
 
 
 @pytest.fixture(scope="module")
-def cluster():
-    """A two-CPU local Ray cluster, as a head node on 127.0.0.1; yields its address."""
-    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+def s3():
+    """moto's S3 server on 127.0.0.1 with a bucket, and the AWS variables that point clients at it
+    (None where the test extra's moto or s3fs is missing: only the S3 test is skipped then)."""
+    try:
+        import s3fs  # noqa: F401
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        yield None
+        return
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    variables = {
+        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
+            patch.delenv(name, raising=False)
+        for name, value in variables.items():
+            patch.setenv(name, value)
+        object_filesystem("s3", RemoteOptions.from_environment()).mkdir(BUCKET)
+        yield variables
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(s3):
+    """A two-CPU local Ray cluster, as a head node on 127.0.0.1; yields its address. Its tasks get
+    the S3 server's variables, as a cluster's nodes get their cloud's credentials."""
+    runtime_env = {"env_vars": s3} if s3 else None
+    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+                       runtime_env=runtime_env)
     try:
         yield context.address_info["address"]
     finally:
@@ -45,7 +82,7 @@ def converted(tmp_path_factory) -> Path:
     return root
 
 
-def _content(path: Path, split: str) -> dict[str, tuple[int, bytes]]:
+def _content(path: Path | str, split: str) -> dict[str, tuple[int, bytes]]:
     return {
         sample["__key__"]: (sample["label"], b"".join(np.ascontiguousarray(sample["events"][f]).tobytes() for f in "txyp"))
         for sample in EventStream(path, split=split)
@@ -70,6 +107,19 @@ def test_ray_parts_hold_what_one_process_holds(cluster, converted):
     shards = {shard.path for shard in load_index(out).shards}
     assert shards == {path.name for path in out.glob("*.tar")} and all("of0003-" in name for name in shards)
     assert (summary.n_samples, summary.n_shards) == (len(load_index(out).samples), len(shards))
+
+
+def test_ray_parts_written_to_object_storage_hold_what_one_process_holds(cluster, converted, s3):
+    """``out`` as an s3:// URL goes unchanged to every part and to the merge, which run on the cluster."""
+    if s3 is None:
+        pytest.skip("the S3 test needs moto[server] and s3fs (in the test extra)")
+    out = f"s3://{BUCKET}/ray"
+    shardgen.convert("nmnist", converted / "raw", out, engine="ray", parts=2, **OPTIONS)
+    listed = object_filesystem("s3", RemoteOptions.from_environment()).ls(f"{BUCKET}/ray", detail=False)
+    shards = {name.rsplit("/", 1)[-1] for name in listed if name.endswith(".tar")}
+    assert {shard.path for shard in ShardStore(out).load_index().shards} == shards and len(shards) >= 4
+    for split in ("train", "test"):
+        assert _content(out, split) == _content(converted / "full", split)
 
 
 def test_cli_on_a_cluster_by_address_reruns_with_other_parts(cluster, converted):
