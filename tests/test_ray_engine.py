@@ -4,7 +4,6 @@ and into object storage (moto's S3 server on 127.0.0.1)."""
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 import subprocess
@@ -26,6 +25,7 @@ from neuroshards.sources import ShardStore  # noqa: E402
 from neuroshards.sources.objects import object_filesystem  # noqa: E402
 from neuroshards.sources.remote import RemoteOptions  # noqa: E402
 from shardgen.cli import main  # noqa: E402
+from local_s3 import local_s3_server  # noqa: E402
 from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
 from streams import EventStream  # noqa: E402
 
@@ -35,30 +35,16 @@ BUCKET = "neuroshards-ray"
 
 @pytest.fixture(scope="module")
 def s3():
-    """moto's S3 server on 127.0.0.1 with a bucket, and the AWS variables that point clients at it
-    (None where the test extra's moto or s3fs is missing: only the S3 test is skipped then)."""
+    """The AWS variables of moto's S3 server on 127.0.0.1, with a bucket (None where the test
+    extra's moto or s3fs is missing: only the S3 test is skipped then)."""
     try:
+        import moto.server  # noqa: F401
         import s3fs  # noqa: F401
-        from moto.server import ThreadedMotoServer
     except ImportError:
         yield None
         return
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    variables = {
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        for name, value in variables.items():
-            patch.setenv(name, value)
-        object_filesystem("s3", RemoteOptions.from_environment()).mkdir(BUCKET)
+    with local_s3_server(BUCKET) as (_, variables):
         yield variables
-    server.stop()
 
 
 @pytest.fixture(scope="module")
