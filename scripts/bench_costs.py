@@ -39,9 +39,9 @@ from bench_index import measure, write_indexes  # noqa: E402
 from bench_read import write_case  # noqa: E402
 
 from neuroshards.index import load_index  # noqa: E402
+from neuroshards.sources import ShardStore  # noqa: E402
 from streams.plan import SHUFFLES, Layout, build_catalog, epoch_sequence, rank_block, read_order, read_runs, worker_share  # noqa: E402
 from streams.reader import SampleReader  # noqa: E402
-from neuroshards.sources import ShardStore  # noqa: E402
 
 PER_SHARD = 1_200
 READ_AHEAD = 64  # EventStream's read_ahead: reads are put in storage order within windows of this many samples
