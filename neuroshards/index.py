@@ -279,7 +279,7 @@ def parse_index(
         raise IndexFileError(f"{source}: samples file {name!r} is not a file name beside the index")
     rows, size, layout = _column_layout(entry, source, directory)
     where = os.path.join(directory, name)
-    data = read_samples(name, size)
+    read = data = read_samples(name, size)
     if data is None:
         try:
             actual = os.path.getsize(where)
@@ -293,7 +293,7 @@ def parse_index(
             f"{where}: {len(data)} bytes, {source} expects {size}: the two were not written together; "
             + REINDEX_HINT.format(directory=directory)
         )
-    if entry.get("xxh3_64") != format(_file_checksum(data), "016x"):
+    if entry.get("xxh3_64") != format(_file_checksum(None if read is None else data, where), "016x"):
         raise IndexFileError(f"{where}: checksum differs from {source}'s; " + REINDEX_HINT.format(directory=directory))
     columns = {
         column: data[offset : offset + rows * dtype.itemsize].view(dtype) for column, (dtype, offset) in layout.items()
@@ -315,12 +315,17 @@ def parse_index(
     return index
 
 
-def _file_checksum(data: np.ndarray) -> int:
-    # In slices: hashing a memory map a few MB at a time keeps it from staying resident.
+def _file_checksum(data: np.ndarray | None, path: str) -> int:
+    """xxh3-64 of the samples file: of ``data`` when it was fetched, else read from ``path`` in
+    slices through one buffer (hashing the memory map would keep every page of it resident)."""
     digest = xxhash.xxh3_64()
-    step = 8 << 20
-    for start in range(0, len(data), step):
-        digest.update(memoryview(data[start : start + step]))
+    if data is not None:
+        digest.update(memoryview(data))
+        return digest.intdigest()
+    buffer = bytearray(8 << 20)
+    with open(path, "rb", buffering=0) as stream:
+        while got := stream.readinto(buffer):
+            digest.update(memoryview(buffer)[:got])
     return digest.intdigest()
 
 

@@ -92,10 +92,11 @@ def build_catalog(indexes: Sequence[DatasetIndex], split: str | None, subset=Non
         renumber = np.full(len(index.shards), -1, dtype=np.int32)
         renumber[chosen] = np.arange(len(files), len(files) + len(chosen), dtype=np.int32)
         files.extend((number, index.shards[j].path, index.shards[j].bytes, index.shards[j].sha256) for j in chosen.tolist())
-        everything = len(rows) == len(index.samples)  # a view of the memory map, not a copy
+        # Consecutive rows (a whole split, as the writer groups them) are a view of the memory map,
+        # not a copy: a process holds only the pages it reads.
+        chosen_rows = slice(int(rows[0]), int(rows[-1]) + 1) if len(rows) and rows[-1] - rows[0] + 1 == len(rows) else rows
         for name in parts:
-            column = getattr(index.samples, name)
-            column = column if everything else column[rows]
+            column = getattr(index.samples, name)[chosen_rows]
             parts[name].append(column.astype(f"S{width}", copy=False) if name == "key" else column)
         parts["shard"][-1] = renumber[parts["shard"][-1]]
         set_starts.append(set_starts[-1] + len(rows))
