@@ -1,0 +1,157 @@
+"""Spatio-temporal event downsampling (Ghosh et al. 2023, "Insect-inspired Spatio-temporal
+Downsampling of Event-based Input", https://doi.org/10.1145/3589737.3605994) with Tonic 1.7's
+values: ``integrator_downsample`` and ``differentiator_downsample``.
+
+Tonic builds a dense ON/OFF histogram for every time window and walks the windows in Python; here
+one compiled pass walks the events window by window, keeping only the current window's histogram.
+The windows are Tonic's ``ToFrame(time_window=dt)`` slices, computed with its arithmetic (first
+and last event bound the recording, only whole windows count, events are located by
+``searchsorted``), so the same events fall in the same windows.
+
+Tonic's rules kept: ``dt`` is in milliseconds when timestamps are integers (µs) and in the
+timestamps' unit otherwise; the output timestamps are ``window * dt`` from 0, not from the first
+event; with ``noise_threshold=0`` every pixel whose integrated value is >= 0 (resp. <= 0) emits an
+ON (resp. OFF) event at every window, zeros emitting both. Where Tonic raises, these return: no
+events (Tonic: IndexError, or ValueError when no window emits), drop events whose downsampled
+pixel or polarity its frame cannot index (IndexError), and run the differentiator on float
+timestamps or a window longer than the recording (UnboundLocalError, AssertionError).
+
+Both return columns ``(x, y, p, t)`` as int32 arrays, Tonic's output fields.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from .events import _wrap
+
+
+def _time_windows(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tonic's SliceByTime(time_window) bounds: (first index, end index) of each whole window."""
+    start_time, end_time = t[0], t[-1]
+    duration = end_time - start_time
+    stride = time_window - 0.0
+    n_slices = max(int(np.floor((duration - time_window) / stride) + 1), 1)
+    window_starts = np.arange(n_slices) * stride + start_time
+    window_ends = window_starts + time_window
+    return np.searchsorted(t, window_starts)[:n_slices], np.searchsorted(t, window_ends)[:n_slices]
+
+
+def _downsampled_columns(x, y, p, sensor_size, target_size):
+    """Tonic's rescaling: ``x * target / sensor`` stored back into the coordinate's own dtype."""
+    factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
+    scaled_x = (x * factor[0]).astype(x.dtype).astype(np.int64)
+    scaled_y = (y * factor[1]).astype(y.dtype).astype(np.int64)
+    return scaled_x, scaled_y, p.astype(np.int64)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _accumulate_window(x, y, p, start, end, counts, spike):  # pragma: no cover - compiled
+    """spike += ON - OFF counts of events[start:end]; counts are int16 as Tonic's frames."""
+    counts[:] = 0
+    height, width = spike.shape
+    for k in range(start, end):
+        i = _wrap(x[k], width)
+        j = _wrap(y[k], height)
+        c = _wrap(p[k], 2)
+        if i >= 0 and j >= 0 and c >= 0:
+            counts[c, j, i] += 1
+    for j in range(height):
+        for i in range(width):
+            spike[j, i] += np.int16(counts[1, j, i] - counts[0, j, i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _integrate(x, y, p, starts, ends, height, width, threshold, frame_of_window, n_frames):  # pragma: no cover - compiled
+    """Walk the windows; integrator events as (window, x, y, polarity) rows in Tonic's order.
+
+    With ``frame_of_window`` (differentiator), also count per frame, pixel and polarity the windows
+    whose integrated value reached the threshold (Tonic's Heaviside sums), and emit no events.
+    """
+    counts = np.zeros((2, height, width), dtype=np.int16)
+    spike = np.zeros((height, width))
+    frames = np.zeros((n_frames, height, width, 2), dtype=np.int32)
+    out = np.empty((1024 if n_frames else max(len(x), 1024), 4), dtype=np.int64)
+    n = 0
+    last_fired = -1
+    for window in range(len(starts)):
+        _accumulate_window(x, y, p, starts[window], ends[window], counts, spike)
+        fired = False
+        for polarity in (1, 0):  # Tonic lists the ON pixels, then the OFF ones, both before any reset
+            sign = 1.0 if polarity == 1 else -1.0
+            for j in range(height):
+                for i in range(width):
+                    if sign * spike[j, i] >= threshold:
+                        fired = True
+                        if n_frames:
+                            frames[frame_of_window[window], j, i, polarity] += 1
+                            continue
+                        if n == len(out):
+                            out = np.concatenate((out, np.empty_like(out)))
+                        out[n, 0] = window
+                        out[n, 1] = i
+                        out[n, 2] = j
+                        out[n, 3] = polarity
+                        n += 1
+        if fired:
+            last_fired = window
+            for j in range(height):
+                for i in range(width):
+                    if spike[j, i] >= threshold or -spike[j, i] >= threshold:
+                        spike[j, i] = 0.0
+    return out[:n], frames, last_fired
+
+
+_EMPTY = (np.zeros(0, np.int32),) * 4
+
+
+def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
+    """Tonic's common steps: dt in µs for integer timestamps, rescaled columns, window bounds."""
+    if np.issubdtype(t.dtype, np.integer):
+        dt = dt * 1000
+    column, row, polarity = _downsampled_columns(x, y, p, sensor_size, target_size)
+    starts, ends = _time_windows(t, dt)
+    return dt, column, row, polarity, starts.astype(np.int64), ends.astype(np.int64)
+
+
+def integrator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
+                          sensor_size: tuple, target_size: tuple, dt: float,
+                          noise_threshold: int = 0) -> tuple[np.ndarray, ...]:
+    """ON/OFF differencing and an integrate-and-fire neuron per downsampled pixel (Tonic's
+    ``integrator_downsample``): returns int32 columns (x, y, p, t)."""
+    if len(t) == 0:
+        return _EMPTY
+    dt, column, row, polarity, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
+    width, height = int(target_size[0]), int(target_size[1])
+    rows, _, _ = _integrate(column, row, polarity, starts, ends, height, width, float(noise_threshold),
+                            np.zeros(0, np.int64), 0)
+    times = (rows[:, 0] * dt).astype(np.int32)
+    return rows[:, 1].astype(np.int32), rows[:, 2].astype(np.int32), rows[:, 3].astype(np.int32), times
+
+
+def differentiator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
+                              sensor_size: tuple, target_size: tuple, dt: float,
+                              differentiator_time_bins: int = 2,
+                              noise_threshold: int = 0) -> tuple[np.ndarray, ...]:
+    """The integrator on ``differentiator_time_bins`` sub-windows of ``dt``, then an event where a
+    pixel fired in more sub-windows than in the previous ``dt`` window (Tonic's
+    ``differentiator_downsample``): returns int32 columns (x, y, p, t)."""
+    if differentiator_time_bins < 1 or differentiator_time_bins % 1:
+        raise ValueError(f"differentiator_time_bins must be a positive integer, got {differentiator_time_bins}")
+    if len(t) == 0:
+        return _EMPTY
+    sub_dt, column, row, polarity, starts, ends = _windows_and_columns(
+        x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
+    frame_dt = dt * 1000 if np.issubdtype(t.dtype, np.integer) else dt
+    # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
+    frame_of_window = ((np.arange(len(starts)) * sub_dt) // frame_dt).astype(np.int64)
+    width, height = int(target_size[0]), int(target_size[1])
+    _, frames, last_fired = _integrate(column, row, polarity, starts, ends, height, width,
+                                       float(noise_threshold), frame_of_window, int(frame_of_window[-1]) + 1)
+    if last_fired < 0:
+        return _EMPTY
+    frames = frames[: frame_of_window[last_fired] + 1]
+    frame, y_new, x_new, p_new = np.nonzero(np.diff(frames, axis=0) > 0)
+    times = (frame * frame_dt).astype(np.int32)
+    return x_new.astype(np.int32), y_new.astype(np.int32), p_new.astype(np.int32), times
