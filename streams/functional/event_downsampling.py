@@ -63,43 +63,58 @@ def _accumulate_window(x, y, p, start, end, counts, spike):  # pragma: no cover 
 
 
 @numba.njit(cache=True, nogil=True)
+def _fire(spike, threshold, fired):  # pragma: no cover - compiled
+    """Pixels whose integrated value reached the threshold, ON ones first, each in row-major
+    order as Tonic lists them (``polarity * H * W + row * W + column``, into ``fired``); both are
+    found before either is reset. Returns how many."""
+    height, width = spike.shape
+    n = 0
+    for polarity in (1, 0):
+        sign = 1.0 if polarity == 1 else -1.0
+        for j in range(height):
+            for i in range(width):
+                if sign * spike[j, i] >= threshold:
+                    fired[n] = (polarity * height + j) * width + i
+                    n += 1
+    for k in range(n):
+        spike.flat[fired[k] % (height * width)] = 0.0
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
 def _integrate(x, y, p, starts, ends, height, width, threshold, frame_of_window, n_frames):  # pragma: no cover - compiled
     """Walk the windows; integrator events as (window, x, y, polarity) rows in Tonic's order.
 
-    With ``frame_of_window`` (differentiator), also count per frame, pixel and polarity the windows
-    whose integrated value reached the threshold (Tonic's Heaviside sums), and emit no events.
+    With ``frame_of_window`` (differentiator), count instead, per frame, pixel and polarity, the
+    windows in which the pixel fired (Tonic's Heaviside sums over its histograms), emitting nothing.
     """
     counts = np.zeros((2, height, width), dtype=np.int16)
     spike = np.zeros((height, width))
-    frames = np.zeros((n_frames, height, width, 2), dtype=np.int32)
-    out = np.empty((1024 if n_frames else max(len(x), 1024), 4), dtype=np.int64)
+    fired = np.empty(2 * height * width, dtype=np.int64)
+    frames = np.zeros((n_frames, 2, height, width), dtype=np.int32)
+    out = np.empty((1024, 4), dtype=np.int64)
     n = 0
     last_fired = -1
     for window in range(len(starts)):
         _accumulate_window(x, y, p, starts[window], ends[window], counts, spike)
-        fired = False
-        for polarity in (1, 0):  # Tonic lists the ON pixels, then the OFF ones, both before any reset
-            sign = 1.0 if polarity == 1 else -1.0
-            for j in range(height):
-                for i in range(width):
-                    if sign * spike[j, i] >= threshold:
-                        fired = True
-                        if n_frames:
-                            frames[frame_of_window[window], j, i, polarity] += 1
-                            continue
-                        if n == len(out):
-                            out = np.concatenate((out, np.empty_like(out)))
-                        out[n, 0] = window
-                        out[n, 1] = i
-                        out[n, 2] = j
-                        out[n, 3] = polarity
-                        n += 1
-        if fired:
-            last_fired = window
-            for j in range(height):
-                for i in range(width):
-                    if spike[j, i] >= threshold or -spike[j, i] >= threshold:
-                        spike[j, i] = 0.0
+        k = _fire(spike, threshold, fired)
+        if k == 0:
+            continue
+        last_fired = window
+        if n_frames:
+            frame = frames[frame_of_window[window]].ravel()
+            for m in range(k):
+                frame[fired[m]] += 1
+            continue
+        while n + k > len(out):
+            out = np.concatenate((out, np.empty_like(out)))
+        for m in range(k):
+            polarity, cell = divmod(fired[m], height * width)
+            out[n, 0] = window
+            out[n, 1] = cell % width
+            out[n, 2] = cell // width
+            out[n, 3] = polarity
+            n += 1
     return out[:n], frames, last_fired
 
 
@@ -151,7 +166,8 @@ def differentiator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np
                                        float(noise_threshold), frame_of_window, int(frame_of_window[-1]) + 1)
     if last_fired < 0:
         return _EMPTY
-    frames = frames[: frame_of_window[last_fired] + 1]
+    # Tonic's frames are [frame, y, x, polarity]; these [frame, polarity, y, x].
+    frames = frames[: frame_of_window[last_fired] + 1].transpose(0, 2, 3, 1)
     frame, y_new, x_new, p_new = np.nonzero(np.diff(frames, axis=0) > 0)
     times = (frame * frame_dt).astype(np.int32)
     return x_new.astype(np.int32), y_new.astype(np.int32), p_new.astype(np.int32), times

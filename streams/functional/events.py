@@ -182,7 +182,7 @@ def pixel_mask(x: np.ndarray, y: np.ndarray, coordinates) -> np.ndarray:
 def drop_event_mask(n: int, probability: float, rng: np.random.Generator) -> np.ndarray:
     """Keep mask dropping ``int(probability * n + 0.5)`` of ``n`` events, chosen uniformly."""
     keep = np.ones(n, dtype=bool)
-    keep[rng.choice(n, int(probability * n + 0.5), replace=False)] = False
+    keep[rng.choice(n, int(probability * n + 0.5), replace=False, shuffle=False)] = False
     return keep
 
 
@@ -205,3 +205,21 @@ def drop_by_area_mask(x: np.ndarray, y: np.ndarray, sensor_size: tuple, area_rat
     x0 = rng.integers(0, sensor_size[0] - width)
     y0 = rng.integers(0, sensor_size[1] - height)
     return ~((x >= x0) & (y >= y0) & (x <= x0 + width - 1) & (y <= y0 + height - 1))
+
+
+def merge_sorted_times(t: np.ndarray, added: np.ndarray) -> np.ndarray:
+    """The order (indices into ``t`` then ``added``, concatenated) that sorts both by time stably,
+    as ``argsort(concatenate((t, added)), kind="stable")``; when ``t`` is already sorted, by
+    sorting only ``added`` and merging (the usual case: noise added to a recording)."""
+    combined = np.concatenate((t, added))
+    if len(t) < 2 or not np.all(t[1:] >= t[:-1]):
+        return np.argsort(combined, kind="stable")
+    added_order = np.argsort(added, kind="stable")
+    # Each added event goes after the recorded ones with the same time (stable: t's come first).
+    places = np.searchsorted(t, added[added_order], side="right") + np.arange(len(added))
+    order = np.empty(len(combined), dtype=np.int64)
+    order[places] = len(t) + added_order
+    recorded = np.ones(len(combined), dtype=bool)
+    recorded[places] = False
+    order[recorded] = np.arange(len(t))
+    return order

@@ -69,16 +69,24 @@ def _fit(values: np.ndarray, like: np.ndarray) -> np.ndarray:
     return values.astype(like.dtype)
 
 
-def assign(events: Events, **columns: np.ndarray) -> Events:
-    """A copy of the events with ``columns`` replaced (stored as described in the module doc)."""
+def copy(events: Events) -> Events:
+    """A copy whose columns ``store`` may replace (a dict's arrays are shared until replaced)."""
+    return events.copy() if is_structured(events) else dict(events)
+
+
+def store(events: Events, name: str, values: np.ndarray) -> None:
+    """Replace a column of ``events``, a copy made by ``copy`` (stored as in the module doc)."""
     if is_structured(events):
-        out = events.copy()
-        for name, values in columns.items():
-            out[name] = values
-        return out
-    out = dict(events)
+        events[name] = values
+    else:
+        events[name] = _fit(values, np.asarray(events[name]))
+
+
+def assign(events: Events, **columns: np.ndarray) -> Events:
+    """A copy of the events with ``columns`` replaced."""
+    out = copy(events)
     for name, values in columns.items():
-        out[name] = _fit(values, np.asarray(events[name]))
+        store(out, name, values)
     return out
 
 

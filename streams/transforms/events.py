@@ -295,12 +295,13 @@ class Downsample(EventTransform):
 
     def __call__(self, events, *, rng=None, sensor_size=None):
         factor = self._spatial_factor(sensor_size)
-        columns = {"t": E.column(events, "t") * self.time_factor + 0}
-        if E.has(events, "x"):
-            columns["x"] = E.column(events, "x") * factor[0]
-        if E.has(events, "y"):
-            columns["y"] = E.column(events, "y") * factor[1]
-        return E.assign(events, **columns)
+        out = E.copy(events)
+        # Column by column from the fresh copy (still in cache), each stored as soon as computed.
+        E.store(out, "t", E.column(out, "t") * self.time_factor + 0)
+        for name, scale in zip("xy", factor):
+            if E.has(out, name):
+                E.store(out, name, E.column(out, name) * scale)
+        return out
 
     def output_sensor_size(self, sensor_size):
         sensor = self.sensor_size if self.sensor_size is not None else sensor_size
@@ -581,5 +582,6 @@ class UniformNoise(EventTransform):
         noise = E.select(events, np.zeros(n, dtype=np.int64))  # n events of the input's kind and dtypes
         columns = {name: rng.uniform(*ranges[name], size=n) if name in ranges else np.zeros(n)
                    for name in E.names(events)}
-        noisy = E.concatenate(events, E.assign(noise, **columns))
-        return E.select(noisy, np.argsort(E.column(noisy, "t"), kind="stable"))
+        noise = E.assign(noise, **columns)
+        order = kernels.merge_sorted_times(t, E.column(noise, "t"))
+        return E.select(E.concatenate(events, noise), order)
