@@ -2,6 +2,7 @@
 ``from tonic import transforms``), the augmentations of the event-vision papers, and the stream
 stage that applies them (``stream.compose(apply_transform(t, seed=0))``)."""
 
+from .augment import NDA, Cutout, EventDrop, Roll, Rotate, Shear
 from .events import (
     CenterCrop,
     Compose,
@@ -29,12 +30,15 @@ from .events import (
     TimeSkew,
     UniformNoise,
 )
+from .mix import mix_events
 from .stage import apply_transform
 
 __all__ = [
+    "NDA",
     "CenterCrop",
     "Compose",
     "CropTime",
+    "Cutout",
     "Decimation",
     "Denoise",
     "Downsample",
@@ -42,6 +46,7 @@ __all__ = [
     "DropEventByArea",
     "DropEventByTime",
     "DropPixel",
+    "EventDrop",
     "EventDownsampling",
     "EventTransform",
     "MergePolarities",
@@ -52,10 +57,14 @@ __all__ = [
     "RandomFlipUD",
     "RandomTimeReversal",
     "RefractoryPeriod",
+    "Roll",
+    "Rotate",
+    "Shear",
     "SpatialJitter",
     "TimeJitter",
     "TimeReversal",
     "TimeSkew",
     "UniformNoise",
     "apply_transform",
+    "mix_events",
 ]
