@@ -27,6 +27,18 @@ import numpy as np
 from .events import _wrap
 
 
+def _searchsorted(t: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(t, keys)`` as Tonic calls it (float keys), without converting all of an
+    integer ``t`` to float: for integers, t < key exactly when t < ceil(key), so searching the
+    ceiled keys makes the same comparisons (the same result even on unsorted t) while the ceiled
+    keys stay strictly increasing like the keys, as numpy's search also compares consecutive keys."""
+    if t.dtype.kind in "iu" and len(keys) and np.all(np.isfinite(keys)):
+        ceiled = np.ceil(keys)
+        if np.all(np.abs(ceiled) < 2.0**53) and np.all(np.diff(ceiled) > 0):
+            return np.searchsorted(t, ceiled.astype(np.int64))
+    return np.searchsorted(t, keys)
+
+
 def _time_windows(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
     """Tonic's SliceByTime(time_window) bounds: (first index, end index) of each whole window."""
     start_time, end_time = t[0], t[-1]
@@ -35,26 +47,33 @@ def _time_windows(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.nda
     n_slices = max(int(np.floor((duration - time_window) / stride) + 1), 1)
     window_starts = np.arange(n_slices) * stride + start_time
     window_ends = window_starts + time_window
-    return np.searchsorted(t, window_starts)[:n_slices], np.searchsorted(t, window_ends)[:n_slices]
+    return _searchsorted(t, window_starts)[:n_slices], _searchsorted(t, window_ends)[:n_slices]
 
 
 def _downsampled_columns(x, y, p, sensor_size, target_size):
-    """Tonic's rescaling: ``x * target / sensor`` stored back into the coordinate's own dtype."""
+    """Tonic's rescaling, ``x * target / sensor`` stored back into the coordinate's own dtype:
+    (x, y, p, x factor, y factor) for ``_accumulate_window``. A factor <= 1 cannot leave the dtype's
+    range, so the kernel scales and truncates as it reads (factor passed on); a larger one wraps
+    like numpy's cast, done here (factor 1 passed on)."""
     factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
-    scaled_x = (x * factor[0]).astype(x.dtype).astype(np.int64)
-    scaled_y = (y * factor[1]).astype(y.dtype).astype(np.int64)
-    return scaled_x, scaled_y, p.astype(np.int64)
+    columns = []
+    for values, scale in ((x, factor[0]), (y, factor[1])):
+        if scale <= 1 and values.dtype.kind in "iu":
+            columns += [values, float(scale)]
+        else:
+            columns += [(values * scale).astype(values.dtype).astype(np.int64), 1.0]
+    return columns[0], columns[2], p, columns[1], columns[3]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _accumulate_window(x, y, p, start, end, counts, spike):  # pragma: no cover - compiled
+def _accumulate_window(x, y, p, x_factor, y_factor, start, end, counts, spike):  # pragma: no cover - compiled
     """spike += ON - OFF counts of events[start:end]; counts are int16 as Tonic's frames."""
     counts[:] = 0
     height, width = spike.shape
     for k in range(start, end):
-        i = _wrap(x[k], width)
-        j = _wrap(y[k], height)
-        c = _wrap(p[k], 2)
+        i = _wrap(np.int64(x[k] * x_factor), width)
+        j = _wrap(np.int64(y[k] * y_factor), height)
+        c = _wrap(np.int64(p[k]), 2)
         if i >= 0 and j >= 0 and c >= 0:
             counts[c, j, i] += 1
     for j in range(height):
@@ -82,7 +101,7 @@ def _fire(spike, threshold, fired):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _integrate(x, y, p, starts, ends, height, width, threshold, frame_of_window, n_frames):  # pragma: no cover - compiled
+def _integrate(x, y, p, x_factor, y_factor, starts, ends, height, width, threshold, frame_of_window, n_frames):  # pragma: no cover - compiled
     """Walk the windows; integrator events as (window, x, y, polarity) rows in Tonic's order.
 
     With ``frame_of_window`` (differentiator), count instead, per frame, pixel and polarity, the
@@ -96,7 +115,7 @@ def _integrate(x, y, p, starts, ends, height, width, threshold, frame_of_window,
     n = 0
     last_fired = -1
     for window in range(len(starts)):
-        _accumulate_window(x, y, p, starts[window], ends[window], counts, spike)
+        _accumulate_window(x, y, p, x_factor, y_factor, starts[window], ends[window], counts, spike)
         k = _fire(spike, threshold, fired)
         if k == 0:
             continue
@@ -125,9 +144,8 @@ def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
     """Tonic's common steps: dt in µs for integer timestamps, rescaled columns, window bounds."""
     if np.issubdtype(t.dtype, np.integer):
         dt = dt * 1000
-    column, row, polarity = _downsampled_columns(x, y, p, sensor_size, target_size)
     starts, ends = _time_windows(t, dt)
-    return dt, column, row, polarity, starts.astype(np.int64), ends.astype(np.int64)
+    return dt, _downsampled_columns(x, y, p, sensor_size, target_size), starts.astype(np.int64), ends.astype(np.int64)
 
 
 def integrator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
@@ -137,9 +155,9 @@ def integrator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.nda
     ``integrator_downsample``): returns int32 columns (x, y, p, t)."""
     if len(t) == 0:
         return _EMPTY
-    dt, column, row, polarity, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
+    dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
     width, height = int(target_size[0]), int(target_size[1])
-    rows, _, _ = _integrate(column, row, polarity, starts, ends, height, width, float(noise_threshold),
+    rows, _, _ = _integrate(*columns, starts, ends, height, width, float(noise_threshold),
                             np.zeros(0, np.int64), 0)
     times = (rows[:, 0] * dt).astype(np.int32)
     return rows[:, 1].astype(np.int32), rows[:, 2].astype(np.int32), rows[:, 3].astype(np.int32), times
@@ -156,13 +174,13 @@ def differentiator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np
         raise ValueError(f"differentiator_time_bins must be a positive integer, got {differentiator_time_bins}")
     if len(t) == 0:
         return _EMPTY
-    sub_dt, column, row, polarity, starts, ends = _windows_and_columns(
+    sub_dt, columns, starts, ends = _windows_and_columns(
         x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
     frame_dt = dt * 1000 if np.issubdtype(t.dtype, np.integer) else dt
     # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
     frame_of_window = ((np.arange(len(starts)) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
-    _, frames, last_fired = _integrate(column, row, polarity, starts, ends, height, width,
+    _, frames, last_fired = _integrate(*columns, starts, ends, height, width,
                                        float(noise_threshold), frame_of_window, int(frame_of_window[-1]) + 1)
     if last_fired < 0:
         return _EMPTY

@@ -31,7 +31,7 @@ from .events import (
     UniformNoise,
 )
 from .mix import mix_events
-from .stage import apply_transform
+from .stage import SampleTransform, apply_transform
 
 __all__ = [
     "NDA",
@@ -57,6 +57,7 @@ __all__ = [
     "RandomFlipUD",
     "RandomTimeReversal",
     "RefractoryPeriod",
+    "SampleTransform",
     "Roll",
     "Rotate",
     "Shear",

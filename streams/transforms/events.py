@@ -28,8 +28,6 @@ from ..functional import events as kernels
 from . import _events as E
 from ._events import Events, SensorSize
 
-Range = "float | tuple[float, float]"
-
 
 def _draw(value: Any, rng: np.random.Generator) -> Any:
     """Tonic's parameter ranges: a (low, high) pair draws ``(high - low) * U[0, 1) + low``."""

@@ -29,7 +29,7 @@ from webdataset.filters import pipelinefilter
 
 from ..functional import events as kernels
 from ..functional import geometry
-from ..stages import Sample, SampleError, _groups, _where, sample_rng
+from ..stages import Sample, SampleError, _where, sample_rng
 from . import _events as E
 
 
@@ -64,24 +64,37 @@ def _mix_events(source: Iterable[Sample], batch_size: int, method: str = "cutmix
                 num_classes: int | None = None, seed: int = 0) -> Iterator[Sample]:
     if method not in ("cutmix", "eventmix"):
         raise ValueError(f"mix_events method must be 'cutmix' or 'eventmix', got {method!r}")
-    for group in _groups(source, batch_size, partial=True):
-        rng = sample_rng(seed, group[0])
-        partners = rng.permutation(len(group))
-        for sample, partner_index in zip(group, partners):
-            partner = group[partner_index]
-            if tuple(partner["sensor_size"][:2]) != tuple(sample["sensor_size"][:2]):
-                raise SampleError(f"{_where(sample)}: cannot mix with {partner.get('__key__')!r}: sensor sizes "
-                                  f"{sample['sensor_size']} and {partner['sensor_size']} differ")
-            events, weight = _mix_pair(sample, partner, method, alpha, rng)
-            own_label, partner_label = sample.get("label", -1), partner.get("label", -1)
-            mixed = {**sample, "events": events,
-                     "mix": {"labels": (own_label, partner_label), "weights": (weight, 1.0 - weight)}}
-            if num_classes is not None:
-                target = np.zeros(num_classes)
-                target[own_label] += weight
-                target[partner_label] += 1.0 - weight
-                mixed["label"] = target.tolist()
-            yield mixed
+    if batch_size < 1:
+        raise ValueError(f"mix_events needs batch_size >= 1, got {batch_size}")
+    group: list[Sample] = []
+    for sample in source:
+        group.append(sample)
+        if len(group) == batch_size:
+            yield from _mix_group(group, method, alpha, num_classes, seed)
+            group = []
+    if group:
+        yield from _mix_group(group, method, alpha, num_classes, seed)
+
+
+def _mix_group(group: list[Sample], method: str, alpha: float, num_classes: int | None, seed: int) -> Iterator[Sample]:
+    """Each sample of the group mixed with a partner of the group (a random permutation)."""
+    rng = sample_rng(seed, group[0])
+    partners = rng.permutation(len(group))
+    for sample, partner_index in zip(group, partners):
+        partner = group[partner_index]
+        if tuple(partner["sensor_size"][:2]) != tuple(sample["sensor_size"][:2]):
+            raise SampleError(f"{_where(sample)}: cannot mix with {partner.get('__key__')!r}: sensor sizes "
+                              f"{sample['sensor_size']} and {partner['sensor_size']} differ")
+        events, weight = _mix_pair(sample, partner, method, alpha, rng)
+        own_label, partner_label = sample.get("label", -1), partner.get("label", -1)
+        mixed = {**sample, "events": events,
+                 "mix": {"labels": (own_label, partner_label), "weights": (weight, 1.0 - weight)}}
+        if num_classes is not None:
+            target = np.zeros(num_classes)
+            target[own_label] += weight
+            target[partner_label] += 1.0 - weight
+            mixed["label"] = target.tolist()
+        yield mixed
 
 
 mix_events = pipelinefilter(_mix_events)
