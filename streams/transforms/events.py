@@ -511,9 +511,10 @@ class SpatialJitter(EventTransform):
 
     def __call__(self, events, *, rng=None, sensor_size=None):
         rng = E.default_rng(rng)
-        shifts = rng.multivariate_normal([0, 0], [[self.var_x, self.sigma_xy], [self.sigma_xy, self.var_y]],
-                                         E.count(events))
-        jittered = E.assign(events, x=E.column(events, "x") + shifts[:, 0], y=E.column(events, "y") + shifts[:, 1])
+        dx, dy = kernels.gaussian_shifts(E.count(events), [[self.var_x, self.sigma_xy], [self.sigma_xy, self.var_y]], rng)
+        jittered = E.copy(events)
+        E.store(jittered, "x", E.column(jittered, "x") + dx)
+        E.store(jittered, "y", E.column(jittered, "y") + dy)
         if not self.clip_outliers:
             return jittered
         sensor = E.resolve_sensor_size(self.sensor_size, sensor_size, "SpatialJitter(clip_outliers=True)")
