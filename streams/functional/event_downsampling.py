@@ -79,10 +79,21 @@ def _downsampled_column(values: np.ndarray, scale: float) -> tuple[np.ndarray, n
     return (values * scale).astype(values.dtype).astype(np.int64), np.zeros(0, np.int64), 0
 
 
+def _on_frame(column: tuple, size: int) -> bool:
+    """Whether every rescaled value of a ``_downsampled_column`` lies in [0, size)."""
+    values, table, _ = column
+    rescaled = table if len(table) else values
+    return len(rescaled) == 0 or (rescaled.min() >= 0 and rescaled.max() < size)
+
+
 def _downsampled_columns(x, y, p, sensor_size, target_size):
-    """x and y rescaled as Tonic does (``x * target / sensor``), then p, for ``_integrate``."""
+    """x and y rescaled as Tonic does (``x * target / sensor``), p, and whether all of them lie
+    on the target frame, for ``_integrate``."""
     factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
-    return (*_downsampled_column(x, factor[0]), *_downsampled_column(y, factor[1]), p)
+    columns = _downsampled_column(x, factor[0]), _downsampled_column(y, factor[1])
+    on_frame = (_on_frame(columns[0], target_size[0]) and _on_frame(columns[1], target_size[1])
+                and (len(p) == 0 or (p.min() >= 0 and p.max() < 2)))
+    return (*columns[0], *columns[1], p, bool(on_frame))
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -91,17 +102,21 @@ def _rescaled(values, table, low, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _accumulate_window(x, x_table, x_low, y, y_table, y_low, p, start, end, counts, spike):  # pragma: no cover - compiled
-    """spike += ON - OFF counts of events[start:end]; counts (flat [polarity, y, x], 5x faster to
-    index here than 3-D) are int16 as Tonic's frames."""
+def _accumulate_window(x, x_table, x_low, y, y_table, y_low, p, on_frame, start, end, counts, spike):  # pragma: no cover - compiled
+    """spike += ON - OFF counts of events[start:end]; counts (flat [polarity, y, x]) are int16 as
+    Tonic's frames. ``on_frame``: every event's pixel and polarity are known to lie on the frame,
+    so the per-event index checks (5x the cost of the rest) are skipped."""
     counts[:] = 0
     height, width = spike.shape
     for k in range(start, end):
-        i = _wrap(_rescaled(x, x_table, x_low, k), width)
-        j = _wrap(_rescaled(y, y_table, y_low, k), height)
-        c = _wrap(np.int64(p[k]), 2)
-        if i >= 0 and j >= 0 and c >= 0:
-            counts[(c * height + j) * width + i] += 1
+        i = _rescaled(x, x_table, x_low, k)
+        j = _rescaled(y, y_table, y_low, k)
+        c = np.int64(p[k])
+        if not on_frame:
+            i, j, c = _wrap(i, width), _wrap(j, height), _wrap(c, 2)
+            if i < 0 or j < 0 or c < 0:
+                continue
+        counts[(c * height + j) * width + i] += 1
     plane = height * width
     for j in range(height):
         for i in range(width):
@@ -128,8 +143,8 @@ def _fire(spike, threshold, fired):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _integrate(x, x_table, x_low, y, y_table, y_low, p, starts, ends, height, width, threshold, frame_of_window,
-               n_frames):  # pragma: no cover - compiled
+def _integrate(x, x_table, x_low, y, y_table, y_low, p, on_frame, starts, ends, height, width, threshold,
+               frame_of_window, n_frames):  # pragma: no cover - compiled
     """Walk the windows; integrator events as (window, x, y, polarity) rows in Tonic's order.
 
     With ``frame_of_window`` (differentiator), count instead, per frame, pixel and polarity, the
@@ -143,7 +158,7 @@ def _integrate(x, x_table, x_low, y, y_table, y_low, p, starts, ends, height, wi
     n = 0
     last_fired = -1
     for window in range(len(starts)):
-        _accumulate_window(x, x_table, x_low, y, y_table, y_low, p, starts[window], ends[window], counts, spike)
+        _accumulate_window(x, x_table, x_low, y, y_table, y_low, p, on_frame, starts[window], ends[window], counts, spike)
         k = _fire(spike, threshold, fired)
         if k == 0:
             continue
