@@ -1,14 +1,15 @@
 """streams.transforms against Tonic 1.7's transforms, side by side on the same events.
 
-Run under the oracle environment (Tonic installed), with this checkout first on the path:
+Run where Tonic 1.7 is installed (the test environment, ``bash scripts/setup.sh --test``, has it),
+with this checkout first on the path:
 
-    PYTHONPATH=. /work/main/.venv-oracle/bin/python scripts/bench_transforms.py [--events 1000000]
+    PYTHONPATH=. .venv/bin/python scripts/bench_transforms.py [--events 1000000] [--only Denoise]
 
 For each sensor (DVS128's 128x128, a 1280x720 one), 1M events in Tonic's own field layout
 (x, y int16, t int64 µs over one second, p bool), uniform over the sensor but for 16 hot pixels
-firing at 1 kHz: each transform runs
-``--repeats`` times on a fresh copy, alternating with Tonic's (whose Python loops run 3 times), and
-the table gives the median time of each and the ratio Tonic / ours. Ours is warmed up once first
+firing at 1 kHz: each transform runs ``--repeats`` times on a fresh copy, alternating with Tonic's
+(whose Python loops run 3 times), and the table gives the median time of each and the ratio
+Tonic / ours. Ours is warmed up once first
 (numba compiles or loads its cache); Tonic's loops need no warm-up. The ratios, not the absolute
 times, are the result: the machine is shared.
 """
