@@ -29,7 +29,7 @@ from .events import _wrap
 
 @numba.njit(cache=True, nogil=True)
 def _is_sorted(t):  # pragma: no cover - compiled
-    for k in range(1, len(t)):
+    for k in range(1, len(t)):  # noqa: SIM110 - a compiled loop that stops at the first step down
         if t[k] < t[k - 1]:
             return False
     return True

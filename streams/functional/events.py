@@ -48,14 +48,10 @@ def _denoise(x, y, t, width, height, filter_time, initial):  # pragma: no cover 
         now = t[k]
         memory[i, j] = now + filter_time
         # Tonic checks the raw coordinate against the borders, then indexes the neighbour.
-        if x[k] > 0 and memory[i - 1, j] > now:
-            keep[k] = True
-        elif x[k] < width - 1 and memory[_wrap(x[k] + 1, width), j] > now:
-            keep[k] = True
-        elif y[k] > 0 and memory[i, j - 1] > now:
-            keep[k] = True
-        elif y[k] < height - 1 and memory[i, _wrap(y[k] + 1, height)] > now:
-            keep[k] = True
+        keep[k] = ((x[k] > 0 and memory[i - 1, j] > now)
+                   or (x[k] < width - 1 and memory[_wrap(x[k] + 1, width), j] > now)
+                   or (y[k] > 0 and memory[i, j - 1] > now)
+                   or (y[k] < height - 1 and memory[i, _wrap(y[k] + 1, height)] > now))
     return keep
 
 

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Mapping, Union
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
-Events = Union[np.ndarray, Mapping[str, np.ndarray]]
+Events = np.ndarray | Mapping[str, np.ndarray]
 SensorSize = tuple
 
 
@@ -125,9 +126,8 @@ def default_rng(rng: np.random.Generator | None) -> np.random.Generator:
 def takes_stream_arguments(transform: Callable) -> bool:
     """Whether ``transform`` is called ``transform(events, *, rng=, sensor_size=)`` (ours) or
     ``transform(events)`` (Tonic's, torchvision's, a plain function)."""
-    call = transform if inspect.isfunction(transform) else getattr(transform, "__call__", transform)
     try:
-        parameters = inspect.signature(call).parameters
+        parameters = inspect.signature(transform).parameters
     except (TypeError, ValueError):
         return False
     return "rng" in parameters and "sensor_size" in parameters

@@ -17,8 +17,9 @@ the docstring says what these return instead. The numeric work is in
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.lib import recfunctions

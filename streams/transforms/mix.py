@@ -22,7 +22,7 @@ resumed run mixes the same way.
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 from webdataset.filters import pipelinefilter
