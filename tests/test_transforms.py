@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import streams.transforms as S
-from streams import EventStream, SampleError
+from streams import EventStream, SampleError, ShardDataset
 from streams.functional import geometry
 from streams.functional.events import merge_sorted_times
 from streams.stages import sample_rng
-from streams.transforms import apply_transform, mix_events
+from streams.transforms import SampleTransform, apply_transform, mix_events
 
 from streaming_helpers import SENSOR, write_uneven_shards
 
@@ -50,6 +50,19 @@ def test_apply_transform_draws_from_the_sample_seed(shards, samples) -> None:
     assert all(events_equal(a["events"], b["events"]) for a, b in zip(streamed, again))  # a resumed run repeats
     other = list(EventStream(shards, split="train").compose(apply_transform(transform, seed=8)))
     assert not all(events_equal(a["events"], b["events"]) for a, b in zip(streamed, other))
+
+
+def test_sample_transform_on_a_map_style_dataset_draws_as_the_stream(shards, samples) -> None:
+    transform = S.Compose([S.RandomCrop(target_size=(3, 3)), S.DropEvent(p=(0.0, 0.5))])
+    dataset = ShardDataset(shards, split="train", transform=SampleTransform(transform, seed=4))
+    streamed = list(EventStream(shards, split="train").compose(apply_transform(transform, seed=4)))
+    for item, sample in enumerate(streamed):
+        assert events_equal(dataset[item]["events"], sample["events"]) and dataset[item]["sensor_size"] == (3, 3, 2)
+    unseeded = ShardDataset(shards, split="train", transform=SampleTransform(S.DropEvent(p=0.5)))
+    largest = int(np.argmax([len(sample["events"]["t"]) for sample in samples]))  # many ways to drop half
+    assert len(samples[largest]["events"]["t"]) >= 10
+    draws = [unseeded[largest]["events"]["t"].tobytes() for _ in range(5)]
+    assert len(set(draws)) > 1  # without a seed, each call draws afresh, as Tonic's transforms do
 
 
 def test_apply_transform_updates_the_sensor_size_and_frames_follow(shards, samples) -> None:
