@@ -308,6 +308,9 @@ class StreamLoader(DataLoader):
         for option in ("shuffle", "sampler", "batch_sampler"):
             if options.get(option):
                 raise ValueError(f"{option}= does not apply: the stream's plan orders the samples (EventStream(shuffle=...))")
+        if options.get("in_order") is False:
+            raise ValueError("in_order=False would deliver batches in the order workers finish them: the epoch would "
+                             "depend on timing and could not be resumed exactly")
         options["batch_size"] = None
         super().__init__(stream._pipeline(), **options)
         self.stream = stream

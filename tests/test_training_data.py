@@ -92,6 +92,12 @@ def test_batches_are_the_same_for_any_number_of_workers_on_every_rank(sorted_sha
         assert len(alone) == len(batched) == -(-660 // 3 // 16)
 
 
+@pytest.mark.parametrize("option", [{"batch_size": 4}, {"shuffle": True}, {"in_order": False}])
+def test_loader_options_that_would_reorder_the_plan_are_refused(sorted_shards, option):
+    with pytest.raises(ValueError, match=next(iter(option))):
+        EventStream(sorted_shards, split="train").loader(**option)
+
+
 def test_each_pass_of_the_loader_is_a_new_permutation(sorted_shards):
     loader = _key_batches(EventStream(sorted_shards, split="train", shuffle=True), 64).loader(**fork(2))
     first, second = _keys(loader), _keys(loader)

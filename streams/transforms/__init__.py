@@ -1,6 +1,7 @@
-"""Tonic-compatible event transforms (``from streams import transforms`` instead of
-``from tonic import transforms``), the augmentations of the event-vision papers, and the stream
-stage that applies them (``stream.compose(apply_transform(t, seed=0))``)."""
+"""Tonic-compatible transforms (``from streams import transforms`` instead of
+``from tonic import transforms``), all called ``transform(events, *, rng=None, sensor_size=None)``:
+Tonic's event transforms, its representations, the augmentations of the event-vision papers, and
+the stream stage that applies them (``stream.compose(apply_transform(t, seed=0))``)."""
 
 from .augment import NDA, Cutout, EventDrop, Roll, Rotate, Shear
 from .events import (
@@ -31,6 +32,15 @@ from .events import (
     UniformNoise,
 )
 from .mix import mix_events
+from .representations import (
+    ToAveragedTimesurface,
+    ToBinaRep,
+    ToFrame,
+    ToImage,
+    ToSparseTensor,
+    ToTimesurface,
+    ToVoxelGrid,
+)
 from .stage import SampleTransform, apply_transform
 
 __all__ = [
@@ -46,8 +56,8 @@ __all__ = [
     "DropEventByArea",
     "DropEventByTime",
     "DropPixel",
-    "EventDrop",
     "EventDownsampling",
+    "EventDrop",
     "EventTransform",
     "MergePolarities",
     "NumpyAsType",
@@ -57,14 +67,21 @@ __all__ = [
     "RandomFlipUD",
     "RandomTimeReversal",
     "RefractoryPeriod",
-    "SampleTransform",
     "Roll",
     "Rotate",
+    "SampleTransform",
     "Shear",
     "SpatialJitter",
     "TimeJitter",
     "TimeReversal",
     "TimeSkew",
+    "ToAveragedTimesurface",
+    "ToBinaRep",
+    "ToFrame",
+    "ToImage",
+    "ToSparseTensor",
+    "ToTimesurface",
+    "ToVoxelGrid",
     "UniformNoise",
     "apply_transform",
     "mix_events",

@@ -1,0 +1,158 @@
+"""Tonic's representations under Tonic's names and arguments (``tonic.transforms``, 1.7).
+
+Each is a small frozen dataclass called as ``transform(events, *, rng=None, sensor_size=None)``
+on a Tonic-style structured array (fields t, x, y, p; y absent for 1-D sensors) or on a decoded
+sample's events mapping ``{"t", "x", "y", "p"}``. ``sensor_size`` (W, H, P) is the transform's
+own when given (Tonic's first argument), else the one passed at the call (a stream passes the
+sample's). ``rng`` is accepted for the shared transform protocol and unused: representations are
+deterministic. The values are Tonic's; where Tonic raises or corrupts data the rules of
+``streams.functional.representations`` apply::
+
+    from streams.transforms import ToFrame
+    frames = ToFrame(sensor_size=(128, 128, 2), n_time_bins=10)(events)   # int16 [10, 2, 128, 128]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..functional import representations as R
+
+SensorSize = tuple[int, int, int]
+
+
+def _sensor_size(own: SensorSize | None, given: SensorSize | None, name: str) -> SensorSize:
+    size = own if own is not None else given
+    if size is None:
+        raise ValueError(f"{name} needs a sensor_size (W, H, P): give it to {name}(...) or at the call")
+    return tuple(int(v) for v in size)
+
+
+@dataclass(frozen=True)
+class ToFrame:
+    """Events counted into int16 frames ``[T, P, H, W]`` (``[T, P, W]`` for 1-D sensors), sliced by
+    exactly one of ``time_window`` (µs; ``overlap`` in µs), ``event_count`` (``overlap`` in
+    events), ``n_time_bins`` or ``n_event_bins`` (``overlap`` a fraction of a bin, below 1), as
+    ``tonic.slicers`` slices. ``include_incomplete`` keeps the last, shorter slice of the first two.
+
+    Tonic's ``n_time_bins`` bins stop short of the last event(s); ``last_bin_to_end=True`` (not
+    Tonic's rule, off by default) lets the last bin take them. Without any ``sensor_size``, it is
+    inferred from the sample as Tonic does (max x + 1, max y + 1, number of polarity values).
+    """
+
+    sensor_size: SensorSize | None = None
+    time_window: float | None = None
+    event_count: int | None = None
+    n_time_bins: int | None = None
+    n_event_bins: int | None = None
+    overlap: float = 0
+    include_incomplete: bool = False
+    start_time: float | None = None
+    end_time: float | None = None
+    last_bin_to_end: bool = False
+
+    def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
+        t, x, y, p = R.event_fields(events)
+        size = self.sensor_size if self.sensor_size is not None else sensor_size
+        return R.to_frame(t, x, y, p, size, self.time_window, self.event_count, self.n_time_bins, self.n_event_bins,
+                          self.overlap, self.include_incomplete, self.start_time, self.end_time, self.last_bin_to_end)
+
+
+@dataclass(frozen=True)
+class ToSparseTensor:
+    """``ToFrame``'s frames as a sparse torch COO tensor (``.to_dense()`` gives them back)."""
+
+    sensor_size: SensorSize | None = None
+    time_window: float | None = None
+    event_count: int | None = None
+    n_time_bins: int | None = None
+    n_event_bins: int | None = None
+    overlap: float = 0
+    include_incomplete: bool = False
+
+    def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None):
+        import torch
+
+        frames = ToFrame(self.sensor_size, self.time_window, self.event_count, self.n_time_bins, self.n_event_bins,
+                         self.overlap, self.include_incomplete)(events, sensor_size=sensor_size)
+        return torch.from_numpy(frames).to_sparse()
+
+
+@dataclass(frozen=True)
+class ToImage:
+    """Every event counted into one int16 frame ``[P, H, W]``."""
+
+    sensor_size: SensorSize | None = None
+
+    def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
+        _, x, y, p = R.event_fields(events)
+        return R.to_image(x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToImage"))
+
+
+@dataclass(frozen=True)
+class ToVoxelGrid:
+    """Zhu et al. 2019's voxel grid: float64 ``[n_time_bins, 1, H, W]``, each event's polarity
+    (+1, or -1 for p = 0) shared bilinearly between the two nearest time bins."""
+
+    sensor_size: SensorSize | None = None
+    n_time_bins: int | None = None
+
+    def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
+        if self.n_time_bins is None:
+            raise ValueError("ToVoxelGrid needs n_time_bins")
+        t, x, y, p = R.event_fields(events)
+        return R.to_voxel_grid(t, x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToVoxelGrid"), self.n_time_bins)
+
+
+@dataclass(frozen=True)
+class ToTimesurface:
+    """Lagorce et al. 2016's time surfaces over the whole sensor, one at the end of each ``dt``
+    window: float64 ``[S, P, H, W]`` = exp(-(window end - each pixel's last timestamp) / tau)."""
+
+    sensor_size: SensorSize | None = None
+    dt: float | None = None
+    tau: float | None = None
+
+    def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
+        if self.dt is None or self.tau is None:
+            raise ValueError("ToTimesurface needs dt and tau")
+        t, x, y, p = R.event_fields(events)
+        return R.to_timesurface(t, x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToTimesurface"), self.dt, self.tau)
+
+
+@dataclass(frozen=True)
+class ToAveragedTimesurface:
+    """Sironi et al. 2018's histograms of averaged time surfaces (HATS): float32
+    ``[n_cells, P, surface_size, surface_size]`` over cells of ``cell_size`` pixels; ``decay``
+    "exp" or "lin"; ``time_window`` and ``tau`` in µs."""
+
+    sensor_size: SensorSize | None = None
+    surface_size: int = 5
+    cell_size: int = 10
+    time_window: float = 1e3
+    tau: float = 100
+    decay: str = "exp"
+
+    def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
+        t, x, y, p = R.event_fields(events)
+        return R.to_averaged_timesurface(t, x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToAveragedTimesurface"),
+                                         self.cell_size, self.surface_size, self.time_window, self.tau, self.decay)
+
+
+@dataclass(frozen=True)
+class ToBinaRep:
+    """Barchid et al. 2022's Bina-Rep: ``n_frames * n_bits`` event frames (``ToFrame``'s, say) ->
+    float32 ``[n_frames, P, H, W]``, each n_bits binary frames read as one n-bit number in [0, 1].
+    Takes frames, not events."""
+
+    n_frames: int = 1
+    n_bits: int = 8
+
+    def __call__(self, event_frames: np.ndarray, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
+        return R.to_bina_rep(event_frames, self.n_frames, self.n_bits)
+
+
+__all__ = ["ToAveragedTimesurface", "ToBinaRep", "ToFrame", "ToImage", "ToSparseTensor", "ToTimesurface", "ToVoxelGrid"]
