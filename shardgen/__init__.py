@@ -21,6 +21,9 @@ def convert(
     verify: bool = True,
     progress: bool = True,
     part: tuple[int, int] | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    parts: int | None = None,
     **dataset_options: Any,
 ):
     """Convert a dataset as downloaded (archives or extracted folder at ``raw``) into shards at ``out``.
@@ -29,7 +32,17 @@ def convert(
     converts only part i (0-based) of n; ``shardgen.merge.merge_parts`` joins the parts. Returns a
     ``ConversionSummary``; the shards and ``index.json`` are in ``out``, a folder or an object
     storage URL (``s3://bucket/prefix``, ``gs://...``, ``az://...``: see ``shardgen.storage``).
+    ``engine="ray"`` converts in ``parts`` parts on the Ray cluster at ``ray_address`` and merges
+    them (``shardgen.engines``).
     """
+    if engine != "local" or ray_address is not None or parts is not None:
+        from .engines import convert_on_engine
+
+        return convert_on_engine(
+            engine, dataset, raw, out, address=ray_address, parts=parts, part=part, workers=workers,
+            max_samples=max_samples, max_bytes=max_bytes, compression=compression, verify=verify, progress=progress,
+            **dataset_options,
+        )
     from .datasets import get_dataset
     from .storage import output_target
     from .writer import WriterOptions, part_tag, partial_index_name, write_shards

@@ -65,6 +65,12 @@ def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--part", type=part_of, default=None, metavar="I/N",
                         help="convert only part I (0-based) of N of the recordings; then shardgen merge")
+    parser.add_argument("--engine", choices=["local", "ray"], default="local",
+                        help="ray: convert in parts on a Ray cluster and merge them (pip install neuroshards[ray])")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="the Ray cluster (host:port or ray://...; default: RAY_ADDRESS or a local one)")
+    parser.add_argument("--parts", type=int, default=None, metavar="N",
+                        help="with --engine ray: parts to convert (default: the cluster's CPUs / --workers)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,6 +121,9 @@ def _run_convert(args: argparse.Namespace) -> None:
         verify=args.verify,
         progress=not args.quiet,
         part=args.part,
+        engine=args.engine,
+        ray_address=args.ray_address,
+        parts=args.parts,
         **adapter.options_from_arguments(args),
     )
     print(summary.describe())

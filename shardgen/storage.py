@@ -155,6 +155,18 @@ def list_names(location: str | os.PathLike, pattern: str) -> list[str]:
     return sorted(path.name for path in Path(location).glob(pattern))
 
 
+def remove_names(location: str | os.PathLike, names) -> None:
+    """Delete the files ``names`` of a folder or URL prefix (``shardgen.engines``: what an earlier
+    run into the same output left)."""
+    if is_url(location):
+        files = _objects(os.fspath(location))
+        for name in names:
+            files.fs.rm_file(files.path(name))
+        return
+    for name in names:
+        (Path(location) / name).unlink(missing_ok=True)
+
+
 def read_index(location: str | os.PathLike, name: str) -> DatasetIndex:
     if is_url(location):
         return ShardStore(os.fspath(location)).load_index(name)

@@ -6,23 +6,21 @@ gives; parts convert and merge to URLs; ``shardgen verify`` finds damaged and mi
 
 from __future__ import annotations
 
-import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 pytest.importorskip("s3fs")
-moto_server = pytest.importorskip("moto.server")
+pytest.importorskip("moto.server")
+
+from local_s3 import local_s3_server  # noqa: E402
 
 from neuroshards.index import load_index  # noqa: E402
+from neuroshards.sources import ShardStore  # noqa: E402
 from shardgen.cli import main  # noqa: E402
 from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
 from streams import EventStream  # noqa: E402
-from neuroshards.sources import ShardStore  # noqa: E402
-from neuroshards.sources.objects import object_filesystem  # noqa: E402
-from neuroshards.sources.remote import RemoteOptions  # noqa: E402
 
 BUCKET = "neuroshards-test"
 PARTS = 3
@@ -31,23 +29,8 @@ PARTS = 3
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory):
     """The server's filesystem; the AWS variables point every client of this process at it."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    variables = {
-        "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):
-            patch.delenv(name, raising=False)
-        for name, value in variables.items():
-            patch.setenv(name, value)
-        fs = object_filesystem("s3", RemoteOptions.from_environment())
-        fs.mkdir(BUCKET)
+    with local_s3_server(BUCKET) as (fs, _):
         yield fs
-    server.stop()
 
 
 def convert(raw: Path, out: str | Path, *extra: str) -> None:
