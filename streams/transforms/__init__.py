@@ -1,5 +1,37 @@
-"""Tonic-compatible transforms: ``transform(events, *, rng=None, sensor_size=None)``."""
+"""Tonic-compatible transforms (``from streams import transforms`` instead of
+``from tonic import transforms``), all called ``transform(events, *, rng=None, sensor_size=None)``:
+Tonic's event transforms, its representations, the augmentations of the event-vision papers, and
+the stream stage that applies them (``stream.compose(apply_transform(t, seed=0))``)."""
 
+from .augment import NDA, Cutout, EventDrop, Roll, Rotate, Shear
+from .events import (
+    CenterCrop,
+    Compose,
+    CropTime,
+    Decimation,
+    Denoise,
+    Downsample,
+    DropEvent,
+    DropEventByArea,
+    DropEventByTime,
+    DropPixel,
+    EventDownsampling,
+    EventTransform,
+    MergePolarities,
+    NumpyAsType,
+    RandomCrop,
+    RandomFlipLR,
+    RandomFlipPolarity,
+    RandomFlipUD,
+    RandomTimeReversal,
+    RefractoryPeriod,
+    SpatialJitter,
+    TimeJitter,
+    TimeReversal,
+    TimeSkew,
+    UniformNoise,
+)
+from .mix import mix_events
 from .representations import (
     ToAveragedTimesurface,
     ToBinaRep,
@@ -9,8 +41,40 @@ from .representations import (
     ToTimesurface,
     ToVoxelGrid,
 )
+from .stage import SampleTransform, apply_transform
 
 __all__ = [
+    "NDA",
+    "CenterCrop",
+    "Compose",
+    "CropTime",
+    "Cutout",
+    "Decimation",
+    "Denoise",
+    "Downsample",
+    "DropEvent",
+    "DropEventByArea",
+    "DropEventByTime",
+    "DropPixel",
+    "EventDownsampling",
+    "EventDrop",
+    "EventTransform",
+    "MergePolarities",
+    "NumpyAsType",
+    "RandomCrop",
+    "RandomFlipLR",
+    "RandomFlipPolarity",
+    "RandomFlipUD",
+    "RandomTimeReversal",
+    "RefractoryPeriod",
+    "Roll",
+    "Rotate",
+    "SampleTransform",
+    "Shear",
+    "SpatialJitter",
+    "TimeJitter",
+    "TimeReversal",
+    "TimeSkew",
     "ToAveragedTimesurface",
     "ToBinaRep",
     "ToFrame",
@@ -18,4 +82,7 @@ __all__ = [
     "ToSparseTensor",
     "ToTimesurface",
     "ToVoxelGrid",
+    "UniformNoise",
+    "apply_transform",
+    "mix_events",
 ]
