@@ -291,6 +291,14 @@ class EventStream(IterableDataset):
     def map_events(self, function: Callable[[dict], dict]) -> "EventStream":
         return self.compose(stages.map_events(function))
 
+    def transform(self, transform: Callable, *, seed: int = 0) -> "EventStream":
+        """Apply a ``streams.transforms`` transform (Tonic's, or any ``events -> events`` callable)
+        to each sample, its random draws from ``(seed, epoch, key)``; a representation
+        (``ToFrame``, ``ToVoxelGrid``, ...) stores its result as ``"frames"`` for ``batch()``."""
+        from .transforms.stage import apply_transform  # the transforms load their kernels on first use
+
+        return self.compose(apply_transform(transform, seed))
+
     def flip_horizontal(self, probability: float = 0.5, *, seed: int = 0) -> "EventStream":
         return self.compose(stages.flip_horizontal(probability, seed))
 

@@ -52,6 +52,18 @@ def test_apply_transform_draws_from_the_sample_seed(shards, samples) -> None:
     assert not all(events_equal(a["events"], b["events"]) for a, b in zip(streamed, other))
 
 
+def test_fluent_transforms_end_in_a_representation_that_batch_pads(shards, samples) -> None:
+    augment, to_frame = S.RandomFlipLR(p=0.5), S.ToFrame(n_time_bins=3)
+    stream = EventStream(shards, split="train").transform(augment, seed=3).transform(to_frame).batch(4)
+    batches = list(stream)
+    assert [len(batch["__key__"]) for batch in batches] == [4, 4, 2]
+    for batch, group in zip(batches, [samples[0:4], samples[4:8], samples[8:10]]):
+        for row, plain in zip(batch["frames"].numpy(), group):
+            flipped = augment(plain["events"], rng=sample_rng(3, plain), sensor_size=plain["sensor_size"])
+            np.testing.assert_array_equal(row, to_frame(flipped, sensor_size=plain["sensor_size"]))
+        assert batch["label"].tolist() == [plain["label"] for plain in group]
+
+
 def test_sample_transform_on_a_map_style_dataset_draws_as_the_stream(shards, samples) -> None:
     transform = S.Compose([S.RandomCrop(target_size=(3, 3)), S.DropEvent(p=(0.0, 0.5))])
     dataset = ShardDataset(shards, split="train", transform=SampleTransform(transform, seed=4))

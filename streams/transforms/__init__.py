@@ -33,6 +33,7 @@ from .events import (
 )
 from .mix import mix_events
 from .representations import (
+    Representation,
     ToAveragedTimesurface,
     ToBinaRep,
     ToFrame,
@@ -44,6 +45,7 @@ from .representations import (
 from .stage import SampleTransform, apply_transform
 
 __all__ = [
+    "Representation",
     "NDA",
     "CenterCrop",
     "Compose",

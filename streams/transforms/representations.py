@@ -31,8 +31,13 @@ def _sensor_size(own: SensorSize | None, given: SensorSize | None, name: str) ->
     return tuple(int(v) for v in size)
 
 
+class Representation:
+    """A transform from events to an array (frames, a grid, surfaces, an image): in a stream its
+    result becomes the sample's ``"frames"``, which ``batch()`` pads and stacks."""
+
+
 @dataclass(frozen=True)
-class ToFrame:
+class ToFrame(Representation):
     """Events counted into int16 frames ``[T, P, H, W]`` (``[T, P, W]`` for 1-D sensors), sliced by
     exactly one of ``time_window`` (µs; ``overlap`` in µs), ``event_count`` (``overlap`` in
     events), ``n_time_bins`` or ``n_event_bins`` (``overlap`` a fraction of a bin, below 1), as
@@ -62,7 +67,7 @@ class ToFrame:
 
 
 @dataclass(frozen=True)
-class ToSparseTensor:
+class ToSparseTensor(Representation):
     """``ToFrame``'s frames as a sparse torch COO tensor (``.to_dense()`` gives them back)."""
 
     sensor_size: SensorSize | None = None
@@ -82,7 +87,7 @@ class ToSparseTensor:
 
 
 @dataclass(frozen=True)
-class ToImage:
+class ToImage(Representation):
     """Every event counted into one int16 frame ``[P, H, W]``."""
 
     sensor_size: SensorSize | None = None
@@ -93,7 +98,7 @@ class ToImage:
 
 
 @dataclass(frozen=True)
-class ToVoxelGrid:
+class ToVoxelGrid(Representation):
     """Zhu et al. 2019's voxel grid: float64 ``[n_time_bins, 1, H, W]``, each event's polarity
     (+1, or -1 for p = 0) shared bilinearly between the two nearest time bins."""
 
@@ -108,7 +113,7 @@ class ToVoxelGrid:
 
 
 @dataclass(frozen=True)
-class ToTimesurface:
+class ToTimesurface(Representation):
     """Lagorce et al. 2016's time surfaces over the whole sensor, one at the end of each ``dt``
     window: float64 ``[S, P, H, W]`` = exp(-(window end - each pixel's last timestamp) / tau)."""
 
@@ -124,7 +129,7 @@ class ToTimesurface:
 
 
 @dataclass(frozen=True)
-class ToAveragedTimesurface:
+class ToAveragedTimesurface(Representation):
     """Sironi et al. 2018's histograms of averaged time surfaces (HATS): float32
     ``[n_cells, P, surface_size, surface_size]`` over cells of ``cell_size`` pixels; ``decay``
     "exp" or "lin"; ``time_window`` and ``tau`` in µs."""
@@ -143,7 +148,7 @@ class ToAveragedTimesurface:
 
 
 @dataclass(frozen=True)
-class ToBinaRep:
+class ToBinaRep(Representation):
     """Barchid et al. 2022's Bina-Rep: ``n_frames * n_bits`` event frames (``ToFrame``'s, say) ->
     float32 ``[n_frames, P, H, W]``, each n_bits binary frames read as one n-bit number in [0, 1].
     Takes frames, not events."""

@@ -10,6 +10,8 @@ from webdataset.filters import pipelinefilter
 
 from ..stages import Sample, SampleError, _where, sample_rng
 from . import _events as E
+from .events import Compose
+from .representations import Representation
 
 
 @dataclass
@@ -26,6 +28,7 @@ class SampleTransform:
     seed: int | None = None
 
     def __call__(self, sample: Sample) -> Sample:
+        field = "frames" if makes_representation(self.transform) else "events"
         sensor_size = sample.get("sensor_size")
         rng = sample_rng(self.seed, sample) if self.seed is not None else None
         try:
@@ -35,7 +38,14 @@ class SampleTransform:
             raise
         except Exception as error:  # noqa: BLE001 - re-raised with the shard and sample named
             raise SampleError(f"{_where(sample)}: transform {self.transform!r} failed: {error}") from error
-        return {**sample, "events": events, "sensor_size": sensor_size}
+        return {**sample, field: events, "sensor_size": sensor_size}
+
+
+def makes_representation(transform: Callable) -> bool:
+    """Whether ``transform`` turns events into an array (directly, or as a ``Compose``'s last step)."""
+    if isinstance(transform, Compose):
+        return bool(transform.transforms) and makes_representation(transform.transforms[-1])
+    return isinstance(transform, Representation)
 
 
 def _apply_transform(source: Iterable[Sample], transform: Callable, seed: int = 0) -> Iterator[Sample]:
