@@ -4,7 +4,7 @@
 #                                   #   multi-GB CUDA build), the package with its preview and zstd extras
 #   bash scripts/setup.sh --test    # .venv: the same torch, the package with its test extra
 #   bash scripts/setup.sh --oracle  # .venv-oracle: SpikingJelly 2.0.0 and Tonic 1.7.0 beside the
-#                                   #   package, for scripts/make_references.py and the benchmarks
+#                                   #   package, for scripts/references/make_references.py and the benchmarks
 # Reruns are quick: nothing is installed again unless pyproject.toml, this script or the mode changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -26,7 +26,7 @@ class SampleReader:
 
     def __init__(self, stores: Sequence[ShardStore], catalog: Catalog, *, verify: bool = True):
         self.stores, self.catalog = list(stores), catalog
-        self.verify = verify  # off only to measure what the checks cost (scripts/bench_read.py)
+        self.verify = verify  # off only to measure what the checks cost (scripts/bench/bench_read.py)
         self._runs = RunReader(self.stores, catalog.files)
 
     @staticmethod

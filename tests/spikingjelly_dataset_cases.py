@@ -1,9 +1,9 @@
 """The fixture datasets on which ``streams.datasets`` is compared with SpikingJelly 2.0's own classes.
 
-Shared by ``scripts/make_spikingjelly_dataset_references.py`` (which runs SpikingJelly on these raw
+Shared by ``scripts/references/make_spikingjelly_dataset_references.py`` (which runs SpikingJelly on these raw
 trees) and ``tests/test_spikingjelly_datasets.py`` (which converts the same trees with shardgen and
 reads them through ``streams.datasets``). Every raw tree comes from the tests' deterministic writers
-(``inivation_writers``, ``container_writers``, ``shardgen.synthetic``, the committed NAV Gesture
+(``shardgen.synthetic`` and its ``inivation`` and ``containers`` writers, the committed NAV Gesture
 fixtures), so both sides read byte-identical files.
 
 A case names the SpikingJelly class, how each of our splits is asked for (SpikingJelly's
@@ -30,13 +30,13 @@ SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or HERE.parents[1] / "share
 
 
 def write_gesture(folder: Path) -> Path:
-    import inivation_writers
+    from shardgen.synthetic import inivation as inivation_writers
 
     return inivation_writers.gesture_tree(folder, as_tar=False)
 
 
 def write_cifar10dvs(folder: Path) -> Path:
-    import inivation_writers
+    from shardgen.synthetic import inivation as inivation_writers
 
     return inivation_writers.cifar10dvs_tree(folder, as_zip=False)
 
@@ -65,7 +65,7 @@ def write_ncaltech101(folder: Path) -> Path:
 
 def _containers(name: str) -> Callable[[Path], Path]:
     def write(folder: Path) -> Path:
-        import container_writers
+        from shardgen.synthetic import containers as container_writers
 
         return container_writers.WRITERS[name](folder)
 

@@ -1,8 +1,8 @@
 """The container-format datasets against SpikingJelly's (or Tonic's) own readers, sample by sample.
 
-Fixtures come from ``container_writers`` (native formats, edge cases); the references in
+Fixtures come from ``shardgen.synthetic.containers`` (native formats, edge cases); the references in
 ``references/containers`` are what SpikingJelly 2.0 / Tonic 1.7 returned for the very same files
-(``scripts/make_container_references.py``). Each test converts the fixture with ``shardgen``,
+(``scripts/references/make_container_references.py``). Each test converts the fixture with ``shardgen``,
 streams the shards back and compares keys, splits, labels and events.
 """
 
@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pytest
 
-import container_writers as writers
+from shardgen.synthetic import containers as writers
 import shardgen
 from shardgen.cli import main as shardgen_main
 from shardgen.datasets import get_dataset, key_from_path

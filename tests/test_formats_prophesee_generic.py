@@ -1,7 +1,7 @@
 """Prophesee (EVT 2.0, EVT 3.0, DAT) and generic (HDF5, NumPy, text) readers.
 
 Real recordings must equal REFERENCE.json (decoded by faery, an independent decoder); random
-events written by the independent writers in ``event_file_writers`` must come back exactly, in
+events written by the independent writers in ``shardgen.synthetic.event_files`` must come back exactly, in
 any chunking; truncated or corrupted files must raise FormatError naming the file and the offset.
 """
 
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import event_file_writers as writers
+from shardgen.synthetic import event_files as writers
 from conftest import assert_matches_reference
 from shardgen.formats import FORMATS, FormatError, concatenate, detect_format, open_reader
 from shardgen.formats.blocks import record_blocks

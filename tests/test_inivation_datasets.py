@@ -1,5 +1,5 @@
 """CIFAR10-DVS and DVS128 Gesture: converted samples, labels and splits equal SpikingJelly's on the
-same fixture files (tests/references/inivation.json, made by scripts/make_inivation_references.py)."""
+same fixture files (tests/references/inivation.json, made by scripts/references/make_inivation_references.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import inivation_writers as writers
+from shardgen.synthetic import inivation as writers
 import shardgen
 from shardgen.datasets.base import RawFile
 from shardgen.datasets.inivation_datasets import (
@@ -138,7 +138,7 @@ def gesture_shards(tmp_path_factory, request) -> tuple[Path, set]:
         if not name.startswith("DvsGesture/trials_to") and name.split("/")[-1].split(".")[0].removesuffix("_labels") in set(trials) | {"gesture_mapping"}
     }
     actual_files = {name: sha for name, sha in file_digests(extracted).items() if name in expected_files}
-    assert actual_files == expected_files, "the writers changed: rerun scripts/make_inivation_references.py"
+    assert actual_files == expected_files, "the writers changed: rerun scripts/references/make_inivation_references.py"
     writers.gesture_tree(root / "download", trials=trials)
     shardgen.convert("dvs128gesture", root / "download", root / "shards", verify=False, progress=False, max_samples=8)
     return root, set(trials)

@@ -1,5 +1,5 @@
 """AEDAT 2.0 / 3.1 / 4.0 readers: real recordings against REFERENCE.json, round trips through the
-writers in tests/inivation_writers.py, and damaged files."""
+writers in shardgen/synthetic/inivation.py, and damaged files."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import inivation_writers as writers
+from shardgen.synthetic import inivation as writers
 from conftest import assert_matches_reference
 from shardgen.formats import FORMATS, FormatError, concatenate, open_reader
 from shardgen.formats.aedat2 import Aedat2Reader

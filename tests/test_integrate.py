@@ -1,7 +1,7 @@
 """Frame integration and padding against SpikingJelly 2.0's recorded outputs, plus properties.
 
 ``tests/references/spikingjelly_integrate.npz`` holds SpikingJelly's outputs (or the exception it
-raised) on random and edge-case inputs (``scripts/make_references.py``). Where SpikingJelly
+raised) on random and edge-case inputs (``scripts/references/make_references.py``). Where SpikingJelly
 returned, ours must give the same values. Where it raised, ours must follow the documented rules
 (module docstring of ``streams.functional.integrate``, README "Frames"), which ``documented_*``
 below spell out in plain numpy; those rules are themselves checked against SpikingJelly on every

@@ -1,5 +1,5 @@
 """NAV Gesture walk/sit against SpikingJelly 2.0's own conversion of the same td.dat fixtures
-(tests/references/navgesture_spikingjelly.npz, written by scripts/navgesture_references.py)."""
+(tests/references/navgesture_spikingjelly.npz, written by scripts/references/navgesture_references.py)."""
 
 from __future__ import annotations
 

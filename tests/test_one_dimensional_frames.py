@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import container_writers as writers
+from shardgen.synthetic import containers as writers
 import shardgen
 from neuroshards.events import seconds_to_microseconds
 from streams import EventStream

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import event_file_writers as writers
+from shardgen.synthetic import event_files as writers
 from conftest import assert_matches_reference
 from shardgen import convert
 from shardgen.cli import main

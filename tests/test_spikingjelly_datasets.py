@@ -1,7 +1,7 @@
 """streams.datasets against SpikingJelly 2.0's own dataset classes, sample by sample.
 
 The references (tests/references/spikingjelly_datasets/, made by
-scripts/make_spikingjelly_dataset_references.py) hold what SpikingJelly's ``ds[i]`` returned on the
+scripts/references/make_spikingjelly_dataset_references.py) hold what SpikingJelly's ``ds[i]`` returned on the
 raw trees of tests/spikingjelly_dataset_cases.py: per split and configuration (events; frames by
 number, by time, by duration; a custom integration), every sample's label and a digest of its data
 (dtype, shape, bytes), in SpikingJelly's order. Here the same raw trees go through shardgen and

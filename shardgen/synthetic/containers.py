@@ -2,7 +2,7 @@
 
 Each ``write_<dataset>(root)`` lays out a few recordings, edge cases included, exactly as the
 authors ship them and returns the path to pass as ``--raw``. The output depends only on the code
-(fixed seeds), so ``scripts/make_container_references.py`` (SpikingJelly / Tonic) and the tests
+(fixed seeds), so ``scripts/references/make_container_references.py`` (SpikingJelly / Tonic) and the tests
 (neuroshards) read identical files.
 """
 

@@ -1,8 +1,8 @@
 """Conversion throughput: shardgen.convert (1 and 2 workers) beside SpikingJelly's own conversion of
 the same synthetic raw files and beside a plain copy of the same bytes, in one run.
 
-    PYTHONPATH=. .venv/bin/python scripts/bench_convert.py                       # a few minutes on 2 cores
-    PYTHONPATH=. .venv/bin/python scripts/bench_convert.py --scale 10 --repeat 5  # bigger files
+    .venv/bin/python scripts/bench/bench_convert.py                       # a few minutes on 2 cores
+    .venv/bin/python scripts/bench/bench_convert.py --scale 10 --repeat 5  # bigger files
 
 SpikingJelly runs in another interpreter (``--sj-python``, default .venv-oracle/bin/python, made by ``bash scripts/setup.sh --oracle``;
 ``--sj-python none`` skips it): its ``create_raw_from_extracted`` (the ``events_np`` creation
@@ -25,9 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+ROOT = Path(__file__).resolve().parents[2]
 
 TARGETS = {"dvs128gesture": 100.0, "cifar10dvs": 3.0, "nmnist": 3.0}
 
@@ -36,7 +34,7 @@ def make_raw(dataset: str, folder: Path, scale: float) -> int:
     """Write the synthetic raw files (the extracted layout both converters read); return the events."""
     import numpy as np
 
-    import inivation_writers as writers
+    from shardgen.synthetic import inivation as writers
 
     if dataset == "cifar10dvs":
         per_file = int(120_000 * scale)

@@ -8,7 +8,7 @@ core, measured side by side in one run: the machine is shared, so compare ratios
 With expelliarmus importable (``pip install expelliarmus``), its EVT 2.0/3.0/DAT decoding of the
 same files is timed too.
 
-    PYTHONPATH=. python scripts/bench_formats.py [--samples ../shared/samples] [--mbytes 64]
+    python scripts/bench/bench_formats.py [--samples ../shared/samples] [--mbytes 64]
 """
 
 from __future__ import annotations
@@ -16,16 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+ROOT = Path(__file__).resolve().parents[2]
 
 from shardgen.formats import FORMATS, FormatError, concatenate, detect_format, open_reader  # noqa: E402
 from shardgen.formats.prophesee import read_header  # noqa: E402
@@ -68,7 +65,7 @@ def enlarge_other(path: Path, target: int, out: Path) -> Path:
 
 
 def generated(format_name: str, events: dict, out: Path) -> Path:
-    import event_file_writers as writers
+    from shardgen.synthetic import event_files as writers
 
     if format_name == "hdf5":
         out.write_bytes(writers.write_hdf5(events, group="events", width=640, height=480))

@@ -2,7 +2,7 @@
 against the JSON index v1 it replaced, side by side in one run; and ``import streams`` against
 ``import torch``.
 
-    PYTHONPATH=. python scripts/bench_index.py [--dir /tmp/bench_index] [--repeat 5]
+    python scripts/bench/bench_index.py [--dir /tmp/bench_index] [--repeat 5]
 
 Writes one synthetic index of ``--train + --test`` samples (default 1,260,000 + 50,000, ES-ImageNet's
 size) in shards of ``--per-shard`` samples (default 1,200: 1,092 shards), with keys shaped like
@@ -48,7 +48,7 @@ import numpy as np
 
 from neuroshards.index import DatasetIndex, SampleColumns, ShardInfo, save_index
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Run in each fresh process: the baseline, the case's opening, the lookups; prints one JSON line.
 MEASURE = r"""

@@ -1,6 +1,6 @@
 """Bytes per event: raw ATIS files vs our shards, uncompressed and zstd (issue 2's storage target).
 
-    python scripts/bench_storage.py [--raw DIR]
+    python scripts/bench/bench_storage.py [--raw DIR]
 
 DIR is an N-MNIST-style tree (Train/<digit>/*.bin ...); by default the real recordings in
 ../shared/samples/nmnist are laid out in a temporary folder, or the synthetic dataset when absent.

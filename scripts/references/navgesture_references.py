@@ -3,7 +3,7 @@ reading of them, the reference that tests/test_navgesture.py compares our conver
 
 Run in an environment with spikingjelly 2.0.0 (and torchvision), from the repository root:
 
-    .venv-oracle/bin/python scripts/navgesture_references.py
+    .venv-oracle/bin/python scripts/references/navgesture_references.py
 
 Outputs: tests/fixtures/navgesture/<user>/*.dat and tests/references/navgesture_spikingjelly.npz
 (per sample in SpikingJelly's dataset order: key, label, event counts, concatenated t/x/y/p, and
@@ -13,15 +13,13 @@ the number of events SpikingJelly's reader reports as removed).
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import event_file_writers as writers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+from shardgen.synthetic import event_files as writers  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "navgesture"
 REFERENCE = ROOT / "tests" / "references" / "navgesture_spikingjelly.npz"

@@ -1,7 +1,7 @@
 """Conversion throughput of the container formats: shardgen (1 and 2 workers) against SpikingJelly's
 own preprocessing of the same synthetic raw files and against a plain copy of their bytes.
 
-    .venv-oracle/bin/python scripts/bench_container_convert.py [--repeat 3]
+    .venv-oracle/bin/python scripts/bench/bench_container_convert.py [--repeat 3]
 
 ASL-DVS (.mat -> SpikingJelly's npz), Bullying10K (pickled packets -> SpikingJelly's npz, a
 per-event Python loop) and SHD (HDF5; SpikingJelly converts nothing, so its row is reading every
@@ -16,18 +16,16 @@ import io
 import logging
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+ROOT = Path(__file__).resolve().parents[2]
 
-import container_writers as writers  # noqa: E402
 import shardgen  # noqa: E402
+from shardgen.synthetic import containers as writers  # noqa: E402
 
 
 def make_asldvs(root: Path, files: int = 120, events: int = 20_000) -> Path:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats.atis import encode_atis_bin
+from ..formats.atis import encode_atis_bin
 
 SENSOR = 34
 DURATION_US = 300_000

@@ -1,29 +1,27 @@
 """Reference outputs of SpikingJelly 2.0 / Tonic 1.7 on the container-format test fixtures.
 
-Writes the fixtures of ``tests/container_writers.py`` into a temporary folder, runs SpikingJelly's
+Writes the fixtures of ``shardgen.synthetic.containers`` into a temporary folder, runs SpikingJelly's
 own dataset classes on them (Tonic's for POKER-DVS and N-TIDIGITS18, and Tonic's SHD/SSC as a
 second opinion), and saves what they return under ``tests/references/containers/<dataset>.npz``:
 per sample its identity (path or index as the oracle knows it), split, label and events in the
 oracle's own dtypes. ``shd_frames.npz`` holds SpikingJelly's SHD frame integration of the SHD
 fixtures and of a few edge cases. Run it where spikingjelly and tonic are installed:
 
-    .venv-oracle/bin/python scripts/make_container_references.py
+    .venv-oracle/bin/python scripts/references/make_container_references.py
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+ROOT = Path(__file__).resolve().parents[2]
 
-import container_writers as writers  # noqa: E402
+from shardgen.synthetic import containers as writers  # noqa: E402
 
 OUT = ROOT / "tests" / "references" / "containers"
 FIELDS = ("t", "x", "y", "p")

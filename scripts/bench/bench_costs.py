@@ -2,7 +2,7 @@
 epoch plan and a read, measured here, projected to ``--project-samples`` samples (default 10M) on
 ``--ranks`` ranks (default 1,000) reading from object storage.
 
-    PYTHONPATH=. python scripts/bench_costs.py [--dir /tmp/bench_costs] [--repeat 3]
+    python scripts/bench/bench_costs.py [--dir /tmp/bench_costs] [--repeat 3]
 
 Measured (medians of ``--repeat``):
 

@@ -3,8 +3,8 @@
 Self-contained: generates its own events (uniformly random, sorted by t, over one second per
 sample), so it runs anywhere the package imports:
 
-    python scripts/bench_device.py --device cuda        # a GPU
-    python scripts/bench_device.py --device cpu --batch 4 --events 50000   # a quick look on the CPU
+    python scripts/bench/bench_device.py --device cuda        # a GPU
+    python scripts/bench/bench_device.py --device cpu --batch 4 --events 50000   # a quick look on the CPU
 
 For each sensor and representation it prints the median time of the batched call (synchronised),
 events per second, the same batch through the CPU numpy kernels sample by sample, and the largest

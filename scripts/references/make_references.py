@@ -2,7 +2,7 @@
 
 Runs in the oracle environment (``bash scripts/setup.sh --oracle``)::
 
-    .venv-oracle/bin/python scripts/make_references.py
+    .venv-oracle/bin/python scripts/references/make_references.py
 
 and writes ``tests/references/spikingjelly_integrate.npz``: deterministic inputs (random events and
 edge cases) with what SpikingJelly returned for each call, or the name of the exception it raised.
@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from spikingjelly.datasets import utils as sj
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "tests" / "references" / "spikingjelly_integrate.npz"
 # As tests/conftest.py finds them: beside the checkout, or where NEUROSHARDS_SAMPLES points.
 SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or ROOT.parent / "shared" / "samples")

@@ -2,7 +2,7 @@
 
 Run under the oracle environment (Tonic; evlib where installed) with this checkout first on the path:
 
-    PYTHONPATH=. /work/main/.venv-oracle/bin/python scripts/bench_representations.py
+    .venv-oracle/bin/python scripts/bench/bench_representations.py
 
 Events: ``--events`` (1 M) uniformly random events over one second on each sensor (DVS128's
 128x128 and 1280x720), sorted by t, in Tonic's own ``events_struct`` (x, y int16, t int64, p bool).

@@ -2,7 +2,7 @@
 
 Run where SpikingJelly 2.0.0 and torchvision are installed, with this checkout first on the path:
 
-    PYTHONPATH=. .venv-oracle/bin/python scripts/make_spikingjelly_dataset_references.py [CASE ...]
+    .venv-oracle/bin/python scripts/references/make_spikingjelly_dataset_references.py [CASE ...]
 
 (neuroshards' own dependencies must import there too: where the oracle environment lacks one, such
 as xxhash, ``pip install --target DIR xxhash`` and add DIR to PYTHONPATH). The case ``nmnist-real``
@@ -38,11 +38,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
+# The raw trees are the test suite's own cases (they use its committed NAV Gesture fixtures), so
+# references and tests always describe the same files: the one script that reads tests/.
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import make_container_references as containers  # noqa: E402  (SpikingJelly's preparation helpers)
+
 import spikingjelly_dataset_cases as cases  # noqa: E402
 
 OUT = ROOT / "tests" / "references" / "spikingjelly_datasets"
@@ -53,8 +56,9 @@ ARCHIVE_WRITERS = {"asldvs": "write_asldvs_archive", "dvslip": "write_dvslip", "
 
 
 def prepare(case: cases.Case, root: Path) -> None:
-    import container_writers
     import spikingjelly.datasets as sj
+
+    from shardgen.synthetic import containers as container_writers
 
     cls = getattr(sj, case.spikingjelly_class)
     root.mkdir(parents=True)

@@ -1,5 +1,5 @@
 """Writers of the iniVation formats and of CIFAR10-DVS / DVS128 Gesture raw trees, for tests,
-reference generation (scripts/make_inivation_references.py) and benchmarks.
+reference generation (scripts/references/make_inivation_references.py) and benchmarks.
 
 Written from the format descriptions (jAER's AEDAT 2.0 and 3.1 specifications), independently of
 the readers in shardgen.formats: the byte layouts are spelled out again here on purpose.

@@ -2,9 +2,9 @@
 
 Run in an environment with spikingjelly 2.0.0 (the project's oracle env):
 
-    .venv-oracle/bin/python scripts/make_inivation_references.py
+    .venv-oracle/bin/python scripts/references/make_inivation_references.py
 
-It writes the fixtures with tests/inivation_writers.py (deterministic), runs SpikingJelly's own
+It writes the fixtures with shardgen/synthetic/inivation.py (deterministic), runs SpikingJelly's own
 conversion on them (CIFAR10DVS and DVS128Gesture: extract_downloaded_files,
 create_raw_from_extracted, then the dataset classes; load_aedat_v3; _load_events with the DAVIS
 masks; split_to_train_test_set; CIFAR10DVSTEBNSplit) and records, per sample, the key, label,
@@ -16,15 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-import inivation_writers as writers  # noqa: E402
+ROOT = Path(__file__).resolve().parents[2]
+from shardgen.synthetic import inivation as writers  # noqa: E402
 
 SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or ROOT.parent / "shared" / "samples")
 OUT = ROOT / "tests" / "references" / "inivation.json"
@@ -122,7 +120,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         work = Path(temporary)
         reference = {
-            "generator": f"scripts/make_inivation_references.py, spikingjelly {getattr(spikingjelly, '__version__', '2.0.0')}",
+            "generator": f"scripts/references/make_inivation_references.py, spikingjelly {getattr(spikingjelly, '__version__', '2.0.0')}",
             "cifar10dvs": cifar10dvs(work),
             "dvs128gesture": dvs128gesture(work),
         }

@@ -1,6 +1,6 @@
 """Reading speed: our readers against webdataset's on the same shards, side by side in one run.
 
-    PYTHONPATH=. python scripts/bench_read.py [--dir /tmp/bench_read] [--repeats 5]
+    python scripts/bench/bench_read.py [--dir /tmp/bench_read] [--repeats 5]
 
 Writes shards of random payloads (16 kB and 1 MB samples, each an ``events.msgpack`` member and a
 ``cls`` member, with an index), warms the page cache, then times raw sample iteration (tar members
@@ -31,12 +31,12 @@ import numpy as np
 import webdataset as wds
 
 from neuroshards.index import DatasetIndex, SampleColumns, save_index
-from shardgen.writer import EncodedSample, ShardSink
+from neuroshards.sources import ShardStore
 from neuroshards.tar import iter_samples
+from shardgen.writer import EncodedSample, ShardSink
 from streams import ShardDataset
 from streams.plan import build_catalog
 from streams.reader import SampleReader
-from neuroshards.sources import ShardStore
 
 CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
 

@@ -3,7 +3,7 @@
 Run where Tonic 1.7 is installed (the test environment, ``bash scripts/setup.sh --test``, has it),
 with this checkout first on the path:
 
-    PYTHONPATH=. .venv/bin/python scripts/bench_transforms.py [--events 1000000] [--only Denoise]
+    .venv/bin/python scripts/bench/bench_transforms.py [--events 1000000] [--only Denoise]
 
 For each sensor (DVS128's 128x128, a 1280x720 one), 1M events in Tonic's own field layout
 (x, y int16, t int64 µs over one second, p bool), uniform over the sensor but for 16 hot pixels

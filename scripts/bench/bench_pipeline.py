@@ -2,8 +2,8 @@
 
 Runs in the oracle environment (``bash scripts/setup.sh --oracle``)::
 
-    .venv-oracle/bin/python scripts/bench_pipeline.py                # ~300 samples of 100k events
-    .venv-oracle/bin/python scripts/bench_pipeline.py --quick        # 40 samples of 20k events
+    .venv-oracle/bin/python scripts/bench/bench_pipeline.py                # ~300 samples of 100k events
+    .venv-oracle/bin/python scripts/bench/bench_pipeline.py --quick        # 40 samples of 20k events
 
 One synthetic dataset in N-Caltech101's raw layout (``shardgen.synthetic``, 240x180, ATIS 40-bit
 files) feeds all three, in one process each (no DataLoader workers), T=16 frames split by event
@@ -32,8 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 import tonic
+import torch
 import torchvision
 from spikingjelly.datasets import base as sj_base
 from spikingjelly.datasets import utils as sj

@@ -2,7 +2,7 @@
 
 Runs in the oracle environment (``bash scripts/setup.sh --oracle``)::
 
-    .venv-oracle/bin/python scripts/bench_integrate.py [--rounds 15] [--seconds 0.05]
+    .venv-oracle/bin/python scripts/bench/bench_integrate.py [--rounds 15] [--seconds 0.05]
 
 Two samples, T=16: N-MNIST-like (5k events, 34x34) and DVS-Gesture-like (300k events, 128x128),
 in three modes: fixed number of frames split by event count ("number") or by time ("time"), and
