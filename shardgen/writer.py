@@ -355,7 +355,7 @@ def _worker_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.warm"])
+    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.numba_warmup"])
     return context
 
 

@@ -118,8 +118,8 @@ class Frames:
                 return self.function(events, H, W)
             if "y" not in events:  # a 1-D (audio) sensor [W, 1, 1]: frames [T, W], SpikingJelly's SHD rule
                 if self.duration is not None:
-                    return F.shd.integrate_events_by_fixed_duration(events, self.duration, W, dtype=self.dtype)
-                return F.shd.integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, W, dtype=self.dtype)
+                    return F.one_dimensional.integrate_events_by_fixed_duration(events, self.duration, W, dtype=self.dtype)
+                return F.one_dimensional.integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, W, dtype=self.dtype)
             if self.duration is not None:
                 return F.integrate_events_by_fixed_duration(events, self.duration, H, W, dtype=self.dtype)
             return F.integrate_events_by_fixed_frames_number(

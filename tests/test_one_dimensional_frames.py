@@ -19,7 +19,7 @@ import shardgen
 from neuroshards.events import seconds_to_microseconds
 from streams import EventStream
 from streams.functional import integrate_events_by_fixed_frames_number as integrate_2d
-from streams.functional import shd
+from streams.functional import one_dimensional as shd
 
 REFERENCE = Path(__file__).parent / "references" / "containers" / "shd_frames.npz"
 W = 700

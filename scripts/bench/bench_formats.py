@@ -25,7 +25,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 
 from shardgen.formats import FORMATS, FormatError, concatenate, detect_format, open_reader  # noqa: E402
-from shardgen.formats.prophesee import read_header  # noqa: E402
+from shardgen.formats.prophesee_header import read_header  # noqa: E402
 
 CHUNK = 1 << 20
 GENERATED = {"hdf5": ".h5", "npy": ".npy", "text": ".csv"}

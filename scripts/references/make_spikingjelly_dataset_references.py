@@ -90,7 +90,7 @@ def fallback_for_crashes(raised: list[str]):
 
     from neuroshards.events import seconds_to_microseconds
     from streams import functional
-    from streams.functional import shd as our_shd
+    from streams.functional import one_dimensional as our_shd
 
     originals = {
         (sj_utils, "integrate_events_file_to_frames_file_by_fixed_frames_number"): None,

@@ -22,7 +22,7 @@ import numpy as np
 
 from .blocks import record_blocks
 from .errors import FormatError
-from .inivation import TextHeader, chip_facts, read_text_header
+from .aedat_common import TextHeader, chip_facts, read_text_header
 from .registry import Events, FormatSpec, register_format, starts_with
 
 RECORD_BYTES = 8

@@ -25,7 +25,7 @@ from neuroshards.record import PackedEvents
 
 from .blocks import NO_TIME, new_events, rechunk, set_bit
 from .errors import FormatError
-from .inivation import TextHeader, chip_facts, read_exact, read_text_header, stream_size
+from .aedat_common import TextHeader, chip_facts, read_exact, read_text_header, stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
 
 MAGIC = b"#!AER-DAT3"

@@ -21,7 +21,7 @@ import numpy as np
 
 from .blocks import new_events, rechunk
 from .errors import FormatError
-from .inivation import stream_size
+from .aedat_common import stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
 
 MAGIC = b"#!AER-DAT4.0\r\n"

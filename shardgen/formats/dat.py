@@ -20,7 +20,7 @@ import numpy as np
 
 from .blocks import at_least_one_chunk, record_blocks
 from .errors import FormatError
-from .prophesee import parse_header_bytes, read_header
+from .prophesee_header import parse_header_bytes, read_header
 from .registry import FormatSpec, explicit_sensor_size, register_format
 
 EVENT_BYTES = 8

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .prophesee import ERROR_CODE, ERROR_WORD, WordStreamReader, register_raw_encoding
+from .prophesee_header import ERROR_CODE, ERROR_WORD, WordStreamReader, register_raw_encoding
 
 _TIME_BASE, _LAST_HIGH, _OVERFLOWS, _HAVE_TIME = range(2, 6)
 _UNDEFINED_TYPE, _X_OUTSIDE, _Y_OUTSIDE = 1, 2, 3

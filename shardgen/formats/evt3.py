@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .prophesee import ERROR_CODE, ERROR_WORD, WordStreamReader, register_raw_encoding
+from .prophesee_header import ERROR_CODE, ERROR_WORD, WordStreamReader, register_raw_encoding
 
 # state slots after the error slots
 _CLOCK, _HIGH, _LOW, _OVERFLOWS, _HAVE_TIME, _Y, _HAVE_Y, _BASE_X, _POLARITY = range(2, 11)

@@ -5,7 +5,7 @@ The SpikingJelly names and signatures are kept, so switching is a change of impo
     from streams.functional import integrate_events_by_fixed_frames_number
 """
 
-from . import shd
+from . import one_dimensional
 from .augment import drop_events, flip_horizontal, translate
 from .integrate import (
     cal_fixed_frames_number_segment_index,
@@ -30,6 +30,6 @@ __all__ = [
     "padded_sequence_mask",
     "play_frame",
     "save_frame_grid",
-    "shd",
+    "one_dimensional",
     "translate",
 ]
