@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .. import rawtree
-from ..formats import FormatError
+from ..formats import FormatError, guarded
 from ..formats.containers import as_integers, seconds_to_microseconds
 from ..formats.hdf5 import require_h5py
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
@@ -55,6 +55,7 @@ class HeidelbergTask:
     def source(self) -> str:
         return f"{self.path} recordings {self.start}..{self.stop - 1}"
 
+    @guarded("hdf5")
     def run(self) -> list[Sample]:
         with _open_h5(self.path) as h5:
             try:
@@ -150,6 +151,7 @@ class TidigitsTask:
     def source(self) -> str:
         return f"{self.path} {self.split} utterances {self.ids[0]}..{self.ids[-1]}"
 
+    @guarded("hdf5")
     def run(self) -> list[Sample]:
         label_of = {name: index for index, name in enumerate(N_TIDIGITS_CLASSES)}
         samples = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import FormatError
+from ..formats import FormatError, guarded
 from ..formats.columns import canonical_events
 from ..formats.containers import load_mat
 from ..record import Events
@@ -17,6 +17,7 @@ from .registry import register
 ASL_DVS_SENSOR = (240, 180, 2)
 
 
+@guarded("asldvs mat")
 def read_asl_dvs_mat(file: RawFile) -> Events:
     """SpikingJelly's reading: t = ts, x = 239 - x, y = 179 - y, p = pol."""
     variables = load_mat(file.read_bytes(), source=file.location, names=("ts", "x", "y", "pol"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..formats import FormatError, concatenate
+from ..formats import FormatError, concatenate, guarded
 from ..formats.dat import DatReader
 from ..record import Events
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
@@ -35,6 +35,7 @@ def drop_backward_events(t: np.ndarray) -> np.ndarray:
     return t >= np.maximum.accumulate(t) if len(t) else np.ones(0, bool)
 
 
+@guarded("navgesture dat")
 def read_navgesture_td(file: RawFile) -> Events:
     with file.open() as stream:
         events = concatenate(DatReader(stream, source=file.location, layout="atis").chunks())

@@ -15,7 +15,7 @@ from . import aedat3  # noqa: F401
 from . import aedat4  # noqa: F401
 from .atis import decode_atis_bin, encode_atis_bin, pack_atis_bin
 from .detect import detect_format, open_recording
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .blocks import concatenate
 from .registry import FORMATS, EventReader, FormatSpec, open_reader, register_format
 
@@ -28,6 +28,7 @@ __all__ = [
     "decode_atis_bin",
     "detect_format",
     "encode_atis_bin",
+    "guarded",
     "pack_atis_bin",
     "open_reader",
     "open_recording",

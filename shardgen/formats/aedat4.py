@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .blocks import new_events, rechunk
 from .inivation import stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
@@ -90,6 +90,9 @@ class Aedat4Reader:
     """Chunked reader of one AEDAT 4.0 file (a stream that is not a file on disk is copied to a
     temporary file first: the decoder reads paths)."""
 
+    format_name = "aedat4"
+
+    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str):
         self.source = source
         aedat = _aedat_module()
@@ -121,6 +124,7 @@ class Aedat4Reader:
             info = streams[self.stream_id]
             self.sensor_size = (int(info["width"]), int(info["height"]))
 
+    @guarded()
     def packets(self) -> Iterator[Events]:
         read = 0
         try:
@@ -148,10 +152,12 @@ class Aedat4Reader:
 
     __del__ = close
 
+    @guarded()
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
         if self.stream_id is None:
-            return iter([new_events(0)])
-        return rechunk(self.packets(), max_events)
+            yield new_events(0)
+            return
+        yield from rechunk(self.packets(), max_events)
 
 
 register_format(

@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .blocks import at_least_one_chunk, record_blocks
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .prophesee import parse_header_bytes, read_header
 from .registry import FormatSpec, explicit_sensor_size, register_format
 
@@ -33,6 +33,9 @@ _RECORD = np.dtype([("t", "<u4"), ("address", "<u4")])
 
 
 class DatReader:
+    format_name = "dat"
+
+    @guarded()
     def __init__(
         self,
         stream: BinaryIO,
@@ -65,6 +68,7 @@ class DatReader:
             self.data_offset += 2
             self.pending = self.pending[2:]
 
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         x_mask, y_shift, y_mask, p_shift, p_mask = LAYOUTS[self.layout]

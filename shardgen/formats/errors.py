@@ -1,9 +1,151 @@
-class FormatError(ValueError):
-    """Bytes that are not a valid recording; the message names the file and the byte offset."""
+"""The one error a bad recording raises, and the guard that makes every reader raise only it.
 
-    def __init__(self, source: str, offset: int | None, problem: str):
-        where = f"{source} at byte {offset}" if offset is not None else source
-        super().__init__(f"{where}: {problem}")
-        self.source = source
-        self.offset = offset
-        self.problem = problem
+Error behaviour of every raw reader (``shardgen.formats.*``) and of the dataset adapters' parsing:
+bytes that are not a valid recording raise :class:`FormatError` naming the file, the format and,
+where known, the byte offset; nothing else escapes a reader for bad input. Native decoders
+(the Rust ``aedat`` package, h5py, zstandard, scipy.io, zipfile/zlib) raise their own types, and
+a Rust panic is a ``BaseException`` that passes every ``except Exception``: :func:`guarded`
+turns all of those into a FormatError (the original kept as ``__cause__``). Lengths, counts and
+offsets read from a file are bounded before use (numba kernels do not check indices), so no input
+can crash the process.
+
+Plausible ranges (anything outside is a FormatError, never a silent wrap):
+
+* sensor sides read from a header: 1 .. 65535 (coordinates are stored as uint16);
+* timestamps: ``|t| < 2**62`` µs (about 146,000 years), so that differences between any two
+  timestamps, which the event record stores, fit in int64; formats whose timestamps are unsigned
+  by definition cannot produce negative ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+MAX_SENSOR_SIDE = 65535
+#: Timestamps (µs) must lie strictly within ±MAX_TIMESTAMP_US.
+MAX_TIMESTAMP_US = 1 << 62
+
+
+class FormatError(ValueError):
+    """Bytes that are not a valid recording.
+
+    Attributes: ``source`` (the file, ``archive:member`` inside an archive), ``offset`` (byte offset
+    of the problem, or None), ``problem``, ``format`` (the reader's format name, when known) and
+    ``sample`` (the sample key being converted, set by the shard writer)."""
+
+    def __init__(self, source: str, offset: int | None, problem: str, *, format: str | None = None,
+                 sample: str | None = None):
+        self.source, self.offset, self.problem = source, offset, problem
+        self.format, self.sample = format, sample
+        super().__init__(source, offset, problem)
+
+    def __str__(self) -> str:
+        where = self.source
+        if self.format:
+            where += f" ({self.format})"
+        if self.offset is not None:
+            where += f" at byte {self.offset}"
+        if self.sample:
+            where += f", sample {self.sample}"
+        return f"{where}: {self.problem}"
+
+    def __reduce__(self):  # workers send it to the parent process pickled
+        return _rebuild, (type(self), self.source, self.offset, self.problem, self.format, self.sample)
+
+
+def _rebuild(kind, source, offset, problem, format, sample):
+    return kind(source, offset, problem, format=format, sample=sample)
+
+
+def is_native_panic(error: BaseException) -> bool:
+    """A panic of a Rust extension (pyo3's ``PanicException``, a BaseException subclass)."""
+    return type(error).__name__ == "PanicException"
+
+
+def as_format_error(error: BaseException, source: str, format: str | None) -> FormatError:
+    """``error`` raised while reading ``source`` as a FormatError (a FormatError gains the format)."""
+    if isinstance(error, FormatError):
+        if error.format is None:
+            error.format = format
+        return error
+    what = "the native decoder panicked" if is_native_panic(error) else f"{type(error).__name__}"
+    message = str(error).strip().splitlines()[0] if str(error).strip() else "no detail"
+    converted = FormatError(source, None, f"unreadable ({what}: {message[:300]})", format=format)
+    converted.__cause__ = error
+    return converted
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _reraise(error: BaseException, source: str, format: str | None) -> None:
+    """Raise ``error`` as a FormatError; interrupts and exits pass through unchanged."""
+    if isinstance(error, FormatError):
+        if error.format is None:
+            error.format = format
+        raise error
+    if isinstance(error, Exception) or is_native_panic(error):
+        raise as_format_error(error, source, format) from error
+    raise error
+
+
+def _source_of(args, kwargs) -> str:
+    """The file a reader method or read function works on: a ``source`` argument, else the
+    ``source`` (reader, task) or ``location`` (RawFile) of its first argument."""
+    if kwargs.get("source"):
+        return str(kwargs["source"])
+    first = args[0] if args else None
+    return str(getattr(first, "source", None) or getattr(first, "location", None) or "<stream>")
+
+
+def guarded(format: str | None = None) -> Callable[[F], F]:
+    """Decorate a reader method or read function (plain or generator) so every error it raises for
+    bad bytes is a FormatError naming the file (see ``_source_of``) and ``format`` (None: the
+    reader's ``format_name`` attribute); interrupts (KeyboardInterrupt, SystemExit, GeneratorExit)
+    pass through unchanged."""
+
+    def decorate(method: F) -> F:
+        def format_of(args) -> str | None:
+            return format or getattr(args[0] if args else None, "format_name", None)
+
+        if inspect.isgeneratorfunction(method):
+            @functools.wraps(method)
+            def generator(*args, **kwargs):
+                try:
+                    yield from method(*args, **kwargs)
+                except BaseException as error:  # noqa: BLE001 - a Rust panic is a BaseException
+                    _reraise(error, _source_of(args, kwargs), format_of(args))
+
+            return generator  # type: ignore[return-value]
+
+        @functools.wraps(method)
+        def plain(*args, **kwargs):
+            try:
+                return method(*args, **kwargs)
+            except BaseException as error:  # noqa: BLE001 - a Rust panic is a BaseException
+                _reraise(error, _source_of(args, kwargs), format_of(args))
+
+        return plain  # type: ignore[return-value]
+
+    return decorate
+
+
+def checked_sensor_size(width: Any, height: Any, *, source: str, where: str) -> tuple[int, int]:
+    """A sensor size read from a file: both sides whole numbers in 1..65535, else a FormatError."""
+    try:
+        size = (int(width), int(height))
+    except (TypeError, ValueError, OverflowError):
+        raise FormatError(source, None, f"{where}: sensor size {width!r} x {height!r} is not a pair of whole numbers") from None
+    if not all(1 <= side <= MAX_SENSOR_SIDE for side in size):
+        raise FormatError(source, None, f"{where}: sensor size {size[0]} x {size[1]} outside 1..{MAX_SENSOR_SIDE} per side")
+    return size
+
+
+def check_timestamps(t: np.ndarray, *, source: str, where: str, offset: int | None = None) -> None:
+    """Timestamps (int64 µs) within ±MAX_TIMESTAMP_US, else a FormatError (one pass over min/max)."""
+    if len(t) and (int(t.min()) <= -MAX_TIMESTAMP_US or int(t.max()) >= MAX_TIMESTAMP_US):
+        raise FormatError(source, offset, f"{where}: timestamps outside ±2**62 µs (corrupt or wrong time unit)")

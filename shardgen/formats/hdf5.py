@@ -14,7 +14,7 @@ import numpy as np
 
 from .blocks import at_least_one_chunk
 from .columns import canonical_events, check_time_unit, match_columns
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .registry import FormatSpec, explicit_sensor_size, register_format, starts_with
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -31,6 +31,9 @@ def require_h5py(source: str):
 
 
 class Hdf5Reader:
+    format_name = "hdf5"
+
+    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us"):
         check_time_unit(time_unit)
         h5py = require_h5py(source)
@@ -71,6 +74,7 @@ class Hdf5Reader:
                 return int(attributes["width"]), int(attributes["height"])
         return None
 
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         if self.compound is not None:

@@ -19,7 +19,7 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from .blocks import at_least_one_chunk, new_events, record_blocks, split_chunk
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .registry import FormatSpec, explicit_sensor_size, register_format
 
 MAX_HEADER_BYTES = 1 << 20
@@ -178,6 +178,11 @@ class WordStreamReader:
     events_per_word: int
     errors: dict[int, str]
 
+    @property
+    def format_name(self) -> str:
+        return self.encoding
+
+    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size: tuple[int, int] | None = None):
         self.stream, self.source = stream, source
         self.header = read_header(stream, source=source)
@@ -186,6 +191,7 @@ class WordStreamReader:
             raise FormatError(source, 0, f"header declares {declared!r}, not {self.encoding!r}")
         self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
 
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         word_bytes = self.word_dtype.itemsize

@@ -17,7 +17,7 @@ from numba import njit
 
 from .blocks import at_least_one_chunk
 from .columns import ColumnFileReader, canonical_events, match_columns
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .registry import FormatSpec, register_format
 
 _SEPARATORS = bytes.maketrans(b",;\t\r", b"    ")
@@ -26,6 +26,9 @@ BLOCK_BYTES = 1 << 22
 
 
 class TextReader(ColumnFileReader):
+    format_name = "text"
+
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         offset, rest, order = 0, b"", self.order
