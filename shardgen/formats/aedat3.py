@@ -38,7 +38,9 @@ READ_BYTES = 1 << 22
 #: once sent the scan backwards and the kernels out of bounds (SIGSEGV).
 MAX_PACKET_BYTES = 1 << 31
 # Problems ``_scan_packets`` reports.
-_NOT_POLARITY_LAYOUT, _TOO_LARGE = 1, 2
+_NOT_POLARITY_LAYOUT, _TOO_LARGE, _TIME_BEYOND = 1, 2, 3
+#: Largest timestamp overflow counter: t = timestamp | overflow << 31 stays below 2**62 µs.
+MAX_OVERFLOW = (1 << 31) - 1
 
 
 @njit(cache=True, inline="always")
@@ -73,6 +75,9 @@ def _scan_packets(data, position):
         if kind == POLARITY_EVENT and capacity:
             if size != 8 or _u32(data, position + 8) != 4:
                 bad, problem = position, _NOT_POLARITY_LAYOUT
+                break
+            if _u32(data, position + 12) > MAX_OVERFLOW:
+                bad, problem = position, _TIME_BEYOND
                 break
             if count == len(table):
                 grown = np.empty((2 * count, 3), np.int64)
@@ -292,6 +297,9 @@ class Aedat3Reader:
             table, consumed, need, bad, problem = _scan_packets(data, 0)
             if bad >= 0:
                 _kind, _source, size, ts_offset, _overflow, capacity, *_rest = PACKET_HEADER.unpack_from(pending, bad)
+                if problem == _TIME_BEYOND:
+                    raise FormatError(self.source, offset + bad, f"timestamp overflow counter {_overflow} puts times beyond "
+                                      "2**62 µs: corrupt")
                 if problem == _TOO_LARGE:
                     raise FormatError(self.source, offset + bad, f"packet header declares {capacity} events of {size} bytes, "
                                       f"over the {MAX_PACKET_BYTES}-byte limit: corrupt")

@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import FormatError, guarded
+from .errors import FormatError, check_timestamps, checked_sensor_size, guarded
 from .blocks import new_events, rechunk
 from .inivation import stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
@@ -122,7 +122,8 @@ class Aedat4Reader:
         self.sensor_size: tuple[int, int] | None = None
         if self.stream_id is not None:
             info = streams[self.stream_id]
-            self.sensor_size = (int(info["width"]), int(info["height"]))
+            self.sensor_size = checked_sensor_size(info.get("width"), info.get("height"), source=source,
+                                                   where=f"stream {self.stream_id} description")
 
     @guarded()
     def packets(self) -> Iterator[Events]:
@@ -132,6 +133,8 @@ class Aedat4Reader:
                 read += 1
                 if packet.get("stream_id") == self.stream_id and "events" in packet:
                     events = packet["events"]
+                    check_timestamps(events["t"], source=self.source, where="event packet",
+                                     offset=self.offsets[min(read - 1, len(self.offsets) - 1)] if self.offsets else None)
                     yield {
                         "t": events["t"].astype(np.int64),
                         "x": events["x"].astype(np.uint16),

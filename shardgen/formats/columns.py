@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterable, Mapping
 
 import numpy as np
 
-from .errors import FormatError
+from .errors import MAX_TIMESTAMP_US, FormatError
 from .registry import explicit_sensor_size
 
 COLUMN_NAMES = {
@@ -44,14 +44,20 @@ def check_time_unit(time_unit: str) -> None:
 
 
 def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: str) -> np.ndarray:
+    """Timestamps in ``time_unit`` -> int64 µs, within ±MAX_TIMESTAMP_US (else a FormatError: no
+    value wraps, neither in the cast to int64 nor in the unit's multiplication)."""
     factor = TIME_UNITS[time_unit]
-    if values.dtype.kind in "iu" and factor >= 1:
-        microseconds = values.astype(np.int64)
-        if factor != 1:
-            microseconds *= int(factor)
-        return microseconds
-    if values.dtype.kind in "iu":  # nanoseconds: floor to whole microseconds
-        return values.astype(np.int64) // int(round(1 / factor))
+    if values.dtype.kind in "iu":
+        limit = MAX_TIMESTAMP_US // int(factor) if factor >= 1 else MAX_TIMESTAMP_US * int(round(1 / factor))
+        if len(values) and (int(values.max()) >= limit or int(values.min()) <= -limit):
+            raise FormatError(source, None, f"{where}: timestamps outside ±2**62 µs (corrupt or wrong time unit)")
+        if factor >= 1:
+            microseconds = values.astype(np.int64)
+            if factor != 1:
+                microseconds *= int(factor)
+            return microseconds
+        # nanoseconds: floor to whole microseconds (values beyond int64 were refused above)
+        return (values // int(round(1 / factor))).astype(np.int64)
     if values.dtype.kind != "f":
         raise FormatError(source, None, f"{where}: timestamps of type {values.dtype} are not numbers")
     scaled = values.astype(np.float64) * factor
@@ -61,6 +67,8 @@ def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: s
         raise FormatError(
             source, None, f"{where}: fractional timestamps read as microseconds; give the time unit (e.g. time_unit='s')"
         )
+    if len(scaled) and (scaled.max() >= MAX_TIMESTAMP_US or scaled.min() <= -MAX_TIMESTAMP_US):
+        raise FormatError(source, None, f"{where}: timestamps outside ±2**62 µs (corrupt or wrong time unit)")
     return np.floor(scaled + 0.5).astype(np.int64) if time_unit != "ns" else np.floor(scaled).astype(np.int64)
 
 

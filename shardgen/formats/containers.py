@@ -19,7 +19,6 @@ from .errors import FormatError, guarded
 FLOAT16_EXACT_FROM_SECONDS = 2.0**-9
 
 
-@guarded("npy")
 def _check_npy_size(data: bytes, source: str) -> None:
     """The array a ``.npy`` header declares fits in the bytes that follow it (a corrupt shape
     must not allocate terabytes before the read finds the file too short)."""
@@ -30,16 +29,19 @@ def _check_npy_size(data: bytes, source: str) -> None:
     if dtype.hasobject:
         return  # a pickle: refused below unless allowed, and then sized by its own bytes
     declared = dtype.itemsize * int(np.prod(shape, dtype=object))
-    if declared > len(data) - stream.tell():
+    if any(side < 0 for side in shape) or declared > len(data) - stream.tell():
         raise FormatError(source, stream.tell(), f"header declares a {shape} array of {dtype} ({declared} bytes), "
                           f"but {len(data) - stream.tell()} bytes follow: corrupt or truncated")
 
 
+@guarded("npy")
 def load_npy(data: bytes, *, source: str, allow_pickle: bool = False) -> np.ndarray:
     """A ``.npy`` file's array. Object arrays are pickles: refused unless ``allow_pickle``."""
     try:
         _check_npy_size(data, source)
         return np.load(io.BytesIO(data), allow_pickle=allow_pickle)
+    except FormatError:
+        raise
     except ValueError as error:
         if "allow_pickle" in str(error):
             raise FormatError(source, None, "holds a pickled object array; loading it runs code from the file") from None

@@ -54,7 +54,7 @@ class DatReader:
         if layout not in LAYOUTS:
             raise ValueError(f"unknown DAT layout {layout!r}; use one of {sorted(LAYOUTS)} or 'auto'")
         self.layout = layout
-        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
+        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size(source)
         self.data_offset, self.pending = self.header.data_offset, self.header.pending
         if self.header.present:
             while len(self.pending) < 2:

@@ -44,14 +44,10 @@ class FormatError(ValueError):
         super().__init__(source, offset, problem)
 
     def __str__(self) -> str:
-        where = self.source
-        if self.format:
-            where += f" ({self.format})"
-        if self.offset is not None:
-            where += f" at byte {self.offset}"
-        if self.sample:
-            where += f", sample {self.sample}"
-        return f"{where}: {self.problem}"
+        """``file at byte N: problem (format F, sample K)``: one line, the parts that are known."""
+        where = f"{self.source} at byte {self.offset}" if self.offset is not None else self.source
+        facts = [f"format {self.format}"] * bool(self.format) + [f"sample {self.sample}"] * bool(self.sample)
+        return f"{where}: {self.problem}" + (f" ({', '.join(facts)})" if facts else "")
 
     def __reduce__(self):  # workers send it to the parent process pickled
         return _rebuild, (type(self), self.source, self.offset, self.problem, self.format, self.sample)
@@ -87,6 +83,8 @@ def _reraise(error: BaseException, source: str, format: str | None) -> None:
     if isinstance(error, FormatError):
         if error.format is None:
             error.format = format
+        raise error
+    if isinstance(error, ImportError):  # a missing optional package, not a bad file
         raise error
     if isinstance(error, Exception) or is_native_panic(error):
         raise as_format_error(error, source, format) from error

@@ -14,7 +14,7 @@ import numpy as np
 
 from .blocks import at_least_one_chunk
 from .columns import canonical_events, check_time_unit, match_columns
-from .errors import FormatError, guarded
+from .errors import FormatError, checked_sensor_size, guarded
 from .registry import FormatSpec, explicit_sensor_size, register_format, starts_with
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -69,9 +69,12 @@ class Hdf5Reader:
             attributes = holder.attrs
             if "sensor_size" in attributes:
                 size = np.asarray(attributes["sensor_size"]).ravel()
-                return int(size[0]), int(size[1])
+                if len(size) < 2:
+                    raise FormatError(self.source, None, f"{holder.name}: attribute sensor_size {size.tolist()} is not (W, H[, P])")
+                return checked_sensor_size(size[0], size[1], source=self.source, where=f"{holder.name} attribute sensor_size")
             if "width" in attributes and "height" in attributes:
-                return int(attributes["width"]), int(attributes["height"])
+                return checked_sensor_size(attributes["width"], attributes["height"], source=self.source,
+                                           where=f"{holder.name} attributes width/height")
         return None
 
     @guarded()

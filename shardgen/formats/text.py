@@ -111,6 +111,9 @@ class TextReader(ColumnFileReader):
 
 
 _OK, _NOT_INTEGER, _WRONG_COUNT = 0, 1, 2
+# Integers of up to 18 digits parse without overflow; longer ones (beyond 10**18, far past any
+# plausible timestamp) take the general path, which never wraps.
+_LARGEST_TENTH = 10**17
 
 
 @njit(cache=True)
@@ -129,6 +132,8 @@ def _integer_lines(codes, table, starts):
     for i in range(len(codes) + 1):
         code = codes[i] if i < len(codes) else 10  # the last line may lack its newline
         if 48 <= code <= 57:
+            if value >= _LARGEST_TENTH:  # 19 digits or more: the general path bounds it
+                return rows, _NOT_INTEGER, i
             value = value * 10 + (code - 48)
             in_token = True
         elif code == 45 and not in_token and not negative:  # '-'
@@ -167,7 +172,7 @@ def _is_number(token: bytes) -> bool:
 
 def _numbers(tokens: np.ndarray, row_starts: np.ndarray, source: str, name: str) -> np.ndarray:
     try:
-        return tokens.astype(np.int64)
+        return tokens.astype(np.int64)  # raises OverflowError beyond int64, never wraps
     except (ValueError, OverflowError):
         pass
     try:
