@@ -22,6 +22,7 @@ def convert(
     verify: bool = True,
     progress: bool = True,
     part: tuple[int, int] | None = None,
+    on_error: str = "raise",
     **dataset_options: Any,
 ):
     """Convert a dataset as downloaded (archives or extracted folder at ``raw``) into shards at ``out``.
@@ -29,6 +30,11 @@ def convert(
     ``verify`` checks the MD5 of the distributed archives found under ``raw``. ``part=(i, n)``
     converts only part i (0-based) of n; ``shardgen.merge.merge_parts`` joins the parts. Returns a
     ``ConversionSummary``; the shards and ``index.json`` are in ``out``.
+
+    Errors: a recording that cannot be read raises ``shardgen.writer.ConversionError`` (a
+    ``FormatError``: file, format, byte offset, sample); with ``on_error="skip"`` it is left out
+    and listed in ``summary.skipped`` and in the index (``generator.options.skipped``). Writing
+    errors (full or read-only disk) are OSErrors naming the path.
     """
     from .datasets import get_dataset
     from .writer import WriterOptions, write_shards
@@ -38,7 +44,8 @@ def convert(
         adapter.verify(raw)
     plan = adapter.plan(raw)
     options = WriterOptions(
-        max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress
+        max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress,
+        on_error=on_error,
     )
     return write_shards(
         plan,

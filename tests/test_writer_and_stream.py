@@ -213,9 +213,10 @@ def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_n
                 raise OSError(28, "No space left on device")
             return super().write(data)
 
-    monkeypatch.setattr(writer, "open", lambda path, mode: FullDisk(path, mode.replace("b", "")), raising=False)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr(writer, "_create_exclusive", lambda path: FullDisk(path, "x"))
+    with pytest.raises(OSError, match="No space left") as caught:
         shardgen.convert("nmnist", raw_nmnist, tmp_path / "out", max_samples=7, progress=False)
+    assert caught.value.filename and caught.value.filename.startswith(str(tmp_path / "out"))  # names the file
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
     monkeypatch.undo()
     shardgen.convert("nmnist", raw_nmnist, tmp_path / "out", max_samples=7, progress=False)

@@ -58,11 +58,27 @@ def load_npz(data: bytes, *, source: str, names: tuple[str, ...]) -> dict[str, n
             missing = [name for name in names if name not in archive.files]
             if missing:
                 raise FormatError(source, None, f"npz holds {sorted(archive.files)}, missing {missing}")
-            return {name: archive[name] for name in names}
+            arrays = {}
+            for name in names:  # each member's array checked against its declared size, then read
+                _member_size(archive.zip, f"{name}.npy", source)
+                arrays[name] = load_npy(archive.zip.read(f"{name}.npy"), source=f"{source}:{name}.npy")
+            return arrays
     except FormatError:
         raise
     except Exception as error:  # noqa: BLE001 - zipfile, pickle refusal and header errors alike
         raise FormatError(source, None, f"not a valid .npz file ({error})") from None
+
+
+def _member_size(archive, name: str, source: str) -> int:
+    """The decompressed size a zip member declares; a FormatError beyond ``max_member_bytes()``."""
+    from ..rawtree import RawInputError, check_member_size
+
+    size = archive.getinfo(name).file_size
+    try:
+        check_member_size(size, f"{source}:{name}")
+    except RawInputError as error:
+        raise FormatError(source, None, str(error)) from None
+    return size
 
 
 @guarded("mat")
