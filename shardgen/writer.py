@@ -77,6 +77,7 @@ def conversion_error(error: BaseException, task: Task, sample: str | None) -> Co
     if isinstance(error, FormatError):
         return ConversionError(error.source, error.offset, error.problem, format=error.format, sample=error.sample or sample)
     problem = str(error) if isinstance(error, (RecordError, ValueError)) else f"{type(error).__name__}: {error}"
+    problem = problem.removeprefix(f"{task.source}: ")  # RawInputError names the file itself
     if is_native_panic(error):
         problem = f"the native decoder panicked ({error})"
     return ConversionError(task.source, None, problem, sample=sample)
