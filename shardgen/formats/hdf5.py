@@ -33,17 +33,22 @@ def require_h5py(source: str):
 class Hdf5Reader:
     format_name = "hdf5"
 
-    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us"):
-        check_time_unit(time_unit)
+        check_time_unit(time_unit)  # the caller's mistakes are ValueErrors, raised before any byte is read
+        explicit = explicit_sensor_size(sensor_size)
         h5py = require_h5py(source)
         self.source, self.time_unit = source, time_unit
+        self._open(h5py, stream, explicit)
+
+    @guarded()
+    def _open(self, h5py, stream: BinaryIO, sensor_size: tuple[int, int] | None) -> None:
+        source = self.source
         try:
             self.file = h5py.File(stream, "r")
         except OSError as error:
             raise FormatError(source, 0, f"not a readable HDF5 file ({error})") from None
         self.group, self.names, self.compound = self._locate(h5py)
-        self.sensor_size = explicit_sensor_size(sensor_size) or self._sensor_size()
+        self.sensor_size = sensor_size or self._sensor_size()
 
     def close(self) -> None:
         self.file.close()

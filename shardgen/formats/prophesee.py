@@ -187,14 +187,18 @@ class WordStreamReader:
     def format_name(self) -> str:
         return self.encoding
 
-    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size: tuple[int, int] | None = None):
         self.stream, self.source = stream, source
+        self._open(explicit_sensor_size(sensor_size))  # a bad explicit size is the caller's ValueError
+
+    @guarded()
+    def _open(self, sensor_size: tuple[int, int] | None) -> None:
+        source, stream = self.source, self.stream
         self.header = read_header(stream, source=source)
         declared = self.header.encoding()
         if declared is not None and declared != self.encoding:
             raise FormatError(source, 0, f"header declares {declared!r}, not {self.encoding!r}")
-        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size(source)
+        self.sensor_size = sensor_size or self.header.sensor_size(source)
 
     @guarded()
     @at_least_one_chunk
