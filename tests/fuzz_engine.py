@@ -7,6 +7,8 @@ file the way the project does. The runner classifies what ``read`` does with eac
 
 * ``ok``: it returned;
 * ``project``: it raised one of the project's error classes (``expected`` of the target table);
+  ``converted`` counts those of them that wrap another error (``__cause__`` set by a guard that
+  turns native decoders' errors into the project's), to show where the guard does the work;
 * ``foreign``: it raised anything else (``BaseException`` included: a Rust panic is one);
 * ``unnamed``: a project error whose message does not name the file;
 * ``crash``: the worker died (the signal is recorded); ``hang``: no answer within the timeout.
@@ -183,7 +185,8 @@ def _worker(module_name: str) -> None:
             answer = {"status": "ok"}
         except expected as error:
             named = Path(path).name in str(error)
-            answer = {"status": "project" if named else "unnamed", "error": f"{type(error).__name__}: {error}"[:500]}
+            answer = {"status": "project" if named else "unnamed", "error": f"{type(error).__name__}: {error}"[:500],
+                      "converted": error.__cause__ is not None and not isinstance(error.__cause__, expected)}
         except BaseException as error:  # noqa: BLE001 - a Rust panic is a BaseException
             if isinstance(error, KeyboardInterrupt):
                 raise
@@ -243,6 +246,7 @@ class TargetReport:
     project: int = 0
     foreign: int = 0
     unnamed: int = 0
+    converted: int = 0
     crashes: int = 0
     hangs: int = 0
     seconds: float = 0.0
@@ -289,6 +293,7 @@ def run_campaign(
                     report.inputs += 1
                     field = {"crash": "crashes", "hang": "hangs"}.get(status, status)
                     setattr(report, field, getattr(report, field) + 1)
+                    report.converted += bool(answer.get("converted"))
                     if status in ("foreign", "unnamed", "crash", "hang"):
                         report.failures.append((index, how, status, answer.get("error", "")))
                         if save_dir is not None and status in ("crash", "hang"):
@@ -305,15 +310,16 @@ def run_campaign(
 def table(reports: list[TargetReport]) -> str:
     """A Markdown table: format, inputs, crashes, hangs, foreign errors, unnamed errors, ..."""
     lines = ["| format | inputs | crashes | hangs | errors outside the project's classes | errors not naming the file "
-             "| read fine | project errors | seconds |", "|---|---|---|---|---|---|---|---|---|"]
+             "| read fine | project errors | of which converted native errors | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in reports:
         if r.skipped:
-            lines.append(f"| {r.target} | skipped: {r.skipped} | | | | | | | |")
+            lines.append(f"| {r.target} | skipped: {r.skipped} | | | | | | | | |")
             continue
         lines.append(f"| {r.target} | {r.inputs} | {r.crashes} | {r.hangs} | {r.foreign} | {r.unnamed} | {r.ok} "
-                     f"| {r.project} | {r.seconds:.0f} |")
+                     f"| {r.project} | {r.converted} | {r.seconds:.0f} |")
     total = [r for r in reports if not r.skipped]
     lines.append(f"| all | {sum(r.inputs for r in total)} | {sum(r.crashes for r in total)} | {sum(r.hangs for r in total)} "
                  f"| {sum(r.foreign for r in total)} | {sum(r.unnamed for r in total)} | {sum(r.ok for r in total)} "
-                 f"| {sum(r.project for r in total)} | {sum(r.seconds for r in total):.0f} |")
+                 f"| {sum(r.project for r in total)} | {sum(r.converted for r in total)} | {sum(r.seconds for r in total):.0f} |")
     return "\n".join(lines)

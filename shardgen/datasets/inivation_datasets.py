@@ -96,9 +96,14 @@ def spikingjelly_gesture_label(label: int) -> int:
 def _csv_body(file: RawFile) -> Iterator[tuple[int, list[str]]]:
     """(line number, row) of a small CSV file's rows after its header line."""
     text = file.read_bytes().decode("utf-8", errors="replace")
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if number > 1:
-            yield number, row
+    reader = csv.reader(io.StringIO(text))
+    number = 0
+    try:
+        for number, row in enumerate(reader, start=1):
+            if number > 1:
+                yield number, row
+    except csv.Error as error:
+        raise FormatError(file.location, None, f"line {number + 1}: not CSV ({error})") from None
 
 
 @guarded("dvs128gesture labels csv")

@@ -60,7 +60,8 @@ def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: s
         return (values // int(round(1 / factor))).astype(np.int64)
     if values.dtype.kind != "f":
         raise FormatError(source, None, f"{where}: timestamps of type {values.dtype} are not numbers")
-    scaled = values.astype(np.float64) * factor
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is an infinity, refused just below
+        scaled = values.astype(np.float64) * factor
     if not np.all(np.isfinite(scaled)):
         raise FormatError(source, None, f"{where}: timestamps hold NaN or infinity")
     if time_unit == "us" and np.any(scaled != np.floor(scaled)):

@@ -122,6 +122,8 @@ def _mat_tag(data: bytes, at: int, end: int, order: str, source: str, base: int)
     kind, size = np.frombuffer(data, f"{order}u4", 2, at)
     kind, size = int(kind), int(size)
     if kind >> 16:  # small element: size in the upper half, data in the tag's second word
+        if kind >> 16 > 4:
+            raise FormatError(source, base + at, f"small .mat element declares {kind >> 16} bytes (at most 4): corrupt")
         return kind & 0xFFFF, kind >> 16, at + 4, at + 8
     if size > end - at - 8:
         raise FormatError(source, base + at, f".mat element declares {size} bytes, {end - at - 8} remain: corrupt or truncated")

@@ -104,7 +104,8 @@ class TextReader(ColumnFileReader):
         bad = np.flatnonzero((per_line != 4) & (per_line != 0))
         if len(bad):
             raise FormatError(self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)")
-        table = np.array(normal.split()).reshape(-1, 4)
+        # Split at the separators counted above only (bytes.split() also splits at \v and \f).
+        table = np.array([token for token in normal.replace(b"\n", b" ").split(b" ") if token]).reshape(-1, 4)
         row_starts = offset + line_starts[per_line > 0]
         columns = {name: _numbers(table[:, index], row_starts, self.source, name) for index, name in enumerate(order)}
         return columns, row_starts
