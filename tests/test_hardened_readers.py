@@ -161,3 +161,14 @@ def test_timestamp_bound_is_documented_and_symmetric():
     assert MAX_TIMESTAMP_US == 2**62
     reader = open_reader(io.BytesIO(f"{-(2**62) + 1},1,1,1\n".encode()), "text", source="edge.csv")
     assert concatenate(reader.chunks())["t"][0] == -(2**62) + 1
+
+
+def test_spike_times_and_channels_beyond_int64_are_errors_not_wraps():
+    """SHD/SSC store float seconds: 1e30 s once became a wrapped negative int64."""
+    from shardgen.datasets.hdf5_datasets import spike_events
+
+    with pytest.raises(FormatError, match=r"shd\.h5 recording 3: spike times hold NaN, infinity or values beyond"):
+        spike_events(np.array([0.5, 1e30]), np.array([1, 2], np.uint16), source="shd.h5 recording 3")
+    with pytest.raises(FormatError, match=r"shd\.h5 recording 4: field 'units' value 18446744073709551615 does not fit"):
+        spike_events(np.array([0.5, 0.6]), np.array([1, 2**64 - 1], np.uint64), source="shd.h5 recording 4")
+    assert spike_events(np.array([0.5, 0.6], np.float32), np.array([1, 2]), source="ok")["t"].tolist() == [500000, 600000]

@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import rawtree
 from ..formats import FormatError, guarded
+from ..formats.errors import MAX_TIMESTAMP_US
 from ..formats.containers import as_integers, seconds_to_microseconds
 from ..formats.hdf5 import require_h5py
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
@@ -39,6 +40,8 @@ def spike_events(times: np.ndarray, units: np.ndarray, *, source: str) -> dict[s
         raise FormatError(source, None, f"{len(times)} spike times but {len(units)} channels")
     if times.dtype.kind != "f":
         raise FormatError(source, None, f"spike times have dtype {times.dtype}, expected float seconds")
+    if len(times) and not (np.isfinite(times).all() and np.abs(times).max() < MAX_TIMESTAMP_US / 1e6):
+        raise FormatError(source, None, "spike times hold NaN, infinity or values beyond ±2**62 µs")
     return {"t": seconds_to_microseconds(times), "x": as_integers(units, source=source, name="units")}
 
 

@@ -10,6 +10,11 @@ t = timestamp | overflow << 31. Other packet types are skipped by their declared
 The file is read in blocks of whole packets (or whole, for cutting time windows); numba kernels
 list the polarity packets of a block, then decode their events, or cut time windows straight into
 the record's field layout (:class:`~shardgen.record.PackedEvents`).
+
+Bad input is a FormatError at the packet's byte offset: a packet over ``MAX_PACKET_BYTES`` (checked
+before ``capacity * size`` is formed, so no length wraps), a truncated packet, a polarity packet
+whose events are not 8 bytes, or an overflow counter above ``MAX_OVERFLOW`` (times past 2**62 µs).
+These checks run once per packet, not per event.
 """
 
 from __future__ import annotations

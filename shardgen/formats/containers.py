@@ -111,8 +111,6 @@ _MAT_VALUE_BYTES = {1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8
 _MI_MATRIX, _MI_COMPRESSED, _MI_INT32, _MI_UINT32, _MI_INT8 = 14, 15, 5, 6, 1
 _MX_NUMERIC = range(6, 16)  # mxDOUBLE_CLASS .. mxUINT64_CLASS
 _MX_COMPLEX = 0x800
-#: Largest decompressed variable accepted in a .mat file.
-MAX_MAT_VARIABLE_BYTES = 1 << 32
 
 
 def _mat_tag(data: bytes, at: int, end: int, order: str, source: str, base: int) -> tuple[int, int, int, int]:
@@ -155,22 +153,27 @@ def _check_mat_matrix(data: bytes, start: int, end: int, order: str, source: str
 
 
 def check_mat5(data: bytes, *, source: str) -> None:
-    """Check every element of a MATLAB v5 file (compressed ones decompressed, up to
-    MAX_MAT_VARIABLE_BYTES) before scipy reads it; a FormatError at the first damaged one."""
+    """Check every element of a MATLAB v5 file (compressed ones decompressed, up to the archive
+    member limit, ``rawtree.max_member_bytes()``) before scipy reads it; a FormatError at the
+    first damaged one."""
     if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
         raise FormatError(source, 0, "not a MATLAB v5 .mat file (v4 and damaged headers are refused)")
+    from ..rawtree import max_member_bytes
+
     order = "<" if data[126:128] == b"IM" else ">"
+    limit = max_member_bytes()
     at = 128
     while at < len(data):
         kind, size, start, following = _mat_tag(data, at, len(data), order, source, 0)
         if kind == _MI_COMPRESSED:
             inflater = zlib.decompressobj()
             try:
-                inner = inflater.decompress(data[start : start + size], MAX_MAT_VARIABLE_BYTES)
+                inner = inflater.decompress(data[start : start + size], limit)
             except zlib.error as error:
                 raise FormatError(source, at, f"damaged compressed .mat variable ({error})") from None
             if inflater.unconsumed_tail:
-                raise FormatError(source, at, f"compressed .mat variable expands beyond {MAX_MAT_VARIABLE_BYTES} bytes")
+                raise FormatError(source, at, f"compressed .mat variable expands beyond {limit} bytes (the archive member "
+                                  "limit: --max-member-bytes)")
             inner_kind, inner_size, inner_start, _ = _mat_tag(inner, 0, len(inner), order, source, at)
             if inner_kind != _MI_MATRIX:
                 raise FormatError(source, at, f"compressed .mat element of type {inner_kind}, expected a matrix")
@@ -186,6 +189,8 @@ def check_mat5(data: bytes, *, source: str) -> None:
 def as_integers(values: np.ndarray, *, source: str, name: str) -> np.ndarray:
     """``values`` as int64; floats must hold whole numbers (nothing is rounded silently)."""
     values = np.asarray(values)
+    if values.dtype.kind == "u" and len(values) and int(values.max()) > np.iinfo(np.int64).max:
+        raise FormatError(source, None, f"field {name!r} value {int(values.max())} does not fit int64")
     if values.dtype.kind in "iub":
         return values.astype(np.int64)
     if values.dtype.kind != "f":
