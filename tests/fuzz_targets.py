@@ -10,7 +10,6 @@ each reader's header parsing and decoding kernels both see the mutated bytes.
 from __future__ import annotations
 
 import functools
-import io
 import os
 import sys
 from pathlib import Path
@@ -25,7 +24,7 @@ import event_file_writers  # noqa: E402
 import inivation_writers  # noqa: E402
 from fuzz_engine import Target  # noqa: E402
 
-from shardgen.formats import FormatError, open_reader, pack_atis_bin  # noqa: E402
+from shardgen.formats import FormatError, encode_atis_bin, open_reader, pack_atis_bin  # noqa: E402
 from shardgen.formats.aedat3 import Aedat3Reader  # noqa: E402
 from shardgen.formats.containers import load_mat, load_npy, load_npz  # noqa: E402
 from shardgen.rawtree import RawFile  # noqa: E402
@@ -175,13 +174,7 @@ def _hdf5_seeds() -> list[tuple[str, bytes]]:
 
 def _atis_seeds() -> list[tuple[str, bytes]]:
     e = _events(11, 300, 34, 34, span=1 << 22)
-    return _real("nmnist/*.bs2", "nmnist/*.bin") + [("synthetic", event_file_writers_atis(e))]
-
-
-def event_file_writers_atis(events: dict[str, np.ndarray]) -> bytes:
-    from shardgen.formats import encode_atis_bin
-
-    return encode_atis_bin(events)
+    return _real("nmnist/*.bs2", "nmnist/*.bin") + [("synthetic", encode_atis_bin(e))]
 
 
 def _npy_container_seeds() -> list[tuple[str, bytes]]:
