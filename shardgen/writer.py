@@ -148,16 +148,18 @@ def _encode_stream(args: tuple[Task, tuple[int, ...], str | None]) -> Iterator[E
     Any error of the task's reading (a Rust panic included) is raised as a ConversionError naming
     the file and the sample: the task's key, else the sample after the last one produced."""
     task, sensor_size, compression = args
-    done: str | None = None
+    current: str | None = None  # the sample being encoded
+    done: str | None = None  # the last one encoded
     try:
         for sample in task.run():
+            current = sample.key
             encoded = _encode_sample(sample, sensor_size, compression)
-            done = sample.key
+            done, current = current, None
             yield encoded
     except BaseException as error:  # noqa: BLE001 - a Rust panic is a BaseException
         if not isinstance(error, Exception) and not is_native_panic(error):
             raise
-        key = getattr(task, "key", None) or (f"after {done}" if done else None)
+        key = current or getattr(task, "key", None) or (f"after {done}" if done else None)
         raise conversion_error(error, task, key) from error
 
 
@@ -180,6 +182,9 @@ def _spool_tasks(batch: list[tuple[tuple[Task, tuple[int, ...], str | None], str
                                       sample.outside_sensor))
                 except ConversionError as error:  # the samples before it stand, as with one worker
                     failure = error
+        except OSError as error:  # the spool's disk is full or read-only
+            Path(spool).unlink(missing_ok=True)
+            raise _naming_path(error, spool) from error
         except BaseException:
             Path(spool).unlink(missing_ok=True)
             raise
