@@ -172,3 +172,20 @@ def test_spike_times_and_channels_beyond_int64_are_errors_not_wraps():
     with pytest.raises(FormatError, match=r"shd\.h5 recording 4: field 'units' value 18446744073709551615 does not fit"):
         spike_events(np.array([0.5, 0.6]), np.array([1, 2**64 - 1], np.uint64), source="shd.h5 recording 4")
     assert spike_events(np.array([0.5, 0.6], np.float32), np.array([1, 2]), source="ok")["t"].tolist() == [500000, 600000]
+
+
+def test_aedat4_description_that_is_not_utf8_is_a_format_error_not_an_abort(tmp_path):
+    """The Rust decoder aborts the process (SIGABRT: a panic while raising its error) when the
+    stream description holds invalid UTF-8; the framing check refuses it first."""
+    pytest.importorskip("aedat", reason="the aedat4 extra is not installed")
+    e = events(20, 320, 240)
+    data = bytearray(inivation_writers.aedat4_bytes({0: ("EVTS", 320, 240)}, [(0, (e["t"], e["x"], e["y"], e["p"]))]))
+    at = data.index(b"</node></node></dv>")
+    data[at + 3] = 0xEF  # a lead byte without its continuation bytes, in a closing tag (as a fuzzed file had it)
+    path = tmp_path / "latin.aedat4"
+    path.write_bytes(bytes(data))
+    done = read_in_subprocess(path, "from shardgen.formats import concatenate, open_reader\n"
+                                    "try:\n    concatenate(open_reader(open(PATH, 'rb'), 'aedat4', source=PATH).chunks())\n"
+                                    "except BaseException as error:\n    print(type(error).__name__, error)")
+    assert done.returncode == 0, f"crashed with {done.returncode}"
+    assert done.stdout.startswith("FormatError") and "latin.aedat4 at byte 18: IOHeader stream description is not UTF-8" in done.stdout
