@@ -2,6 +2,11 @@
 
 Each reader takes the file's bytes (or a binary file object) and a name for error messages, and
 returns a dict of numpy arrays; dataset adapters and the generic converters share them.
+
+Bad bytes raise only :class:`FormatError` (file, byte offset where known, format), never another
+exception and never a crash; sensor sizes and timestamps outside plausible ranges are errors too
+(see ``errors.py`` for the bounds). ``tests/test_fuzz_formats.py`` and ``scripts/fuzz_formats.py``
+check this with mutated files.
 """
 
 from . import evt2  # noqa: F401  (registers the format)
