@@ -40,7 +40,7 @@ def spike_events(times: np.ndarray, units: np.ndarray, *, source: str) -> dict[s
         raise FormatError(source, None, f"{len(times)} spike times but {len(units)} channels")
     if times.dtype.kind != "f":
         raise FormatError(source, None, f"spike times have dtype {times.dtype}, expected float seconds")
-    if len(times) and not (np.isfinite(times).all() and np.abs(times).max() < MAX_TIMESTAMP_US / 1e6):
+    if len(times) and not (np.isfinite(times).all() and float(np.abs(times).max()) < MAX_TIMESTAMP_US / 1e6):
         raise FormatError(source, None, "spike times hold NaN, infinity or values beyond ±2**62 µs")
     return {"t": seconds_to_microseconds(times), "x": as_integers(units, source=source, name="units")}
 
