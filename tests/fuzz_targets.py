@@ -202,6 +202,43 @@ def _gesture_labels_seeds() -> list[tuple[str, bytes]]:
     return _real("dvs128_gesture/*.csv") + [("synthetic", inivation_writers.labels_csv(rows))]
 
 
+def _written(write, name: str) -> bytes:
+    """The bytes of file ``name`` that ``write(root)`` creates (the tests' tree writers)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as root:
+        write(Path(root))
+        return (Path(root) / name).read_bytes()
+
+
+def _shd_seeds() -> list[tuple[str, bytes]]:
+    return [("synthetic-shd", _written(container_writers.write_shd, "shd_test.h5"))]
+
+
+def _ntidigits_seeds() -> list[tuple[str, bytes]]:
+    return [("synthetic", _written(container_writers.write_ntidigits18, "n-tidigits.hdf5"))]
+
+
+def _navgesture_seeds() -> list[tuple[str, bytes]]:
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "navgesture"
+    return [(path.name, path.read_bytes()) for path in sorted(fixtures.rglob("*.dat"))] + _dat_seeds()
+
+
+def _read_shd(path: str) -> None:
+    from shardgen.datasets.hdf5_datasets import HeidelbergTask
+
+    HeidelbergTask(path, "test", 0, 3).run()
+
+
+def _read_ntidigits(path: str) -> None:
+    from shardgen.datasets.hdf5_datasets import TidigitsTask
+
+    from shardgen.datasets.hdf5_datasets import N_TIDIGITS_CLASSES
+
+    single_digits = [name for name in container_writers.NTIDIGITS_UTTERANCES["train"] if name.split("-")[-1] in N_TIDIGITS_CLASSES]
+    TidigitsTask(path, "train", tuple(single_digits)).run()
+
+
 def _optional(module: str) -> str | None:
     try:
         __import__(module)
@@ -213,6 +250,7 @@ def _optional(module: str) -> str | None:
 def _targets() -> list[Target]:
     from shardgen.datasets.inivation_datasets import read_cifar10dvs, read_label_rows
     from shardgen.datasets.mat_datasets import read_asl_dvs_mat
+    from shardgen.datasets.navgesture import read_navgesture_td
     from shardgen.datasets.numpy_datasets import read_es_imagenet_npz, read_numpy_events, read_packet_npy
 
     return [
@@ -239,6 +277,9 @@ def _targets() -> list[Target]:
         Target("bullying10k-npy", _npy_container_seeds,
                functools.partial(_read_adapter, functools.partial(read_packet_npy, allow_pickle=False)), ".npy"),
         Target("esimagenet-npz", _npz_container_seeds, functools.partial(_read_adapter, read_es_imagenet_npz), ".npz"),
+        Target("navgesture-dat", _navgesture_seeds, functools.partial(_read_adapter, read_navgesture_td), ".dat"),
+        Target("shd-hdf5", _shd_seeds, _read_shd, ".h5", _optional("h5py")),
+        Target("ntidigits-hdf5", _ntidigits_seeds, _read_ntidigits, ".hdf5", _optional("h5py")),
     ]
 
 

@@ -34,9 +34,9 @@ def read_all(path: Path, format_name: str, **options) -> dict[str, np.ndarray]:
                 reader.close()
 
 
-def read_in_subprocess(path: Path, code: str) -> subprocess.CompletedProcess:
+def read_in_subprocess(path: Path, code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     script = f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\nPATH = {str(path)!r}\n{code}"
-    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout)
 
 
 def events(n: int = 50, width: int = 128, height: int = 128, t_start: int = 0) -> dict[str, np.ndarray]:
@@ -189,3 +189,28 @@ def test_aedat4_description_that_is_not_utf8_is_a_format_error_not_an_abort(tmp_
                                     "except BaseException as error:\n    print(type(error).__name__, error)")
     assert done.returncode == 0, f"crashed with {done.returncode}"
     assert done.stdout.startswith("FormatError") and "latin.aedat4 at byte 18: IOHeader stream description is not UTF-8" in done.stdout
+
+
+def test_shd_global_heap_with_a_zero_sized_free_space_object_is_an_error_not_a_hang(tmp_path):
+    """HDF5 loops forever reading a variable-length element whose global heap collection has a
+    zero-sized free-space object (found by fuzzing SHD files); the heap is checked first."""
+    pytest.importorskip("h5py")
+    import container_writers
+    from shardgen.datasets.hdf5_datasets import HeidelbergTask
+
+    container_writers.write_shd(tmp_path)
+    path = tmp_path / "shd_test.h5"
+    data = bytearray(path.read_bytes())
+    heap = data.index(b"GCOL")
+    at = heap + 16
+    while int.from_bytes(data[at : at + 2], "little"):  # to the free-space object (index 0)
+        at += 16 + (int.from_bytes(data[at + 8 : at + 16], "little") + 7) // 8 * 8
+    data[at + 8 : at + 16] = bytes(8)
+    path.write_bytes(bytes(data))
+    code = ("from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
+            "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\nexcept Exception as error:\n    print(type(error).__name__, error)")
+    try:
+        done = read_in_subprocess(path, code, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reading the damaged heap hung")
+    assert done.stdout.startswith("FormatError") and f"at byte {at}: /spikes/times: damaged global heap free space" in done.stdout

@@ -9,6 +9,7 @@ frame arithmetic can be reproduced from the shards.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -45,6 +46,57 @@ def spike_events(times: np.ndarray, units: np.ndarray, *, source: str) -> dict[s
     return {"t": seconds_to_microseconds(times), "x": as_integers(units, source=source, name="units")}
 
 
+def check_vlen_storage(dataset, start: int, stop: int, path: str) -> None:
+    """A FormatError when the elements [start, stop) of a variable-length dataset stored
+    contiguously are damaged in a way HDF5 does not survive: a length larger than the file, or a
+    global heap collection whose objects do not tile it (a zero-sized free-space object made HDF5
+    loop forever). Each stored element is (u32 length, u64 heap collection address, u32 object
+    index); chunked storage and 4-byte file offsets are not checked here."""
+    offset, n = dataset.id.get_offset(), dataset.shape[0] if dataset.shape else 0
+    base = require_h5py(path).check_vlen_dtype(dataset.dtype)
+    if offset is None or not n or base is None or dataset.id.get_storage_size() != VLEN_ENTRY.itemsize * n:
+        return
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        handle.seek(offset + VLEN_ENTRY.itemsize * start)
+        entries = np.frombuffer(handle.read(VLEN_ENTRY.itemsize * (stop - start)), VLEN_ENTRY)
+        if len(entries) < stop - start:
+            raise FormatError(path, offset, f"{dataset.name}: the stored elements end early: truncated")
+        for at, (length, address, _index) in enumerate(entries.tolist()):
+            where = offset + VLEN_ENTRY.itemsize * (start + at)
+            if length * base.itemsize > size:
+                raise FormatError(path, where, f"{dataset.name}[{start + at}] declares {length} values, more than the "
+                                  f"{size}-byte file holds: corrupt")
+        for address in sorted({int(a) for a, length in zip(entries["address"], entries["length"]) if length}):
+            _check_heap_collection(handle, address, size, path, dataset.name)
+
+
+VLEN_ENTRY = np.dtype([("length", "<u4"), ("address", "<u8"), ("index", "<u4")])
+_HEAP_OBJECT = np.dtype([("index", "<u2"), ("references", "<u2"), ("reserved", "<u4"), ("size", "<u8")])
+
+
+def _check_heap_collection(handle, address: int, file_size: int, path: str, name: str) -> None:
+    """The global heap collection at ``address`` ("GCOL", version 1, size) is inside the file and
+    its objects, each a 16-byte header and its data padded to 8 bytes, tile it exactly, the last
+    one the free-space object (index 0) sized to the end."""
+    handle.seek(address)
+    head = handle.read(16)
+    total = int.from_bytes(head[8:16], "little") if len(head) == 16 else 0
+    if head[:4] != b"GCOL" or head[4] != 1 or total < 16 or address + total > file_size:
+        raise FormatError(path, address, f"{name}: damaged global heap collection")
+    data = head + handle.read(total - 16)
+    at = 16
+    while at + 16 <= total:
+        index, _references, _reserved, size = np.frombuffer(data, _HEAP_OBJECT, 1, at)[0].tolist()
+        if index == 0:  # free space: the rest of the collection
+            if size != total - at:
+                raise FormatError(path, address + at, f"{name}: damaged global heap free space ({size} bytes of {total - at})")
+            return
+        at += 16 + (size + 7) // 8 * 8
+        if at > total:
+            raise FormatError(path, address, f"{name}: global heap object {index} runs past its collection")
+
+
 @dataclass(frozen=True)
 class HeidelbergTask:
     """Recordings [start, stop) of one SHD/SSC file: spikes/times, spikes/units, labels."""
@@ -62,6 +114,8 @@ class HeidelbergTask:
     def run(self) -> list[Sample]:
         with _open_h5(self.path) as h5:
             try:
+                for name in ("spikes/times", "spikes/units"):
+                    check_vlen_storage(h5[name], self.start, self.stop, self.path)
                 times = h5["spikes/times"][self.start : self.stop]
                 units = h5["spikes/units"][self.start : self.stop]
                 labels = h5["labels"][self.start : self.stop]
