@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import collections
 import errno
-import fcntl
 import hashlib
 import multiprocessing
 import os
@@ -36,6 +35,11 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
+
+try:
+    import fcntl  # POSIX: spool folders are locked while their run lives
+except ImportError:  # pragma: no cover - Windows: a killed run's spool is left for the user to delete
+    fcntl = None  # type: ignore[assignment]
 
 from . import __version__
 from .datasets.base import Plan, Sample, Task
@@ -602,7 +606,8 @@ def _new_spool(out: Path):
     try:
         spool_dir = Path(tempfile.mkdtemp(dir=out, prefix=SPOOL_PREFIX))
         lock = _create_exclusive(spool_dir / SPOOL_LOCK)
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
     except OSError as error:
         raise _naming_path(error, out) from error
     return spool_dir, lock
@@ -611,6 +616,8 @@ def _new_spool(out: Path):
 def _remove_stale_spools(out: Path, grace_seconds: float = 60.0) -> None:
     """Spool folders of runs that were killed (their lock is free; a folder without a lock only once
     older than ``grace_seconds``, as a run creates its lock just after its folder)."""
+    if fcntl is None:
+        return
     for path in out.glob(SPOOL_PREFIX + "*"):
         if not path.is_dir() or path.is_symlink():
             continue
