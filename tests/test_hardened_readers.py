@@ -214,3 +214,23 @@ def test_shd_global_heap_with_a_zero_sized_free_space_object_is_an_error_not_a_h
     except subprocess.TimeoutExpired:
         pytest.fail("reading the damaged heap hung")
     assert done.stdout.startswith("FormatError") and f"at byte {at}: /spikes/times: damaged global heap free space" in done.stdout
+
+
+def test_shd_variable_length_datatype_that_is_not_a_sequence_is_an_error_not_a_segfault(tmp_path):
+    """A damaged sequence-type field in the datatype of spikes/units made HDF5 crash (SIGSEGV)."""
+    pytest.importorskip("h5py")
+    import container_writers
+
+    container_writers.write_shd(tmp_path)
+    path = tmp_path / "shd_test.h5"
+    data = bytearray(path.read_bytes())
+    vlen_types = [at for at in range(len(data) - 8) if data[at : at + 8] == b"\x03\x00\x18\x00\x01\x00\x00\x00"
+                  and data[at + 8] == 0x19]  # datatype messages of a variable-length type (class 9)
+    assert vlen_types
+    data[vlen_types[-1] + 9] = 2  # the sequence type: 0 sequence, 1 string, 2 undefined
+    path.write_bytes(bytes(data))
+    done = read_in_subprocess(path, "from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
+                                    "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\n"
+                                    "except Exception as error:\n    print(type(error).__name__, error)", timeout=60)
+    assert done.returncode == 0, f"crashed with {done.returncode}"
+    assert done.stdout.startswith("FormatError") and "damaged variable-length datatype" in done.stdout, done.stdout

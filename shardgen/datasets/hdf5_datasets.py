@@ -47,13 +47,20 @@ def spike_events(times: np.ndarray, units: np.ndarray, *, source: str) -> dict[s
 
 
 def check_vlen_storage(dataset, start: int, stop: int, path: str) -> None:
-    """A FormatError when the elements [start, stop) of a variable-length dataset stored
-    contiguously are damaged in a way HDF5 does not survive: a length larger than the file, or a
-    global heap collection whose objects do not tile it (a zero-sized free-space object made HDF5
-    loop forever). Each stored element is (u32 length, u64 heap collection address, u32 object
+    """A FormatError when a variable-length dataset is damaged in a way HDF5 does not survive: its
+    datatype is not a sequence, or one of the elements [start, stop) (stored contiguously) has a
+    length larger than the file or a global heap collection whose objects do not tile it (a
+    zero-sized free-space object made HDF5 loop forever). Each stored element is (u32 length, u64 heap collection address, u32 object
     index); chunked storage and 4-byte file offsets are not checked here."""
-    offset, n = dataset.id.get_offset(), dataset.shape[0] if dataset.shape else 0
     base = require_h5py(path).check_vlen_dtype(dataset.dtype)
+    if base is not None:
+        # H5Tencode's bytes: 2 bytes of its own, then the datatype message (version << 4 | class,
+        # class bits): a variable-length sequence has class 9 and sequence type 0. A damaged type
+        # field (2) made HDF5 crash (SIGSEGV) reading the data.
+        encoded = dataset.id.get_type().encode()
+        if len(encoded) < 4 or encoded[2] & 0x0F != 9 or encoded[3] & 0x0F != 0:
+            raise FormatError(path, None, f"{dataset.name}: damaged variable-length datatype")
+    offset, n = dataset.id.get_offset(), dataset.shape[0] if dataset.shape else 0
     if offset is None or not n or base is None or dataset.id.get_storage_size() != VLEN_ENTRY.itemsize * n:
         return
     with open(path, "rb") as handle:
