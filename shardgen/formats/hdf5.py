@@ -58,7 +58,10 @@ class Hdf5Reader:
         groups += [self.file] + [item for item in self.file.values() if isinstance(item, h5py.Group)]
         for group in groups:
             datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
-            names = match_columns(name for name, item in datasets.items() if item.ndim == 1 and item.dtype.names is None)
+            # Numeric columns only: variable-length (object) datasets are never read, as a damaged
+            # one can crash HDF5 itself (see hdf5_datasets.check_vlen_storage).
+            names = match_columns(name for name, item in datasets.items()
+                                  if item.ndim == 1 and item.dtype.names is None and item.dtype.kind != "O")
             if names is not None:
                 lengths = {datasets[actual].shape[0] for actual in names.values()}
                 if len(lengths) != 1:
