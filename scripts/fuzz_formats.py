@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="mutation seed (default 1)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before an input counts as a hang (default 30)")
     parser.add_argument("--only", nargs="*", default=None, help="target names to run (default: all)")
-    parser.add_argument("--save", type=Path, default=Path("fuzz-failures"), help="folder for crashing and hanging inputs")
+    parser.add_argument("--save", type=Path, default=Path(tempfile.gettempdir()) / "neuroshards-fuzz-failures",
+                        help="folder for crashing and hanging inputs (default: neuroshards-fuzz-failures in the temp folder)")
     parser.add_argument("--show", type=int, default=3, help="failures to print per target (default 3)")
     args = parser.parse_args()
 
