@@ -234,3 +234,27 @@ def test_shd_variable_length_datatype_that_is_not_a_sequence_is_an_error_not_a_s
                                     "except Exception as error:\n    print(type(error).__name__, error)", timeout=60)
     assert done.returncode == 0, f"crashed with {done.returncode}"
     assert done.stdout.startswith("FormatError") and "damaged variable-length datatype" in done.stdout, done.stdout
+
+
+def test_shd_dataset_storage_beyond_the_file_is_an_error_not_a_hang(tmp_path):
+    """A contiguous layout message claiming a terabyte of storage made HDF5 hang reading it."""
+    pytest.importorskip("h5py")
+    import h5py
+
+    import container_writers
+
+    container_writers.write_shd(tmp_path)
+    path = tmp_path / "shd_test.h5"
+    with h5py.File(path, "r") as h5:
+        offset, storage = h5["spikes/times"].id.get_offset(), h5["spikes/times"].id.get_storage_size()
+    data = bytearray(path.read_bytes())
+    layout = data.index(offset.to_bytes(8, "little") + storage.to_bytes(8, "little"))  # address, size
+    data[layout + 8 : layout + 16] = (1 << 40).to_bytes(8, "little")
+    path.write_bytes(bytes(data))
+    code = ("from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
+            "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\nexcept Exception as error:\n    print(type(error).__name__, error)")
+    try:
+        done = read_in_subprocess(path, code, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reading the damaged layout hung")
+    assert done.stdout.startswith("FormatError") and f"{1 << 40} bytes of storage at byte {offset} do not fit" in done.stdout, done.stdout

@@ -51,7 +51,7 @@ def check_vlen_storage(dataset, start: int, stop: int, path: str) -> None:
     datatype is not a sequence, or one of the elements [start, stop) (stored contiguously) has a
     length larger than the file or a global heap collection whose objects do not tile it (a
     zero-sized free-space object made HDF5 loop forever). Each stored element is (u32 length, u64 heap collection address, u32 object
-    index); chunked storage and 4-byte file offsets are not checked here."""
+    index: files with 8-byte offsets, as h5py writes them); chunked storage is not checked here."""
     base = require_h5py(path).check_vlen_dtype(dataset.dtype)
     if base is not None:
         # H5Tencode's bytes: 2 bytes of its own, then the datatype message (version << 4 | class,
@@ -61,10 +61,16 @@ def check_vlen_storage(dataset, start: int, stop: int, path: str) -> None:
         if len(encoded) < 4 or encoded[2] & 0x0F != 9 or encoded[3] & 0x0F != 0:
             raise FormatError(path, None, f"{dataset.name}: damaged variable-length datatype")
     offset, n = dataset.id.get_offset(), dataset.shape[0] if dataset.shape else 0
-    if offset is None or not n or base is None or dataset.id.get_storage_size() != VLEN_ENTRY.itemsize * n:
+    if offset is None or not n or base is None:
         return
+    storage = dataset.id.get_storage_size()
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
+        if offset + storage > size:  # a damaged layout once hung HDF5
+            raise FormatError(path, offset, f"{dataset.name}: {storage} bytes of storage at byte {offset} do not fit "
+                              f"in the {size}-byte file")
+        if storage != VLEN_ENTRY.itemsize * n:  # 4-byte file offsets: elements of another size, not checked
+            return
         handle.seek(offset + VLEN_ENTRY.itemsize * start)
         entries = np.frombuffer(handle.read(VLEN_ENTRY.itemsize * (stop - start)), VLEN_ENTRY)
         if len(entries) < stop - start:
