@@ -85,7 +85,7 @@ def test_aedat4_damaged_description_length_is_a_format_error_not_a_panic(tmp_pat
     assert done.stdout.startswith("FormatError") and "description.aedat4" in done.stdout and "format aedat4" in done.stdout, done.stdout
 
 
-@pytest.mark.parametrize("value", [2**63, 2**64 - 1, 2**62])
+@pytest.mark.parametrize("value", [2**63, 2**64 - 1, 10**30])
 def test_text_timestamps_beyond_int64_are_errors_not_wraps(tmp_path, value):
     path = tmp_path / "big.csv"
     path.write_text(f"t,x,y,p\n1,2,3,1\n{value},4,5,0\n")
@@ -105,7 +105,10 @@ def test_npy_and_hdf5_timestamps_beyond_int64_are_errors(tmp_path):
     e["t"] = e["t"].astype(np.uint64)
     e["t"][-1] = 2**63 + 5
     path = tmp_path / "big.npy"
-    path.write_bytes(writers.write_npy(e, structured=True))
+    array = np.empty(len(e["t"]), [("t", "<u8"), ("x", "<u2"), ("y", "<u2"), ("p", "u1")])
+    for name in "txyp":
+        array[name] = e[name]
+    np.save(path, array)
     with pytest.raises(FormatError, match=r"big\.npy: .*timestamps outside.*\(format npy\)"):
         read_all(path, "npy")
     pytest.importorskip("h5py")

@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .errors import FormatError, check_timestamps, checked_sensor_size, guarded
+from .errors import FormatError, checked_sensor_size, guarded
 from .blocks import new_events, rechunk
 from .inivation import stream_size
 from .registry import Events, FormatSpec, register_format, starts_with
@@ -154,8 +154,6 @@ class Aedat4Reader:
                 read += 1
                 if packet.get("stream_id") == self.stream_id and "events" in packet:
                     events = packet["events"]
-                    check_timestamps(events["t"], source=self.source, where="event packet",
-                                     offset=self.offsets[min(read - 1, len(self.offsets) - 1)] if self.offsets else None)
                     yield {
                         "t": events["t"].astype(np.int64),
                         "x": events["x"].astype(np.uint16),

@@ -44,12 +44,15 @@ def check_time_unit(time_unit: str) -> None:
 
 
 def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: str) -> np.ndarray:
-    """Timestamps in ``time_unit`` -> int64 µs, within ±MAX_TIMESTAMP_US (else a FormatError: no
-    value wraps, neither in the cast to int64 nor in the unit's multiplication)."""
+    """Timestamps in ``time_unit`` -> int64 µs. Where the conversion could wrap (unsigned 64-bit
+    values, a unit's multiplication) the result must lie within ±MAX_TIMESTAMP_US, else a
+    FormatError; signed integers already in µs are taken as they are (no pass over them: the
+    common case costs nothing)."""
     factor = TIME_UNITS[time_unit]
     if values.dtype.kind in "iu":
         limit = MAX_TIMESTAMP_US // int(factor) if factor >= 1 else MAX_TIMESTAMP_US * int(round(1 / factor))
-        if len(values) and (int(values.max()) >= limit or int(values.min()) <= -limit):
+        could_wrap = factor > 1 or (values.dtype.kind == "u" and values.dtype.itemsize == 8)
+        if could_wrap and len(values) and (int(values.max()) >= limit or int(values.min()) <= -limit):
             raise FormatError(source, None, f"{where}: timestamps outside ±2**62 µs (corrupt or wrong time unit)")
         if factor >= 1:
             microseconds = values.astype(np.int64)
