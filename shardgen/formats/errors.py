@@ -25,7 +25,6 @@ import functools
 import inspect
 from typing import Any, Callable, TypeVar
 
-
 MAX_SENSOR_SIDE = 65535
 #: Timestamps (µs) must lie strictly within ±MAX_TIMESTAMP_US.
 MAX_TIMESTAMP_US = 1 << 62
