@@ -8,6 +8,7 @@ object storage, with timeouts, retries and checks), which the writer and the rea
 """
 
 from .errors import (
+    EngineError,
     FormatError,
     IndexFileError,
     IntegrityError,
@@ -28,6 +29,7 @@ __all__ = [
     "Events",
     "FormatError",
     "IndexFileError",
+    "EngineError",
     "IntegrityError",
     "NeuroshardsError",
     "PlanError",

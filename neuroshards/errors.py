@@ -13,14 +13,30 @@ class NeuroshardsError(ValueError):
 
 
 class FormatError(NeuroshardsError):
-    """Bytes that are not a valid recording; the message names the file and the byte offset."""
+    """Bytes that are not a valid recording.
 
-    def __init__(self, source: str, offset: int | None, problem: str):
-        where = f"{source} at byte {offset}" if offset is not None else source
-        super().__init__(f"{where}: {problem}")
-        self.source = source
-        self.offset = offset
-        self.problem = problem
+    Attributes: ``source`` (the file, ``archive:member`` inside an archive), ``offset`` (byte offset
+    of the problem, or None), ``problem``, ``format`` (the reader's format name, when known) and
+    ``sample`` (the sample key being converted, set by the shard writer)."""
+
+    def __init__(self, source: str, offset: int | None, problem: str, *, format: str | None = None,
+                 sample: str | None = None):
+        self.source, self.offset, self.problem = source, offset, problem
+        self.format, self.sample = format, sample
+        super().__init__(source, offset, problem)
+
+    def __str__(self) -> str:
+        """``file at byte N: problem (format F, sample K)``: one line, the parts that are known."""
+        where = f"{self.source} at byte {self.offset}" if self.offset is not None else self.source
+        facts = [f"format {self.format}"] * bool(self.format) + [f"sample {self.sample}"] * bool(self.sample)
+        return f"{where}: {self.problem}" + (f" ({', '.join(facts)})" if facts else "")
+
+    def __reduce__(self):  # workers send it to the parent process pickled
+        return _rebuild, (type(self), self.source, self.offset, self.problem, self.format, self.sample)
+
+
+def _rebuild(kind, source, offset, problem, format, sample):
+    return kind(source, offset, problem, format=format, sample=sample)
 
 
 class RecordError(NeuroshardsError):
@@ -50,3 +66,8 @@ class PlanError(NeuroshardsError):
 
 class SampleError(NeuroshardsError):
     """A sample that a stage cannot process; the message names the shard and the sample key."""
+
+
+class EngineError(NeuroshardsError):
+    """A distributed conversion engine (a Ray cluster) that cannot run or finish the conversion;
+    the message names the cluster address or the part that failed."""

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -41,6 +40,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import xxhash
 
+from .atomic import atomic_write_bytes
 from .errors import IndexFileError
 
 INDEX_NAME = "index.json"
@@ -373,21 +373,6 @@ def encode_samples(samples: SampleColumns) -> tuple[bytes, dict[str, Any]]:
     data = b"".join(parts)
     return data, {"rows": len(samples), "bytes": len(data), "xxh3_64": format(xxhash.xxh3_64_intdigest(data), "016x"),
                   "columns": layout}
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a new temporary file beside ``path`` and rename it over: readers never see half a
-    file. The temporary is created exclusively (never through a planted link) with the mode a new
-    file gets (0644 under the usual umask), so other users of a shared dataset can read it."""
-    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def save_index(index: DatasetIndex, directory: str | os.PathLike, name: str = INDEX_NAME) -> Path:

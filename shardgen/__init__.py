@@ -24,6 +24,7 @@ def convert(
     engine: str = "local",
     ray_address: str | None = None,
     parts: int | None = None,
+    on_error: str = "raise",
     **dataset_options: Any,
 ):
     """Convert a dataset as downloaded (archives or extracted folder at ``raw``) into shards at ``out``.
@@ -34,6 +35,11 @@ def convert(
     storage URL (``s3://bucket/prefix``, ``gs://...``, ``az://...``: see ``shardgen.storage``).
     ``engine="ray"`` converts in ``parts`` parts on the Ray cluster at ``ray_address`` and merges
     them (``shardgen.engines``).
+
+    Errors: a recording that cannot be read raises ``shardgen.writer.ConversionError`` (a
+    ``FormatError``: file, format, byte offset, sample); with ``on_error="skip"`` it is left out
+    and listed in ``summary.skipped`` and in the index (``generator.options.skipped``). Writing
+    errors (full or read-only disk) are OSErrors naming the path.
     """
     if engine != "local" or ray_address is not None or parts is not None:
         from .engines import convert_on_engine
@@ -41,7 +47,7 @@ def convert(
         return convert_on_engine(
             engine, dataset, raw, out, address=ray_address, parts=parts, part=part, workers=workers,
             max_samples=max_samples, max_bytes=max_bytes, compression=compression, verify=verify, progress=progress,
-            **dataset_options,
+            on_error=on_error, **dataset_options,
         )
     from .datasets import get_dataset
     from .storage import output_target
@@ -49,7 +55,8 @@ def convert(
 
     adapter = get_dataset(dataset)(**dataset_options)
     options = WriterOptions(
-        max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress
+        max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress,
+        on_error=on_error,
     )
     with output_target(out) as target:  # an unusable --out fails here, before any work
         if verify:

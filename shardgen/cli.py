@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -14,7 +16,7 @@ from neuroshards.sources import ShardStore
 
 from . import __version__, convert
 from .datasets import DATASETS
-from .rawtree import RawInputError
+from .rawtree import MAX_MEMBER_BYTES_VARIABLE, RawInputError
 from .writer import ConversionError
 
 SIZE_SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -71,6 +73,10 @@ def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool
                         help="the Ray cluster (host:port or ray://...; default: RAY_ADDRESS or a local one)")
     parser.add_argument("--parts", type=int, default=None, metavar="N",
                         help="with --engine ray: parts to convert (default: the cluster's CPUs / --workers)")
+    parser.add_argument("--on-error", choices=["raise", "skip"], default="raise",
+                        help="a recording that cannot be read stops the run (raise, default) or is left out and listed (skip)")
+    parser.add_argument("--max-member-bytes", type=byte_size, default=None,
+                        help="largest archive member read, decompressed (default 8G)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_convert(args: argparse.Namespace) -> None:
     adapter = DATASETS[args.dataset]
+    if args.max_member_bytes is not None:  # read by every worker process too
+        os.environ[MAX_MEMBER_BYTES_VARIABLE] = str(args.max_member_bytes)
     summary = convert(
         args.dataset,
         args.raw,
@@ -124,6 +132,7 @@ def _run_convert(args: argparse.Namespace) -> None:
         engine=args.engine,
         ray_address=args.ray_address,
         parts=args.parts,
+        on_error=args.on_error,
         **adapter.options_from_arguments(args),
     )
     print(summary.describe())
@@ -171,8 +180,16 @@ def _run_list() -> None:
         print(f"{name:<{width}}  sensor {sensor:<14} {adapter.where_to_get()}")
 
 
+def _terminate(signum, _frame):
+    """SIGTERM ends the run as an interrupt does: cleanup (temporary shards, spool) runs."""
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; errors are one line on stderr (no traceback): exit 1 for bad input or a
+    writing error (full or read-only disk: the path is named), 2 for invalid option values."""
     args = build_parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminate) if _in_main_thread() else None
     try:
         if args.command == "convert":
             _run_convert(args)
@@ -197,13 +214,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConversionError, RawInputError, NeuroshardsError) as error:
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 1
+    except OSError as error:  # a full, read-only or missing output (or input) path
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"shardgen: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 1
     except ValueError as error:  # invalid option values (e.g. a window overlap larger than the window)
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("shardgen: interrupted; rerun the same command to start again", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _in_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .writer import SHARD_NAME, ConversionError, ConversionSummary, partial_index_name
+from neuroshards.errors import EngineError
+
+from .writer import SHARD_NAME, ConversionSummary, partial_index_name
 
 ENGINES = ("local", "ray")
 PARTIAL_INDEX = re.compile(r"^index\.part\d{4}of\d{4}\.(json|samples)$")
@@ -60,6 +62,7 @@ def convert_on_ray(
     compression: str | None = None,
     verify: bool = True,
     progress: bool = True,
+    on_error: str = "raise",
     **dataset_options: Any,
 ) -> ConversionSummary:
     """Convert ``dataset`` on the Ray cluster at ``address`` in ``parts`` parts (default: one per
@@ -70,7 +73,7 @@ def convert_on_ray(
     try:
         import ray
     except ImportError:
-        raise ConversionError('the ray engine needs Ray: pip install "neuroshards[ray]"') from None
+        raise EngineError('the ray engine needs Ray: pip install "neuroshards[ray]"') from None
     if parts is not None and parts < 1:
         raise ValueError(f"parts must be positive, got {parts}")
     started = time.perf_counter()
@@ -80,7 +83,7 @@ def convert_on_ray(
         try:
             ray.init(address=address, logging_level=logging.WARNING, include_dashboard=False)
         except ConnectionError as error:
-            raise ConversionError(f"cannot reach the Ray cluster at {address}: {error}") from None
+            raise EngineError(f"cannot reach the Ray cluster at {address}: {error}") from None
     try:
         remote = ray.remote(num_cpus=0)
         recordings = _result(ray, remote(_prepare).remote(dataset, raw, verify, dataset_options), "checking --raw")
@@ -89,7 +92,8 @@ def convert_on_ray(
             parts = max(1, cpus // workers)
         parts = max(1, min(parts, recordings))
         options = dict(
-            workers=workers, max_samples=max_samples, max_bytes=max_bytes, compression=compression, **dataset_options
+            workers=workers, max_samples=max_samples, max_bytes=max_bytes, compression=compression, on_error=on_error,
+            **dataset_options
         )
         convert_part = ray.remote(_convert_part).options(num_cpus=workers)
         labels = {convert_part.remote(dataset, raw, out, (number, parts), options): f"part {number}/{parts}"
@@ -130,23 +134,23 @@ def _check_reachable(address: str | None) -> None:
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
     except ValueError:
-        raise ConversionError(f"not a Ray cluster address: {address!r} (host:port, or ray://host:port)") from None
+        raise EngineError(f"not a Ray cluster address: {address!r} (host:port, or ray://host:port)") from None
     except OSError as error:
-        raise ConversionError(f"cannot reach the Ray cluster at {address}: {error.strerror or error}") from None
+        raise EngineError(f"cannot reach the Ray cluster at {address}: {error.strerror or error}") from None
 
 
 def _result(ray, reference, what: str):
     """The task's value; a task's own error (a bad recording, a missing folder) is raised as the
     original exception with its message, not as Ray's wrapper carrying the remote traceback; a
-    failure of the cluster (a worker or node lost past Ray's retries) as a ConversionError."""
+    failure of the cluster (a worker or node lost past Ray's retries) as an EngineError."""
     try:
         return ray.get(reference)
     except ray.exceptions.RayTaskError as error:
         if isinstance(error.cause, Exception):
             raise error.cause from None
-        raise ConversionError(f"{what} failed on the Ray cluster: {error}") from None
+        raise EngineError(f"{what} failed on the Ray cluster: {error}") from None
     except ray.exceptions.RayError as error:
-        raise ConversionError(f"{what} failed on the Ray cluster: {error}") from None
+        raise EngineError(f"{what} failed on the Ray cluster: {error}") from None
 
 
 # The tasks: module-level functions, so Ray ships them by reference (every node imports shardgen).

@@ -3,6 +3,11 @@
 Dataset adapters list and read files by their path inside the dataset (``Train/3/00012.bin``),
 whether that file lies on disk or inside ``Train.zip``, so nothing has to be extracted first.
 A ``RawFile`` is small and picklable, so conversion workers open archives themselves.
+
+Archive members are read decompressed up to a limit (``max_member_bytes``: 8 GiB by default,
+``NEUROSHARDS_MAX_MEMBER_BYTES`` or ``shardgen convert --max-member-bytes`` to change it); a member
+that declares more is a RawInputError naming it, before anything is decompressed. Zip and tar
+members never yield more than they declare, so the declared size bounds what is read.
 """
 
 from __future__ import annotations
@@ -17,6 +22,25 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+DEFAULT_MAX_MEMBER_BYTES = 8 << 30
+MAX_MEMBER_BYTES_VARIABLE = "NEUROSHARDS_MAX_MEMBER_BYTES"
+
+
+def max_member_bytes() -> int:
+    """The largest archive member read (decompressed), from the environment or the default."""
+    value = os.environ.get(MAX_MEMBER_BYTES_VARIABLE)
+    try:
+        return int(value) if value else DEFAULT_MAX_MEMBER_BYTES
+    except ValueError:
+        raise RawInputError(f"{MAX_MEMBER_BYTES_VARIABLE}={value!r} is not a number of bytes") from None
+
+
+def check_member_size(declared: int, location: str) -> None:
+    """A RawInputError when an archive member declares more than ``max_member_bytes()``."""
+    limit = max_member_bytes()
+    if declared > limit:
+        raise RawInputError(f"{location}: archive member expands to {declared} bytes, over the limit of {limit} "
+                            f"(raise it with --max-member-bytes or {MAX_MEMBER_BYTES_VARIABLE})")
 
 
 class RawInputError(ValueError):
@@ -44,21 +68,21 @@ class RawFile:
         if self.member is None:
             with open(self.disk_path, "rb", buffering=0) as handle:  # unbuffered: one read, no copy
                 return handle.readall()
-        if self.disk_path.endswith(".zip"):
-            with _open_zip(self.disk_path).open(self.member) as handle:
-                return handle.read()
-        extracted = _open_tar(self.disk_path).extractfile(self.member)
-        if extracted is None:
-            raise RawInputError(f"{self.location}: not a regular file")
-        return extracted.read()
+        with self.open() as handle:
+            return handle.read()
 
     def open(self):
-        """A binary file object (seekable for files on disk and zip members)."""
+        """A binary file object (seekable for files on disk and zip members); archive members are
+        checked against ``max_member_bytes()`` first."""
         if self.member is None:
             return open(self.disk_path, "rb")
         if self.disk_path.endswith(".zip"):
-            return _open_zip(self.disk_path).open(self.member)
-        extracted = _open_tar(self.disk_path).extractfile(self.member)
+            archive = _open_zip(self.disk_path)
+            check_member_size(archive.getinfo(self.member).file_size, self.location)
+            return archive.open(self.member)
+        archive = _open_tar(self.disk_path)
+        check_member_size(archive.getmember(self.member).size, self.location)
+        extracted = archive.extractfile(self.member)
         if extracted is None:
             raise RawInputError(f"{self.location}: not a regular file")
         return extracted

@@ -5,6 +5,16 @@ in plan order (workers run batches of tasks a few batches ahead), tar headers ca
 and the index holds no timestamps.
 Every shard is written under a temporary name and renamed when complete; the index is written
 last, so an interrupted run leaves no index that points at half-written shards and can be rerun.
+
+Error behaviour: a recording that cannot be read raises :class:`ConversionError` (a FormatError:
+file, format, byte offset where known, and the sample), or, with ``on_error="skip"``, is left out
+and listed in the summary and in the index (``generator.options.skipped``); the samples a
+recording completed before its error are kept (a sample is never written in part). Split names and
+sample keys must be plain names (letters, digits, ``_``, ``-``; keys also ``.``-free), so nothing is
+written outside ``out``. Temporary files are created exclusively (``O_EXCL | O_NOFOLLOW``, never
+through a planted symlink). Writing errors (a full or read-only disk) are OSErrors naming the path.
+The workers' spool folder (``out/.spool-*``) is removed when the run ends, fails or is interrupted,
+and one left by a killed run is removed by the next run in the same folder.
 """
 
 from __future__ import annotations
@@ -24,14 +34,29 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import xxhash
 
+from neuroshards.atomic import create_exclusive, naming_path, temporary_beside
+from neuroshards.errors import FormatError
 from neuroshards.index import INDEX_NAME, DatasetIndex, SampleColumns, ShardInfo, save_index
 from neuroshards.record import EVENTS_MEMBER, LABEL_MEMBER, PackedEvents, RecordError, encode_packed, pack_events
 from neuroshards.tar import closed_tar_bytes, member_bytes, member_header, member_padding
 
+try:
+    import fcntl  # POSIX: spool folders are locked while their run lives
+except ImportError:  # pragma: no cover - Windows: a killed run's spool is left for the user to delete
+    fcntl = None  # type: ignore[assignment]
+
 from . import __version__
 from .datasets.base import Plan, Sample, Task
+from .formats.errors import is_native_panic
 
 SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
+#: What a split name may be: it becomes part of a file name in ``out``.
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+#: What a sample key may not hold: path separators, the dot webdataset splits keys at, controls.
+KEY_FORBIDDEN = re.compile(r"[/\\.\x00-\x1f]")
+SPOOL_PREFIX = ".spool-"
+SPOOL_LOCK = "lock"
+ON_ERROR = ("raise", "skip")
 
 
 def part_tag(part: tuple[int, int]) -> str:
@@ -46,8 +71,22 @@ def partial_index_name(part: tuple[int, int]) -> str:
     return f"index.{part_tag(part)}.json"
 
 
-class ConversionError(RuntimeError):
-    """A recording that could not be converted; the message names the raw file and the sample."""
+class ConversionError(FormatError, RuntimeError):
+    """A recording that could not be converted: ``source`` (the raw file), ``format``, ``offset``
+    where known, ``sample`` (the key being converted) and ``problem``; ``str()`` is one line."""
+
+
+def conversion_error(error: BaseException, task: Task, sample: str | None) -> ConversionError:
+    """``error`` raised while converting ``task`` as a ConversionError keeping its facts."""
+    if isinstance(error, ConversionError):
+        return error
+    if isinstance(error, FormatError):
+        return ConversionError(error.source, error.offset, error.problem, format=error.format, sample=error.sample or sample)
+    problem = str(error) if isinstance(error, (RecordError, ValueError)) else f"{type(error).__name__}: {error}"
+    problem = problem.removeprefix(f"{task.source}: ")  # RawInputError names the file itself
+    if is_native_panic(error):
+        problem = f"the native decoder panicked ({error})"
+    return ConversionError(task.source, None, problem, sample=sample)
 
 
 @dataclass(frozen=True)
@@ -57,10 +96,14 @@ class WriterOptions:
     compression: str | None = None
     workers: int = 1
     progress: bool = True
+    #: "raise": the first bad recording stops the conversion; "skip": it is left out and listed.
+    on_error: str = "raise"
 
     def __post_init__(self):
         if self.max_samples < 1 or self.max_bytes < 1 or self.workers < 1:
             raise ValueError("max_samples, max_bytes and workers must be positive")
+        if self.on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")
 
 
 @dataclass
@@ -84,6 +127,8 @@ class ConversionSummary:
     seconds: float = 0.0
     splits: dict[str, dict[str, int]] = field(default_factory=dict)
     samples_outside_sensor: int = 0
+    #: With on_error="skip": {"source", "sample", "error"} of every recording or sample left out.
+    skipped: list[dict[str, str | None]] = field(default_factory=list)
 
     def describe(self) -> str:
         rate = self.n_events / self.seconds if self.seconds else 0.0
@@ -98,19 +143,30 @@ class ConversionSummary:
             lines.append(
                 f"  warning: {self.samples_outside_sensor} samples hold events outside the sensor size; kept as read"
             )
+        if self.skipped:
+            lines.append(f"  skipped {len(self.skipped)} (on error: skip):")
+            lines += [f"    {entry['error']}" for entry in self.skipped]
         return "\n".join(lines)
 
 
 def _encode_stream(args: tuple[Task, tuple[int, ...], str | None]) -> Iterator[EncodedSample]:
-    """Encode a task's samples one at a time (a long recording cut into many samples is never held)."""
+    """Encode a task's samples one at a time (a long recording cut into many samples is never held).
+    Any error of the task's reading (a Rust panic included) is raised as a ConversionError naming
+    the file and the sample: the task's key, else the sample after the last one produced."""
     task, sensor_size, compression = args
+    current: str | None = None  # the sample being encoded
+    done: str | None = None  # the last one encoded
     try:
         for sample in task.run():
-            yield _encode_sample(sample, sensor_size, compression, task.source)
-    except ConversionError:
-        raise
-    except Exception as error:  # noqa: BLE001 - re-raised with the raw file named
-        raise ConversionError(f"{task.source}: {error}") from None
+            current = sample.key
+            encoded = _encode_sample(sample, sensor_size, compression)
+            done, current = current, None
+            yield encoded
+    except BaseException as error:  # noqa: BLE001 - a Rust panic is a BaseException
+        if not isinstance(error, Exception) and not is_native_panic(error):
+            raise
+        key = current or getattr(task, "key", None) or (f"after {done}" if done else None)
+        raise conversion_error(error, task, key) from error
 
 
 SampleFacts = tuple[str, int, str, int, int, bool]  # key, label, split, record bytes, events, outside
@@ -122,35 +178,43 @@ def _spool_tasks(batch: list[tuple[tuple[Task, tuple[int, ...], str | None], str
     results = []
     for job, spool in batch:
         facts: list[SampleFacts] = []
+        failure: ConversionError | None = None
         try:
-            with open(spool, "wb") as handle:
-                for sample in _encode_stream(job):
-                    handle.write(sample.record)
-                    facts.append((sample.key, sample.label, sample.split, len(sample.record), sample.n_events,
-                                  sample.outside_sensor))
+            with create_exclusive(Path(spool)) as handle:
+                try:
+                    for sample in _encode_stream(job):
+                        handle.write(sample.record)
+                        facts.append((sample.key, sample.label, sample.split, len(sample.record), sample.n_events,
+                                      sample.outside_sensor))
+                except ConversionError as error:  # the samples before it stand, as with one worker
+                    failure = error
+        except OSError as error:  # the spool's disk is full or read-only
+            Path(spool).unlink(missing_ok=True)
+            raise naming_path(error, spool) from error
         except BaseException:
             Path(spool).unlink(missing_ok=True)
             raise
-        results.append((spool, facts))
+        results.append((spool, facts, failure))
     return results
 
 
-def _unspool(spool: str, facts: list[SampleFacts]) -> Iterator[EncodedSample]:
-    """The samples a worker spooled, read back in order; the spool file is removed once read."""
+def _unspool(spool: str, facts: list[SampleFacts], failure: ConversionError | None = None) -> Iterator[EncodedSample]:
+    """The samples a worker spooled, read back in order, then the task's error if it had one; the
+    spool file is removed once read."""
     try:
         with open(spool, "rb") as handle:
             for key, label, split, size, n_events, outside in facts:
                 yield EncodedSample(key, label, split, handle.read(size), n_events, outside)
     finally:
         Path(spool).unlink(missing_ok=True)
+    if failure is not None:
+        raise failure
 
 
-def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: str | None, source: str) -> EncodedSample:
-    try:
-        packed = sample.events if isinstance(sample.events, PackedEvents) else pack_events(sample.events, sensor_size, key=sample.key)
-        record = encode_packed(packed, sensor_size, compression=compression, key=sample.key)
-    except RecordError as error:
-        raise ConversionError(f"{source}: {error}") from None
+def _encode_sample(sample: Sample, sensor_size: tuple[int, ...], compression: str | None) -> EncodedSample:
+    """The sample's record (a RecordError names the key; the caller adds the file)."""
+    packed = sample.events if isinstance(sample.events, PackedEvents) else pack_events(sample.events, sensor_size, key=sample.key)
+    record = encode_packed(packed, sensor_size, compression=compression, key=sample.key)
     return EncodedSample(sample.key, int(sample.label), sample.split, record, packed.n, packed.outside(sensor_size))
 
 
@@ -164,7 +228,9 @@ class _ShardFile:
     BATCH_BYTES = 1 << 20
 
     def __init__(self, path: Path):
-        self.file = open(path, "wb")
+        """Write to a fresh temporary file beside ``path`` (see ``neuroshards.atomic.temporary_beside``)."""
+        self.path = path
+        self.temporary, self.file = temporary_beside(path)
         self.digest = hashlib.sha256()
         self.size = 0
         self._pending: queue.SimpleQueue[tuple[tuple[bytes | memoryview, ...], int] | None] = queue.SimpleQueue()
@@ -184,6 +250,8 @@ class _ShardFile:
                     for data in parts:
                         self.digest.update(data)
                         self.file.write(data)
+                except OSError as error:  # a full or read-only disk: name the file
+                    self._error = naming_path(error, self.temporary)
                 except BaseException as error:  # noqa: BLE001 - re-raised in the caller's thread
                     self._error = error
             with self._written:
@@ -216,7 +284,11 @@ class _ShardFile:
             self._hand_over()
         self._pending.put(None)
         self._thread.join()
-        self.file.close()
+        try:
+            self.file.close()
+        except OSError as error:
+            if self._error is None:
+                self._error = naming_path(error, self.temporary)
 
     def add_sample(self, members: Sequence[tuple[str, bytes | memoryview]]) -> int:
         """Append one sample's members; returns the checksum of the bytes it took (``sample_checksum``)."""
@@ -235,9 +307,17 @@ class _ShardFile:
         if self._error is not None:
             raise self._error
 
+    def publish(self) -> None:
+        """Rename the complete file to its final name (a symlink there is replaced, not followed)."""
+        try:
+            self.temporary.replace(self.path)
+        except OSError as error:
+            raise naming_path(error, self.path) from error
+
     def discard(self) -> None:
         self._batch.clear()
         self._stop()
+        self.temporary.unlink(missing_ok=True)
 
 
 class ShardSink:
@@ -253,7 +333,6 @@ class ShardSink:
         self.shards: list[ShardInfo] = []
         self.tables: list[SampleColumns] = []  # one per shard in ``shards``
         self._file: _ShardFile | None = None
-        self._temporary: Path | None = None
         self._table: dict[str, list] = {}
 
     def add(self, sample: EncodedSample) -> None:
@@ -284,20 +363,20 @@ class ShardSink:
         """Drop the shard being written (an error stopped the conversion)."""
         if self._file is not None:
             self._file.discard()
-            self._temporary.unlink(missing_ok=True)  # type: ignore[union-attr]
             self._file = None
 
     def _start(self) -> None:
+        if not SPLIT_NAME.match(self.split):  # the writer checks first; this guards other callers
+            raise ValueError(f"split {self.split!r} is not a plain name")
         name = f"{self.split}-{self.name_prefix}{len(self.shards):06d}.tar"
-        self._temporary = self.out / f".{name}.tmp"
-        self._file = _ShardFile(self._temporary)
+        self._file = _ShardFile(self.out / name)
         self._table = {column: [] for column in ("key", "label", "n_events", "offset", "size", "checksum")}
 
     def _finish(self) -> None:
-        assert self._file is not None and self._temporary is not None
+        assert self._file is not None
         self._file.finish()
-        name = self._temporary.name[1:-4]
-        self._temporary.replace(self.out / name)
+        self._file.publish()
+        name = self._file.path.name
         self.shards.append(
             ShardInfo(
                 path=name,
@@ -310,7 +389,6 @@ class ShardSink:
         )
         self.tables.append(SampleColumns.build({**self._table, "shard": [0] * len(self._table["key"])}))
         self._file = None
-        self._temporary = None
         if self.on_shard is not None:
             self.on_shard(self.out / name)
 
@@ -384,27 +462,33 @@ def write_shards(
     if part is not None:
         prefix = part_tag(part) + "-"
         plan = replace(plan, tasks=list(plan.tasks[part[0] :: part[1]]))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise naming_path(error, out) from error
+    _remove_stale_spools(out)
     started = time.perf_counter()
     sinks: dict[str, ShardSink] = {}
     seen: dict[str, str] = {}
     summary = ConversionSummary(dataset=dataset, out=out)
     progress = _progress(len(plan.tasks), options.progress, dataset)
-    # Workers hand records over through files here (unique: parts may convert into one folder at once).
-    spool_dir = Path(tempfile.mkdtemp(dir=out, prefix=".spool-"))
+    spool_dir, spool_lock = _new_spool(out)
     try:
-        for task, encoded in zip(plan.tasks, _encoded_samples(plan.tasks, sensor_size, options, spool_dir)):
-            for sample in encoded:
-                if sample.key in seen:
-                    raise ConversionError(
-                        f"{task.source}: sample key {sample.key!r} already came from {seen[sample.key]}"
-                    )
+        encoded_tasks = _encoded_samples(plan.tasks, sensor_size, options, spool_dir)
+        for task in plan.tasks:
+            samples = iter(next(encoded_tasks))
+            while True:
+                try:
+                    sample = next(samples, None)
+                    if sample is None:
+                        break
+                    _check_sample(sample, task, seen, len(plan.classes))
+                except ConversionError as error:
+                    if options.on_error != "skip":
+                        raise
+                    summary.skipped.append({"source": error.source, "sample": error.sample, "error": str(error)})
+                    continue
                 seen[sample.key] = task.source
-                if not 0 <= sample.label < len(plan.classes):
-                    raise ConversionError(
-                        f"{task.source}: sample {sample.key!r} has label {sample.label}, "
-                        f"outside the {len(plan.classes)} classes"
-                    )
                 sink = sinks.get(sample.split)
                 if sink is None:
                     sink = sinks[sample.split] = ShardSink(
@@ -425,6 +509,16 @@ def write_shards(
     finally:
         progress.close()
         shutil.rmtree(spool_dir, ignore_errors=True)
+        spool_lock.close()
+    generator = {
+        "max_samples": options.max_samples,
+        "max_bytes": options.max_bytes,
+        "compression": options.compression,
+        **(generator_options or {}),
+        **({"part": list(part)} if part is not None else {}),
+    }
+    if options.on_error == "skip":
+        generator["skipped"] = summary.skipped
     index = DatasetIndex(
         dataset=dataset,
         sensor_size=list(sensor_size),
@@ -432,25 +526,70 @@ def write_shards(
         shards=shards,
         samples=SampleColumns.concatenate(tables, range(len(tables))),
         extra=plan.extra,
-        generator={
-            "name": "shardgen",
-            "version": __version__,
-            "options": {
-                "max_samples": options.max_samples,
-                "max_bytes": options.max_bytes,
-                "compression": options.compression,
-                **(generator_options or {}),
-                **({"part": list(part)} if part is not None else {}),
-            },
-        },
+        generator={"name": "shardgen", "version": __version__, "options": generator},
     )
-    save_index(index, out, INDEX_NAME if part is None else partial_index_name(part))
+    name = INDEX_NAME if part is None else partial_index_name(part)
+    try:
+        save_index(index, out, name)
+    except OSError as error:
+        raise naming_path(error, out / name) from error
     _remove_stale_shards(out, {shard.path for shard in shards}, prefix)
     summary.n_shards = len(shards)
     summary.bytes = sum(shard.bytes for shard in shards)
     summary.splits = index.splits
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _check_sample(sample: EncodedSample, task: Task, seen: dict[str, str], n_classes: int) -> None:
+    """A ConversionError for a sample that cannot be written: a split or key that is not a plain
+    name (it would leave ``out`` or break the tar layout), a repeated key, a label outside the classes."""
+    if not SPLIT_NAME.match(sample.split):
+        raise ConversionError(task.source, None, f"split {sample.split!r} is not a plain name (letters, digits, '_', '-'): "
+                              "it would name files outside the output folder", sample=sample.key)
+    if not sample.key or KEY_FORBIDDEN.search(sample.key):
+        raise ConversionError(task.source, None, f"sample key {sample.key!r} holds '/', '\\', '.' or control characters",
+                              sample=sample.key)
+    if sample.key in seen:
+        raise ConversionError(task.source, None, f"sample key {sample.key!r} already came from {seen[sample.key]}",
+                              sample=sample.key)
+    if not 0 <= sample.label < n_classes:
+        raise ConversionError(task.source, None, f"label {sample.label} is outside the {n_classes} classes", sample=sample.key)
+
+
+def _new_spool(out: Path):
+    """A fresh spool folder in ``out`` (unique: parts may convert into one folder at once) and its
+    lock, held while this run lives: the next run removes spool folders whose lock is free."""
+    try:
+        spool_dir = Path(tempfile.mkdtemp(dir=out, prefix=SPOOL_PREFIX))
+        lock = create_exclusive(spool_dir / SPOOL_LOCK)
+        if fcntl is not None:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    except OSError as error:
+        raise naming_path(error, out) from error
+    return spool_dir, lock
+
+
+def _remove_stale_spools(out: Path, grace_seconds: float = 60.0) -> None:
+    """Spool folders of runs that were killed (their lock is free; a folder without a lock only once
+    older than ``grace_seconds``, as a run creates its lock just after its folder)."""
+    if fcntl is None:
+        return
+    for path in out.glob(SPOOL_PREFIX + "*"):
+        if not path.is_dir() or path.is_symlink():
+            continue
+        try:
+            with open(path / SPOOL_LOCK, "rb") as lock:
+                try:
+                    fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a live run's
+        except FileNotFoundError:
+            if time.time() - path.stat().st_mtime < grace_seconds:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _remove_stale_shards(out: Path, keep: set[str], prefix: str = "") -> None:
@@ -461,7 +600,7 @@ def _remove_stale_shards(out: Path, keep: set[str], prefix: str = "") -> None:
         if prefix not in path.name:
             continue
         if (SHARD_NAME.match(path.name) and path.name not in keep) or (
-            path.name.startswith(".") and path.name.endswith(".tar.tmp")
+            path.name.startswith(".") and ".tar." in path.name and path.name.endswith(".tmp")
         ):
             path.unlink()
 

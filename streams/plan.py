@@ -40,7 +40,7 @@ from typing import Sequence
 
 import numpy as np
 
-from neuroshards.errors import PlanError
+from neuroshards.errors import IndexFileError, PlanError
 from neuroshards.index import DatasetIndex
 
 SHUFFLES = (None, "block", "sample", "shard")
@@ -67,12 +67,20 @@ class Catalog:
     checksum: np.ndarray
     shard_starts: np.ndarray
     set_starts: np.ndarray
+    sources: tuple[str, ...] = ()  # each set's index (file or URL), for messages
 
     def __len__(self) -> int:
         return len(self.key)
 
     def keys(self, ids: np.ndarray) -> list[str]:
-        return [key.decode("utf-8") for key in self.key[ids].tolist()]
+        try:
+            return [key.decode("utf-8") for key in self.key[ids].tolist()]
+        except UnicodeDecodeError:
+            sample = int(np.asarray(ids).reshape(-1)[0]) if np.size(ids) else 0
+            number, path = self.files[self.shard[sample]][:2]
+            where = self.sources[number] if number < len(self.sources) else path
+            raise IndexFileError(f"{where}: a sample key (of shard {path}) is not UTF-8 text; the index is damaged: "
+                                 "rebuild it with `shardgen reindex`") from None
 
 
 def build_catalog(indexes: Sequence[DatasetIndex], split: str | None, subset=None) -> Catalog:
@@ -103,9 +111,27 @@ def build_catalog(indexes: Sequence[DatasetIndex], split: str | None, subset=Non
     if subset is not None:
         subset.check_found(set_starts[-1])
     columns = {name: (values[0] if len(values) == 1 else np.concatenate(values)) for name, values in parts.items()}
+    _check_byte_ranges(files, columns, indexes)
     counts = np.bincount(columns["shard"], minlength=len(files)) if len(files) else np.zeros(0, np.int64)
     shard_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return Catalog(files=files, **columns, shard_starts=shard_starts, set_starts=np.asarray(set_starts, dtype=np.int64))
+    return Catalog(files=files, **columns, shard_starts=shard_starts, set_starts=np.asarray(set_starts, dtype=np.int64),
+                   sources=tuple(index.source for index in indexes))
+
+
+def _check_byte_ranges(files: list, columns: dict[str, np.ndarray], indexes: Sequence[DatasetIndex]) -> None:
+    """Every sample's bytes lie inside its shard (a damaged index must not send a read anywhere else)."""
+    if not files:
+        return
+    shard_bytes = np.array([size for _set, _path, size, _sha in files], dtype=np.int64)
+    offset, size = columns["offset"], columns["size"]
+    bad = np.flatnonzero((offset < 0) | (size <= 0) | (offset > shard_bytes[columns["shard"]] - size))
+    if len(bad):
+        number, path, total, _sha = files[columns["shard"][bad[0]]]
+        raise IndexFileError(
+            f"{indexes[number].source}: sample {int(bad[0])} of the split lies at bytes {int(offset[bad[0]])} + "
+            f"{int(size[bad[0]])}, outside its shard {path} of {total} bytes ({len(bad)} such samples); the index is "
+            "damaged: rebuild it with `shardgen reindex`"
+        )
 
 
 def epoch_rng(seed: int, epoch: int, *stream: int) -> np.random.Generator:

@@ -20,14 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import xxhash  # noqa: E402
-from fuzz_engine import Target  # noqa: E402
-from streaming_helpers import write_uneven_shards  # noqa: E402
 
 from neuroshards.errors import NeuroshardsError  # noqa: E402
 from neuroshards.index import INDEX_NAME, samples_file_name  # noqa: E402
 from neuroshards.tar import iter_samples  # noqa: E402
 from streams import EventStream, ShardDataset  # noqa: E402
 from streams.stages import decode_sample  # noqa: E402
+
+from fuzz_engine import Target  # noqa: E402
+from streaming_helpers import write_uneven_shards  # noqa: E402
 
 EXPECTED = (NeuroshardsError,)
 SAMPLES = samples_file_name(INDEX_NAME)

@@ -14,14 +14,15 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import shardgen
-from conftest import assert_matches_reference
+from neuroshards.record import encode_events, encode_packed
 from shardgen.datasets import get_dataset
 from shardgen.formats import FormatError, decode_atis_bin, encode_atis_bin, pack_atis_bin
-from neuroshards.record import encode_events, encode_packed
 from shardgen.rawtree import RawInputError
 from shardgen.synthetic import synthetic_recording, write_synthetic_nmnist
 from shardgen.writer import ConversionError
 from streams import EventStream
+
+from conftest import assert_matches_reference
 
 NMNIST_FILES = ["1.bs2", "2.bs2", "3.bs2", "4.bs2", "60001.bs2", "60002.bs2", "60003.bs2", "60004.bs2", "sample_nmnist.bin"]
 

@@ -14,13 +14,13 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from shardgen.synthetic import containers as writers
 import shardgen
-from shardgen.cli import main as shardgen_main
-from shardgen.datasets import get_dataset, key_from_path
 from neuroshards.events import FLOAT16_EXACT_FROM_SECONDS, microseconds_to_float16_seconds
 from neuroshards.index import load_index
+from shardgen.cli import main as shardgen_main
+from shardgen.datasets import get_dataset, key_from_path
 from shardgen.rawtree import RawInputError
+from shardgen.synthetic import containers as writers
 from shardgen.writer import ConversionError
 from streams import EventStream
 

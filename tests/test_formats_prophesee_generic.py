@@ -14,10 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardgen.synthetic import event_files as writers
-from conftest import assert_matches_reference
 from shardgen.formats import FORMATS, FormatError, concatenate, detect_format, open_reader
 from shardgen.formats.blocks import record_blocks
+from shardgen.synthetic import event_files as writers
+
+from conftest import assert_matches_reference
 
 PROPERTY = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 REAL = {

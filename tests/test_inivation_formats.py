@@ -12,13 +12,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shardgen.synthetic import inivation as writers
-from conftest import assert_matches_reference
+from neuroshards.record import encode_events, encode_packed
 from shardgen.formats import FORMATS, FormatError, concatenate, open_reader
 from shardgen.formats.aedat2 import Aedat2Reader
 from shardgen.formats.aedat3 import Aedat3Reader
 from shardgen.formats.blocks import rechunk
-from neuroshards.record import encode_events, encode_packed
+from shardgen.synthetic import inivation as writers
+
+from conftest import assert_matches_reference
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -304,7 +305,7 @@ def test_aedat3_damaged_packet_headers():
     data = bytearray(writers.aedat3_bytes(packets))
     huge = bytearray(data)
     huge[second + 16 : second + 20] = struct.pack("<i", 1 << 30)  # capacity
-    with pytest.raises(FormatError, match="truncated packet") as caught:
+    with pytest.raises(FormatError, match="over the 2147483648-byte limit") as caught:
         read_all(Aedat3Reader, bytes(huge))
     assert_names_offset(caught.value, second)
     wrong_size = bytearray(data)
@@ -322,7 +323,7 @@ def test_aedat3_damaged_files_on_disk_fail_before_reading_the_declared_length(tm
     t, x, y, p, _valid = polarity_events(rng, 10)
     data = bytearray(writers.aedat3_bytes(writers.polarity_packets(x, y, p, t)))
     start = len(writers.aedat3_bytes([]))
-    data[start + 16 : start + 20] = struct.pack("<i", 2**31 - 1)  # capacity
+    data[start + 16 : start + 20] = struct.pack("<i", 2**28 - 1)  # capacity: 2 GiB of events, within the packet limit
     path = tmp_path / "fixture.aedat"
     path.write_bytes(bytes(data))
     with open(path, "rb") as stream, pytest.raises(FormatError, match=re.escape(f"ends at byte {len(data)}")):

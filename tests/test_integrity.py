@@ -12,6 +12,7 @@ from neuroshards import IndexFileError, IntegrityError, NeuroshardsError
 from neuroshards.index import load_index
 from shardgen.cli import main
 from streams import EventStream
+
 from streaming_helpers import write_uneven_shards
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shardgen.cli import main
 from neuroshards.index import load_index, save_index
+from shardgen.cli import main
 from shardgen.synthetic import write_synthetic_nmnist
 from streams import EventStream
 

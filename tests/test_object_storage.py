@@ -14,13 +14,13 @@ import pytest
 pytest.importorskip("s3fs")
 pytest.importorskip("moto.server")
 
-from local_s3 import local_s3_server  # noqa: E402
-
 from neuroshards.index import load_index  # noqa: E402
 from neuroshards.sources import ShardStore  # noqa: E402
 from shardgen.cli import main  # noqa: E402
 from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
 from streams import EventStream  # noqa: E402
+
+from local_s3 import local_s3_server  # noqa: E402
 
 BUCKET = "neuroshards-test"
 PARTS = 3

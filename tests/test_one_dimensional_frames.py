@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shardgen.synthetic import containers as writers
 import shardgen
 from neuroshards.events import seconds_to_microseconds
+from shardgen.synthetic import containers as writers
 from streams import EventStream
 from streams.functional import integrate_events_by_fixed_frames_number as integrate_2d
 from streams.functional import one_dimensional as shd

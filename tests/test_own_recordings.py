@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from shardgen.synthetic import event_files as writers
-from conftest import assert_matches_reference
 from shardgen import convert
 from shardgen.cli import main
+from shardgen.synthetic import event_files as writers
 from streams import EventStream
+
+from conftest import assert_matches_reference
 
 REAL = ["prophesee_evt2/gen3_sample.raw", "prophesee_evt3/gen41_evk3_sample.raw",
         "prophesee_evt3/gen41_pedestrians_cut.raw", "prophesee_dat/ncars_obj_004397_td.dat",

@@ -19,8 +19,6 @@ LOOPBACK_ONLY = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 os.environ.update(LOOPBACK_ONLY)
 ray = pytest.importorskip("ray", reason='the ray engine needs Ray: pip install "neuroshards[ray]" (in the test extra)')
 
-from local_s3 import local_s3_server  # noqa: E402
-
 import shardgen  # noqa: E402
 from neuroshards.index import load_index  # noqa: E402
 from neuroshards.sources import ShardStore  # noqa: E402
@@ -29,6 +27,8 @@ from neuroshards.sources.remote import RemoteOptions  # noqa: E402
 from shardgen.cli import main  # noqa: E402
 from shardgen.synthetic import write_synthetic_nmnist  # noqa: E402
 from streams import EventStream  # noqa: E402
+
+from local_s3 import local_s3_server  # noqa: E402
 
 OPTIONS = {"verify": False, "progress": False, "max_samples": 7}
 BUCKET = "neuroshards-ray"

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from shardgen.formats import encode_atis_bin
 from neuroshards.record import FORMAT_VERSION, RecordError, decode_events, decode_record, encode_events
+from shardgen.formats import encode_atis_bin
 from shardgen.synthetic import synthetic_recording
 
 

@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from streaming_helpers import write_uneven_shards
 from streams import EventStream, ShardError
+
+from streaming_helpers import write_uneven_shards
 
 SIZES = [5, 2, 8, 3]
 

@@ -20,8 +20,9 @@ from torch.utils.data import DataLoader
 
 import shardgen
 import streams.datasets as datasets
-from spikingjelly_dataset_cases import CASES, SAMPLES, digest, label_signature, loose_digest
 from streams.functional import pad_sequence_collate
+
+from spikingjelly_dataset_cases import CASES, SAMPLES, digest, label_signature, loose_digest
 
 REFERENCES = Path(__file__).resolve().parent / "references" / "spikingjelly_datasets"
 

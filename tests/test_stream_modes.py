@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from streaming_helpers import write_uneven_shards
 from streams import EventStream
 from streams.plan import PlanError
+
+from streaming_helpers import write_uneven_shards
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,9 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from neuroshards import IndexFileError, PlanError
-from streaming_helpers import write_uneven_shards
 from streams import EventStream, ShardDataset, Subset
+
+from streaming_helpers import write_uneven_shards
 
 CLASSES, PER_CLASS, SHARD = 11, 60, 30
 def fork(workers: int) -> dict:

@@ -11,22 +11,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 import torch
 import webdataset as wds
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch.utils.data import DataLoader
 
 import shardgen
-from shardgen.cli import main as shardgen_main
-from shardgen.formats import decode_atis_bin
 from neuroshards.index import load_index, sample_checksum
 from neuroshards.record import decode_events
+from neuroshards.tar import iter_members, member_header
+from shardgen.cli import main as shardgen_main
+from shardgen.formats import decode_atis_bin
 from shardgen.synthetic import write_synthetic_nmnist
-from neuroshards.tar import member_header
 from streams import EventStream, ShardError, stages
 from streams.functional import integrate_events_by_fixed_frames_number
-from neuroshards.tar import iter_members
 
 
 @pytest.fixture(scope="module")
@@ -214,7 +213,7 @@ def test_tar_headers_are_the_ones_tarfile_writes(name, size):
 def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_nmnist, tmp_path, monkeypatch):
     """A write error on the writer's helper thread (here: the disk fills after 20 kB) reaches the
     caller; no index and no shard or temporary file is left, and the same command then succeeds."""
-    from shardgen import writer
+    from neuroshards import atomic
 
     class FullDisk(io.FileIO):
         written = 0
@@ -225,9 +224,10 @@ def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_n
                 raise OSError(28, "No space left on device")
             return super().write(data)
 
-    monkeypatch.setattr(writer, "open", lambda path, mode: FullDisk(path, mode.replace("b", "")), raising=False)
-    with pytest.raises(OSError, match="No space left"):
+    monkeypatch.setattr(atomic, "create_exclusive", lambda path: FullDisk(path, "x"))
+    with pytest.raises(OSError, match="No space left") as caught:
         shardgen.convert("nmnist", raw_nmnist, tmp_path / "out", max_samples=7, progress=False)
+    assert caught.value.filename and caught.value.filename.startswith(str(tmp_path / "out"))  # names the file
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
     monkeypatch.undo()
     shardgen.convert("nmnist", raw_nmnist, tmp_path / "out", max_samples=7, progress=False)

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from neuroshards.record import PackedEvents
 
-from ..formats import pack_atis_bin
+from ..formats import guarded, pack_atis_bin
 from .base import DatasetAdapter, FileTask, Plan, RawFile, class_folder_tasks, matching
 from .registry import register
 
 ORCHARD_URL = "https://www.garrickorchard.com/datasets"
 
 
+@guarded("atis")
 def read_atis_file(file: RawFile, sensor_size: tuple[int, int, int]) -> PackedEvents:
     """SpikingJelly's ``load_ATIS_bin``: records read verbatim, no overflow handling."""
     return pack_atis_bin(file.read_bytes(), sensor_size, source=file.location)

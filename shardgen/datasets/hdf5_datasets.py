@@ -9,6 +9,7 @@ frame arithmetic can be reproduced from the shards.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -18,8 +19,9 @@ import numpy as np
 from neuroshards.events import seconds_to_microseconds
 
 from .. import rawtree
-from ..formats import FormatError
+from ..formats import FormatError, guarded
 from ..formats.containers import as_integers
+from ..formats.errors import MAX_TIMESTAMP_US
 from ..formats.hdf5 import require_h5py
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, Sample, key_from_path
 from .registry import register
@@ -41,7 +43,73 @@ def spike_events(times: np.ndarray, units: np.ndarray, *, source: str) -> dict[s
         raise FormatError(source, None, f"{len(times)} spike times but {len(units)} channels")
     if times.dtype.kind != "f":
         raise FormatError(source, None, f"spike times have dtype {times.dtype}, expected float seconds")
+    if len(times) and not (np.isfinite(times).all() and float(np.abs(times).max()) < MAX_TIMESTAMP_US / 1e6):
+        raise FormatError(source, None, "spike times hold NaN, infinity or values beyond ±2**62 µs")
     return {"t": seconds_to_microseconds(times), "x": as_integers(units, source=source, name="units")}
+
+
+def check_vlen_storage(dataset, start: int, stop: int, path: str) -> None:
+    """A FormatError when a variable-length dataset is damaged in a way HDF5 does not survive: its
+    datatype is not a sequence, or one of the elements [start, stop) (stored contiguously) has a
+    length larger than the file or a global heap collection whose objects do not tile it (a
+    zero-sized free-space object made HDF5 loop forever). Each stored element is (u32 length, u64 heap collection address, u32 object
+    index: files with 8-byte offsets, as h5py writes them); chunked storage is not checked here."""
+    base = require_h5py(path).check_vlen_dtype(dataset.dtype)
+    if base is not None:
+        # H5Tencode's bytes: 2 bytes of its own, then the datatype message (version << 4 | class,
+        # class bits): a variable-length sequence has class 9 and sequence type 0. A damaged type
+        # field (2) made HDF5 crash (SIGSEGV) reading the data.
+        encoded = dataset.id.get_type().encode()
+        if len(encoded) < 4 or encoded[2] & 0x0F != 9 or encoded[3] & 0x0F != 0:
+            raise FormatError(path, None, f"{dataset.name}: damaged variable-length datatype")
+    offset, n = dataset.id.get_offset(), dataset.shape[0] if dataset.shape else 0
+    if offset is None or not n or base is None:
+        return
+    storage = dataset.id.get_storage_size()
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if offset + storage > size:  # a damaged layout once hung HDF5
+            raise FormatError(path, offset, f"{dataset.name}: {storage} bytes of storage at byte {offset} do not fit "
+                              f"in the {size}-byte file")
+        if storage != VLEN_ENTRY.itemsize * n:  # 4-byte file offsets: elements of another size, not checked
+            return
+        handle.seek(offset + VLEN_ENTRY.itemsize * start)
+        entries = np.frombuffer(handle.read(VLEN_ENTRY.itemsize * (stop - start)), VLEN_ENTRY)
+        if len(entries) < stop - start:
+            raise FormatError(path, offset, f"{dataset.name}: the stored elements end early: truncated")
+        for at, (length, address, _index) in enumerate(entries.tolist()):
+            where = offset + VLEN_ENTRY.itemsize * (start + at)
+            if length * base.itemsize > size:
+                raise FormatError(path, where, f"{dataset.name}[{start + at}] declares {length} values, more than the "
+                                  f"{size}-byte file holds: corrupt")
+        for address in sorted({int(a) for a, length in zip(entries["address"], entries["length"]) if length}):
+            _check_heap_collection(handle, address, size, path, dataset.name)
+
+
+VLEN_ENTRY = np.dtype([("length", "<u4"), ("address", "<u8"), ("index", "<u4")])
+_HEAP_OBJECT = np.dtype([("index", "<u2"), ("references", "<u2"), ("reserved", "<u4"), ("size", "<u8")])
+
+
+def _check_heap_collection(handle, address: int, file_size: int, path: str, name: str) -> None:
+    """The global heap collection at ``address`` ("GCOL", version 1, size) is inside the file and
+    its objects, each a 16-byte header and its data padded to 8 bytes, tile it exactly, the last
+    one the free-space object (index 0) sized to the end."""
+    handle.seek(address)
+    head = handle.read(16)
+    total = int.from_bytes(head[8:16], "little") if len(head) == 16 else 0
+    if head[:4] != b"GCOL" or head[4] != 1 or total < 16 or address + total > file_size:
+        raise FormatError(path, address, f"{name}: damaged global heap collection")
+    data = head + handle.read(total - 16)
+    at = 16
+    while at + 16 <= total:
+        index, _references, _reserved, size = np.frombuffer(data, _HEAP_OBJECT, 1, at)[0].tolist()
+        if index == 0:  # free space: the rest of the collection
+            if size != total - at:
+                raise FormatError(path, address + at, f"{name}: damaged global heap free space ({size} bytes of {total - at})")
+            return
+        at += 16 + (size + 7) // 8 * 8
+        if at > total:
+            raise FormatError(path, address, f"{name}: global heap object {index} runs past its collection")
 
 
 @dataclass(frozen=True)
@@ -57,9 +125,12 @@ class HeidelbergTask:
     def source(self) -> str:
         return f"{self.path} recordings {self.start}..{self.stop - 1}"
 
+    @guarded("hdf5")
     def run(self) -> list[Sample]:
         with _open_h5(self.path) as h5:
             try:
+                for name in ("spikes/times", "spikes/units"):
+                    check_vlen_storage(h5[name], self.start, self.stop, self.path)
                 times = h5["spikes/times"][self.start : self.stop]
                 units = h5["spikes/units"][self.start : self.stop]
                 labels = h5["labels"][self.start : self.stop]
@@ -152,6 +223,7 @@ class TidigitsTask:
     def source(self) -> str:
         return f"{self.path} {self.split} utterances {self.ids[0]}..{self.ids[-1]}"
 
+    @guarded("hdf5")
     def run(self) -> list[Sample]:
         label_of = {name: index for index, name in enumerate(N_TIDIGITS_CLASSES)}
         samples = []

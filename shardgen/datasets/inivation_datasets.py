@@ -15,9 +15,10 @@ import numpy as np
 
 from neuroshards.events import Events
 
-from ..formats import concatenate
+from ..formats import FormatError, concatenate, guarded
 from ..formats.aedat2 import Aedat2Reader
 from ..formats.aedat3 import Aedat3Reader
+from ..formats.errors import MAX_TIMESTAMP_US
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, Sample, key_from_path, matching
 from .registry import register
 
@@ -32,6 +33,7 @@ def cifar10dvs_events(events: Events) -> Events:
     return {"t": events["t"], "x": 127 - events["y"], "y": 127 - events["x"], "p": 1 - events["p"]}
 
 
+@guarded("cifar10dvs aedat2")
 def read_cifar10dvs(file: RawFile) -> Events:
     with file.open() as stream:
         return cifar10dvs_events(concatenate(Aedat2Reader(stream, source=file.location, layout="dvs128").chunks()))
@@ -95,11 +97,17 @@ def spikingjelly_gesture_label(label: int) -> int:
 def _csv_body(file: RawFile) -> Iterator[tuple[int, list[str]]]:
     """(line number, row) of a small CSV file's rows after its header line."""
     text = file.read_bytes().decode("utf-8", errors="replace")
-    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
-        if number > 1:
-            yield number, row
+    reader = csv.reader(io.StringIO(text))
+    number = 0
+    try:
+        for number, row in enumerate(reader, start=1):
+            if number > 1:
+                yield number, row
+    except csv.Error as error:
+        raise FormatError(file.location, None, f"line {number + 1}: not CSV ({error})") from None
 
 
+@guarded("dvs128gesture labels csv")
 def read_label_rows(file: RawFile) -> np.ndarray:
     """``class,startTime_usec,endTime_usec`` rows (after the header line) as an int64 array [n, 3]."""
     rows = []
@@ -110,9 +118,10 @@ def read_label_rows(file: RawFile) -> np.ndarray:
             values = [int(value) for value in row]
         except ValueError:
             values = []
-        if len(values) != 3 or not 1 <= values[0] <= GESTURE_CLASS_COUNT or min(values) < 0:
-            raise RawInputError(
-                f"{file.location}: line {number} is not 'class,startTime_usec,endTime_usec' with class 1..11: {row}"
+        if len(values) != 3 or not 1 <= values[0] <= GESTURE_CLASS_COUNT or min(values) < 0 or max(values) >= MAX_TIMESTAMP_US:
+            raise FormatError(
+                file.location, None,
+                f"line {number} is not 'class,startTime_usec,endTime_usec' with class 1..11 and times 0..2**62: {row}",
             )
         rows.append(values)
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
@@ -131,6 +140,7 @@ class GestureTrialTask:
     def source(self) -> str:
         return self.recording.location
 
+    @guarded("dvs128gesture")
     def run(self) -> Iterator[Sample]:
         rows = read_label_rows(self.labels)
         with self.recording.open() as stream:

@@ -9,7 +9,7 @@ import numpy as np
 
 from neuroshards.events import Events
 
-from ..formats import FormatError
+from ..formats import FormatError, guarded
 from ..formats.columns import canonical_events
 from ..formats.containers import load_mat
 from .base import DatasetAdapter, Plan, RawFile, RawInputError, class_folder_tasks, matching
@@ -18,6 +18,7 @@ from .registry import register
 ASL_DVS_SENSOR = (240, 180, 2)
 
 
+@guarded("asldvs mat")
 def read_asl_dvs_mat(file: RawFile) -> Events:
     """SpikingJelly's reading: t = ts, x = 239 - x, y = 179 - y, p = pol."""
     variables = load_mat(file.read_bytes(), source=file.location, names=("ts", "x", "y", "pol"))

@@ -22,7 +22,7 @@ import numpy as np
 
 from neuroshards.events import Events
 
-from ..formats import FormatError, concatenate
+from ..formats import FormatError, concatenate, guarded
 from ..formats.dat import DatReader
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, key_from_path
 from .registry import register
@@ -36,6 +36,7 @@ def drop_backward_events(t: np.ndarray) -> np.ndarray:
     return t >= np.maximum.accumulate(t) if len(t) else np.ones(0, bool)
 
 
+@guarded("navgesture dat")
 def read_navgesture_td(file: RawFile) -> Events:
     with file.open() as stream:
         events = concatenate(DatReader(stream, source=file.location, layout="atis").chunks())

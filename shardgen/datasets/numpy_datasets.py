@@ -17,13 +17,14 @@ import numpy as np
 
 from neuroshards.events import Events
 
-from ..formats import FormatError, concatenate, open_reader
+from ..formats import FormatError, concatenate, guarded, open_reader
 from ..formats.columns import canonical_events
 from ..formats.containers import load_npy, load_npz
 from .base import DatasetAdapter, FileTask, Plan, RawFile, RawInputError, class_folder_tasks, matching
 from .registry import register
 
 
+@guarded("npy")
 def read_numpy_events(file: RawFile) -> Events:
     """t, x, y, p of a ``.npy``/``.npz`` in a layout the generic NumPy reader knows: a structured
     array (DVS-Lip), arrays t, x, y, p in an ``.npz`` (HARDVS; other arrays are ignored, as
@@ -32,6 +33,7 @@ def read_numpy_events(file: RawFile) -> Events:
         return concatenate(open_reader(stream, "npy", source=file.location).chunks())
 
 
+@guarded("bullying10k npy")
 def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
     """A ``.npy`` of event packets (Bullying10K: ``np.save`` of dv's per-packet structured arrays).
 
@@ -67,6 +69,7 @@ def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
     return canonical_events(dict(zip("txyp", columns)), time_unit="us", source=file.location, where="packets")
 
 
+@guarded("esimagenet npz")
 def read_es_imagenet_npz(file: RawFile) -> Events:
     """ES-ImageNet ``pos``/``neg`` ``[N, 3]`` arrays of (y, x, t): p = 1 for pos, 0 for neg.
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -93,6 +94,11 @@ class RecordingTask:
     @property
     def streaming(self) -> bool:
         return self.windows is not None or len(self.segments) > 1
+
+    @property
+    def key(self) -> str | None:
+        """The sample's key when the task makes exactly one sample (for error messages)."""
+        return self.segments[0].key if len(self.segments) == 1 and self.windows is None else None
 
     def run(self) -> Iterator[Sample]:
         with self.reading.open(self.file) as reader:
@@ -238,6 +244,8 @@ class Folder(OwnRecordings):
 
 
 MANIFEST_COLUMNS = ("path", "label", "split", "start_us", "end_us")
+#: A split names shard files in the output folder: a plain name, never a path.
+SPLIT_NAME = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 
 
 @register
@@ -322,5 +330,9 @@ def read_manifest(path: Path) -> list[tuple[int, str, str, str, int | None, int 
             raise RawInputError(f"{path}: line {number}: start_us/end_us must be integers (µs)") from None
         if start is not None and end <= start:
             raise RawInputError(f"{path}: line {number}: end_us {end} is not after start_us {start}")
-        result.append((number, cells["path"], cells["label"], cells.get("split", ""), start, end))
+        split = cells.get("split", "")
+        if split and not SPLIT_NAME.match(split):
+            raise RawInputError(f"{path}: line {number}: split {split!r} is not a plain name (letters, digits, '_', '-'): "
+                                "it names shard files inside --out")
+        result.append((number, cells["path"], cells["label"], split, start, end))
     return result

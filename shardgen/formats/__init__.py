@@ -2,6 +2,11 @@
 
 Each reader takes the file's bytes (or a binary file object) and a name for error messages, and
 returns a dict of numpy arrays; dataset adapters and the generic converters share them.
+
+Bad bytes raise only :class:`FormatError` (file, byte offset where known, format), never another
+exception and never a crash; sensor sizes and timestamps outside plausible ranges are errors too
+(see ``errors.py`` for the bounds). ``tests/test_fuzz_formats.py`` and ``scripts/fuzz_formats.py``
+check this with mutated files.
 """
 
 from . import (
@@ -18,7 +23,7 @@ from . import (
 from .atis import decode_atis_bin, encode_atis_bin, pack_atis_bin
 from .blocks import concatenate
 from .detect import detect_format, open_recording
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .registry import FORMATS, EventReader, FormatSpec, open_reader, register_format
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "decode_atis_bin",
     "detect_format",
     "encode_atis_bin",
+    "guarded",
     "pack_atis_bin",
     "open_reader",
     "open_recording",

@@ -20,9 +20,9 @@ from typing import BinaryIO, Callable, Iterator
 
 import numpy as np
 
-from .blocks import record_blocks
-from .errors import FormatError
 from .aedat_common import TextHeader, chip_facts, read_text_header
+from .blocks import record_blocks
+from .errors import FormatError, guarded
 from .registry import Events, FormatSpec, register_format, starts_with
 
 RECORD_BYTES = 8
@@ -69,6 +69,9 @@ ADDRESS_LAYOUTS: dict[str, Callable[[np.ndarray], Events]] = {
 class Aedat2Reader:
     """Chunked reader of one AEDAT 2.0 stream (consumed once)."""
 
+    format_name = "aedat2"
+
+    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str, layout: str | None = None):
         self.stream, self.source = stream, source
         self.header: TextHeader = read_text_header(stream, source)
@@ -86,6 +89,7 @@ class Aedat2Reader:
         #: (width, height) of the chip named in the header; for dvs128 without a chip line, 128 x 128.
         self.sensor_size: tuple[int, int] | None = facts[1] if facts else ((128, 128) if layout == "dvs128" else None)
 
+    @guarded()
     def records(self, max_events: int = 1 << 20) -> Iterator[np.ndarray]:
         """Blocks of at most ``max_events`` records as [n, 8] uint8 arrays; one empty block for
         an empty recording."""
@@ -99,14 +103,16 @@ class Aedat2Reader:
         if not produced:
             yield np.empty((0, RECORD_BYTES), dtype=np.uint8)
 
+    @guarded()
     def raw_chunks(self, max_events: int = 1 << 20) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(address, timestamp)`` uint32 arrays of every record, in file order (any layout)."""
         for records in self.records(max_events):
             words = _words(records)
             yield words[:, 0].astype(np.uint32), words[:, 1].astype(np.uint32)
 
+    @guarded()
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
-        return map(ADDRESS_LAYOUTS[self.layout], self.records(max_events))
+        yield from map(ADDRESS_LAYOUTS[self.layout], self.records(max_events))
 
 
 register_format(

@@ -10,6 +10,11 @@ t = timestamp | overflow << 31. Other packet types are skipped by their declared
 The file is read in blocks of whole packets (or whole, for cutting time windows); numba kernels
 list the polarity packets of a block, then decode their events, or cut time windows straight into
 the record's field layout (:class:`~neuroshards.record.PackedEvents`).
+
+Bad input is a FormatError at the packet's byte offset: a packet over ``MAX_PACKET_BYTES`` (checked
+before ``capacity * size`` is formed, so no length wraps), a truncated packet, a polarity packet
+whose events are not 8 bytes, or an overflow counter above ``MAX_OVERFLOW`` (times past 2**62 µs).
+These checks run once per packet, not per event.
 """
 
 from __future__ import annotations
@@ -23,9 +28,9 @@ from numba import njit
 
 from neuroshards.record import PackedEvents
 
-from .blocks import NO_TIME, new_events, rechunk, set_bit
-from .errors import FormatError
 from .aedat_common import TextHeader, chip_facts, read_exact, read_text_header, stream_size
+from .blocks import NO_TIME, new_events, rechunk, set_bit
+from .errors import FormatError, guarded
 from .registry import Events, FormatSpec, register_format, starts_with
 
 MAGIC = b"#!AER-DAT3"
@@ -34,6 +39,14 @@ PACKET_HEADER = struct.Struct("<HHIIIIII")
 PACKET_HEADER_BYTES = PACKET_HEADER.size
 POLARITY_EVENT = 1
 READ_BYTES = 1 << 22
+#: Largest packet accepted (cAER writes packets of kilobytes to a few MB). Bounding it before the
+#: product capacity * size is formed keeps that product far from int64 overflow: a wrapped length
+#: once sent the scan backwards and the kernels out of bounds (SIGSEGV).
+MAX_PACKET_BYTES = 1 << 31
+# Problems ``_scan_packets`` reports.
+_NOT_POLARITY_LAYOUT, _TOO_LARGE, _TIME_BEYOND = 1, 2, 3
+#: Largest timestamp overflow counter: t = timestamp | overflow << 31 stays below 2**62 µs.
+MAX_OVERFLOW = (1 << 31) - 1
 
 
 @njit(cache=True, inline="always")
@@ -46,24 +59,31 @@ def _u32(data, at):
 def _scan_packets(data, position):
     """The polarity packets among the whole packets of ``data`` from ``position``, as table rows
     (byte offset of the first event, events, overflow << 31). Returns (table, end of the last whole
-    packet, bytes the next packet needs or 0 at the end of ``data``, offset of a polarity packet
-    whose events are not 8 bytes with the timestamp at 4 or -1)."""
+    packet, bytes the next packet needs or 0 at the end of ``data``, offset of the first bad packet
+    header or -1, its problem: ``_NOT_POLARITY_LAYOUT`` (a polarity packet whose events are not 8
+    bytes with the timestamp at 4) or ``_TOO_LARGE`` (over MAX_PACKET_BYTES))."""
     end = len(data)
     table = np.empty((64, 3), np.int64)
-    count, need, bad = 0, 0, -1
+    count, need, bad, problem = 0, 0, -1, 0
     while position < end:
         if position + PACKET_HEADER_BYTES > end:
             need = PACKET_HEADER_BYTES
             break
         kind = np.int64(data[position]) | (np.int64(data[position + 1]) << 8)
         size, capacity = _u32(data, position + 4), _u32(data, position + 16)
+        if size and capacity > MAX_PACKET_BYTES // size:
+            bad, problem = position, _TOO_LARGE
+            break
         length = PACKET_HEADER_BYTES + capacity * size
         if position + length > end:
             need = length
             break
         if kind == POLARITY_EVENT and capacity:
             if size != 8 or _u32(data, position + 8) != 4:
-                bad = position
+                bad, problem = position, _NOT_POLARITY_LAYOUT
+                break
+            if _u32(data, position + 12) > MAX_OVERFLOW:
+                bad, problem = position, _TIME_BEYOND
                 break
             if count == len(table):
                 grown = np.empty((2 * count, 3), np.int64)
@@ -74,7 +94,7 @@ def _scan_packets(data, position):
             table[count, 2] = _u32(data, position + 12) << 31
             count += 1
         position += length
-    return table[:count], position, need, bad
+    return table[:count], position, need, bad, problem
 
 
 # The kernels loop over per-packet sub-arrays from index 0: with ``range(a, b)`` indices numba
@@ -240,6 +260,9 @@ class PolarityPackets:
 class Aedat3Reader:
     """Chunked reader of one AEDAT 3.1 stream (consumed once)."""
 
+    format_name = "aedat3"
+
+    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str, valid_only: bool = False):
         self.stream, self.source, self.valid_only = stream, source, valid_only
         self.header: TextHeader = read_text_header(stream, source, end_marker=END_HEADER)
@@ -259,6 +282,7 @@ class Aedat3Reader:
             self.source, offset, f"truncated packet: header declares {capacity} events of {size} bytes, {available}"
         )
 
+    @guarded()
     def packets(self, block_bytes: int | None = READ_BYTES) -> Iterator[PolarityPackets]:
         """Successive blocks of whole packets of about ``block_bytes`` (``None``: the rest of the
         stream in one block), in file order."""
@@ -276,9 +300,15 @@ class Aedat3Reader:
                 at_end = len(more) < wanted
                 pending += more
             data = np.frombuffer(pending, np.uint8)
-            table, consumed, need, bad = _scan_packets(data, 0)
+            table, consumed, need, bad, problem = _scan_packets(data, 0)
             if bad >= 0:
-                _kind, _source, size, ts_offset, *_rest = PACKET_HEADER.unpack_from(pending, bad)
+                _kind, _source, size, ts_offset, _overflow, capacity, *_rest = PACKET_HEADER.unpack_from(pending, bad)
+                if problem == _TIME_BEYOND:
+                    raise FormatError(self.source, offset + bad, f"timestamp overflow counter {_overflow} puts times beyond "
+                                      "2**62 µs: corrupt")
+                if problem == _TOO_LARGE:
+                    raise FormatError(self.source, offset + bad, f"packet header declares {capacity} events of {size} bytes, "
+                                      f"over the {MAX_PACKET_BYTES}-byte limit: corrupt")
                 raise FormatError(
                     self.source, offset + bad,
                     f"polarity packet with event size {size} and timestamp offset {ts_offset} (expected 8 and 4)",
@@ -307,6 +337,7 @@ class Aedat3Reader:
         grown = self.stream.read()  # empty unless the file grew since its size was taken
         return np.concatenate([data[:filled], np.frombuffer(grown, np.uint8)]) if grown else data[:filled]
 
+    @guarded()
     def whole(self) -> PolarityPackets:
         """All the packets at once (a recording of tens of MB, cut into windows in one pass each)."""
         blocks = list(self.packets(block_bytes=None))  # to the end: a truncated last packet raises
@@ -319,8 +350,9 @@ class Aedat3Reader:
             if len(events["t"]):
                 yield events
 
+    @guarded()
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
-        return rechunk(self.blocks(), max_events)
+        yield from rechunk(self.blocks(), max_events)
 
 
 register_format(

@@ -19,9 +19,9 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from .blocks import new_events, rechunk
-from .errors import FormatError
 from .aedat_common import stream_size
+from .blocks import new_events, rechunk
+from .errors import FormatError, checked_sensor_size, guarded
 from .registry import Events, FormatSpec, register_format, starts_with
 
 MAGIC = b"#!AER-DAT4.0\r\n"
@@ -49,6 +49,23 @@ def _table_field(buffer: bytes, table: int, field: int, fmt: str, default):
     return struct.unpack_from("<" + fmt, buffer, table + where)[0] if where else default
 
 
+def _description(buffer: bytes, table: int) -> str:
+    """The IOHeader's XML stream description (field 2, a flatbuffer string), checked to lie inside
+    the header and to be UTF-8: the ``aedat`` decoder aborts the whole process (a panic while
+    raising its error) on a description that is not."""
+    vtable = table - struct.unpack_from("<i", buffer, table)[0]
+    vtable_size = struct.unpack_from("<H", buffer, vtable)[0]
+    slot = 4 + 2 * 2
+    where = struct.unpack_from("<H", buffer, vtable + slot)[0] if slot + 2 <= vtable_size else 0
+    if not where:
+        return ""
+    start = table + where + struct.unpack_from("<I", buffer, table + where)[0]
+    (length,) = struct.unpack_from("<I", buffer, start)
+    if start + 4 + length > len(buffer):
+        raise struct.error("description beyond the IOHeader")
+    return buffer[start + 4 : start + 4 + length].decode("utf-8")
+
+
 def packet_offsets(stream: BinaryIO, source: str) -> list[int]:
     """Byte offsets of every packet, after checking the header and that each packet is whole."""
     head = stream.read(len(MAGIC) + 4)
@@ -61,9 +78,13 @@ def packet_offsets(stream: BinaryIO, source: str) -> list[int]:
     if len(header) < header_size or header_size < 8:
         raise FormatError(source, len(MAGIC), f"truncated IOHeader: {len(header)} of {header_size} bytes")
     try:
-        table_position = _table_field(header, struct.unpack_from("<I", header, 0)[0], 1, "q", -1)
+        root = struct.unpack_from("<I", header, 0)[0]
+        table_position = _table_field(header, root, 1, "q", -1)
+        _description(header, root)
     except struct.error:
         raise FormatError(source, len(MAGIC) + 4, "damaged IOHeader flatbuffer") from None
+    except UnicodeDecodeError as error:
+        raise FormatError(source, len(MAGIC) + 4, f"IOHeader stream description is not UTF-8 ({error.reason})") from None
     offset = len(MAGIC) + 4 + header_size
     end = table_position if table_position >= 0 else None
     offsets = []
@@ -90,6 +111,9 @@ class Aedat4Reader:
     """Chunked reader of one AEDAT 4.0 file (a stream that is not a file on disk is copied to a
     temporary file first: the decoder reads paths)."""
 
+    format_name = "aedat4"
+
+    @guarded()
     def __init__(self, stream: BinaryIO, *, source: str):
         self.source = source
         aedat = _aedat_module()
@@ -119,8 +143,10 @@ class Aedat4Reader:
         self.sensor_size: tuple[int, int] | None = None
         if self.stream_id is not None:
             info = streams[self.stream_id]
-            self.sensor_size = (int(info["width"]), int(info["height"]))
+            self.sensor_size = checked_sensor_size(info.get("width"), info.get("height"), source=source,
+                                                   where=f"stream {self.stream_id} description")
 
+    @guarded()
     def packets(self) -> Iterator[Events]:
         read = 0
         try:
@@ -148,10 +174,12 @@ class Aedat4Reader:
 
     __del__ = close
 
+    @guarded()
     def chunks(self, max_events: int = 1 << 20) -> Iterator[Events]:
         if self.stream_id is None:
-            return iter([new_events(0)])
-        return rechunk(self.packets(), max_events)
+            yield new_events(0)
+            return
+        yield from rechunk(self.packets(), max_events)
 
 
 register_format(

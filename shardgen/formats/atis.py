@@ -14,7 +14,7 @@ from numba import njit
 from neuroshards.record import PackedEvents
 
 from .blocks import NO_TIME, set_bit
-from .errors import FormatError
+from .errors import FormatError, guarded
 
 RECORD_BYTES = 5
 OVERFLOW_Y = 240
@@ -67,6 +67,7 @@ def _records(data: bytes | np.ndarray, source: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD_BYTES)
 
 
+@guarded("atis")
 def decode_atis_bin(data: bytes, *, source: str = "<bytes>", overflow: bool = False) -> dict[str, np.ndarray]:
     """The events of an ATIS file's bytes: t int64 µs, x/y uint16, p uint8 (read through the record
     layout, the one decoding path)."""
@@ -79,6 +80,7 @@ def decode_atis_bin(data: bytes, *, source: str = "<bytes>", overflow: bool = Fa
     }
 
 
+@guarded("atis")
 def pack_atis_bin(
     data: bytes, sensor_size: tuple[int, ...], *, source: str = "<bytes>", overflow: bool = False
 ) -> PackedEvents:

@@ -11,7 +11,7 @@ from typing import BinaryIO, Iterable, Mapping
 
 import numpy as np
 
-from .errors import FormatError
+from .errors import MAX_TIMESTAMP_US, FormatError
 from .registry import explicit_sensor_size
 
 COLUMN_NAMES = {
@@ -44,23 +44,35 @@ def check_time_unit(time_unit: str) -> None:
 
 
 def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: str) -> np.ndarray:
+    """Timestamps in ``time_unit`` -> int64 µs. Where the conversion could wrap (unsigned 64-bit
+    values, a unit's multiplication) the result must lie within ±MAX_TIMESTAMP_US, else a
+    FormatError; signed integers already in µs are taken as they are (no pass over them: the
+    common case costs nothing)."""
     factor = TIME_UNITS[time_unit]
-    if values.dtype.kind in "iu" and factor >= 1:
-        microseconds = values.astype(np.int64)
-        if factor != 1:
-            microseconds *= int(factor)
-        return microseconds
-    if values.dtype.kind in "iu":  # nanoseconds: floor to whole microseconds
-        return values.astype(np.int64) // int(round(1 / factor))
+    if values.dtype.kind in "iu":
+        limit = MAX_TIMESTAMP_US // int(factor) if factor >= 1 else MAX_TIMESTAMP_US * int(round(1 / factor))
+        could_wrap = factor > 1 or (values.dtype.kind == "u" and values.dtype.itemsize == 8)
+        if could_wrap and len(values) and (int(values.max()) >= limit or int(values.min()) <= -limit):
+            raise FormatError(source, None, f"{where}: timestamps outside ±2**62 µs (corrupt or wrong time unit)")
+        if factor >= 1:
+            microseconds = values.astype(np.int64)
+            if factor != 1:
+                microseconds *= int(factor)
+            return microseconds
+        # nanoseconds: floor to whole microseconds (values beyond int64 were refused above)
+        return (values // int(round(1 / factor))).astype(np.int64)
     if values.dtype.kind != "f":
         raise FormatError(source, None, f"{where}: timestamps of type {values.dtype} are not numbers")
-    scaled = values.astype(np.float64) * factor
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is an infinity, refused just below
+        scaled = values.astype(np.float64) * factor
     if not np.all(np.isfinite(scaled)):
         raise FormatError(source, None, f"{where}: timestamps hold NaN or infinity")
     if time_unit == "us" and np.any(scaled != np.floor(scaled)):
         raise FormatError(
             source, None, f"{where}: fractional timestamps read as microseconds; give the time unit (e.g. time_unit='s')"
         )
+    if len(scaled) and (scaled.max() >= MAX_TIMESTAMP_US or scaled.min() <= -MAX_TIMESTAMP_US):
+        raise FormatError(source, None, f"{where}: timestamps outside ±2**62 µs (corrupt or wrong time unit)")
     return np.floor(scaled + 0.5).astype(np.int64) if time_unit != "ns" else np.floor(scaled).astype(np.int64)
 
 

@@ -19,7 +19,7 @@ from typing import BinaryIO, Iterator
 import numpy as np
 
 from .blocks import at_least_one_chunk, record_blocks
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .prophesee_header import parse_header_bytes, read_header
 from .registry import FormatSpec, explicit_sensor_size, register_format
 
@@ -33,6 +33,8 @@ _RECORD = np.dtype([("t", "<u4"), ("address", "<u4")])
 
 
 class DatReader:
+    format_name = "dat"
+
     def __init__(
         self,
         stream: BinaryIO,
@@ -41,17 +43,21 @@ class DatReader:
         sensor_size: tuple[int, int] | None = None,
         layout: str = "auto",
     ):
+        if layout != "auto" and layout not in LAYOUTS:  # the caller's mistake (ValueError), before any byte is read
+            raise ValueError(f"unknown DAT layout {layout!r}; use one of {sorted(LAYOUTS)} or 'auto'")
         self.stream, self.source = stream, source
+        self._open(stream, source, explicit_sensor_size(sensor_size), layout)
+
+    @guarded()
+    def _open(self, stream: BinaryIO, source: str, sensor_size: tuple[int, int] | None, layout: str) -> None:
         self.header = read_header(stream, source=source)
         if self.header.encoding() is not None:
             raise FormatError(source, 0, f"header declares {self.header.encoding()!r}: a RAW file, not DAT")
         if layout == "auto":
             version = self.header.fields.get("Version", "0").strip()
             layout = "v2" if version.isdigit() and int(version) >= 2 else "atis"
-        if layout not in LAYOUTS:
-            raise ValueError(f"unknown DAT layout {layout!r}; use one of {sorted(LAYOUTS)} or 'auto'")
         self.layout = layout
-        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
+        self.sensor_size = sensor_size or self.header.sensor_size(source)
         self.data_offset, self.pending = self.header.data_offset, self.header.pending
         if self.header.present:
             while len(self.pending) < 2:
@@ -65,6 +71,7 @@ class DatReader:
             self.data_offset += 2
             self.pending = self.pending[2:]
 
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         x_mask, y_shift, y_mask, p_shift, p_mask = LAYOUTS[self.layout]

@@ -14,7 +14,7 @@ import numpy as np
 
 from .blocks import at_least_one_chunk
 from .columns import canonical_events, check_time_unit, match_columns
-from .errors import FormatError
+from .errors import FormatError, checked_sensor_size, guarded
 from .registry import FormatSpec, explicit_sensor_size, register_format, starts_with
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -31,16 +31,24 @@ def require_h5py(source: str):
 
 
 class Hdf5Reader:
+    format_name = "hdf5"
+
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us"):
-        check_time_unit(time_unit)
+        check_time_unit(time_unit)  # the caller's mistakes are ValueErrors, raised before any byte is read
+        explicit = explicit_sensor_size(sensor_size)
         h5py = require_h5py(source)
         self.source, self.time_unit = source, time_unit
+        self._open(h5py, stream, explicit)
+
+    @guarded()
+    def _open(self, h5py, stream: BinaryIO, sensor_size: tuple[int, int] | None) -> None:
+        source = self.source
         try:
             self.file = h5py.File(stream, "r")
         except OSError as error:
             raise FormatError(source, 0, f"not a readable HDF5 file ({error})") from None
         self.group, self.names, self.compound = self._locate(h5py)
-        self.sensor_size = explicit_sensor_size(sensor_size) or self._sensor_size()
+        self.sensor_size = sensor_size or self._sensor_size()
 
     def close(self) -> None:
         self.file.close()
@@ -50,7 +58,10 @@ class Hdf5Reader:
         groups += [self.file] + [item for item in self.file.values() if isinstance(item, h5py.Group)]
         for group in groups:
             datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
-            names = match_columns(name for name, item in datasets.items() if item.ndim == 1 and item.dtype.names is None)
+            # Numeric columns only: variable-length (object) datasets are never read, as a damaged
+            # one can crash HDF5 itself (see hdf5_datasets.check_vlen_storage).
+            names = match_columns(name for name, item in datasets.items()
+                                  if item.ndim == 1 and item.dtype.names is None and item.dtype.kind != "O")
             if names is not None:
                 lengths = {datasets[actual].shape[0] for actual in names.values()}
                 if len(lengths) != 1:
@@ -66,11 +77,15 @@ class Hdf5Reader:
             attributes = holder.attrs
             if "sensor_size" in attributes:
                 size = np.asarray(attributes["sensor_size"]).ravel()
-                return int(size[0]), int(size[1])
+                if len(size) < 2:
+                    raise FormatError(self.source, None, f"{holder.name}: attribute sensor_size {size.tolist()} is not (W, H[, P])")
+                return checked_sensor_size(size[0], size[1], source=self.source, where=f"{holder.name} attribute sensor_size")
             if "width" in attributes and "height" in attributes:
-                return int(attributes["width"]), int(attributes["height"])
+                return checked_sensor_size(attributes["width"], attributes["height"], source=self.source,
+                                           where=f"{holder.name} attributes width/height")
         return None
 
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         if self.compound is not None:

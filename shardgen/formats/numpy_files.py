@@ -15,7 +15,7 @@ import numpy as np
 
 from .blocks import at_least_one_chunk
 from .columns import ColumnFileReader, canonical_events, match_columns
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .registry import FormatSpec, register_format, starts_with
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -73,6 +73,9 @@ def _layout(array: NpyStream, order: str) -> dict[str, str] | None:
 
 
 class NumpyReader(ColumnFileReader):
+    format_name = "npy"
+
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         head = self.stream.read(len(NPY_MAGIC))

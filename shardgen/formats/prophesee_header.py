@@ -19,7 +19,7 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from .blocks import at_least_one_chunk, new_events, record_blocks, split_chunk
-from .errors import FormatError
+from .errors import FormatError, checked_sensor_size, guarded
 from .registry import FormatSpec, explicit_sensor_size, register_format
 
 MAX_HEADER_BYTES = 1 << 20
@@ -58,8 +58,13 @@ class PropheseeHeader:
             return "evt" + evt.strip().removesuffix(".0").replace(".", "")
         return None
 
-    def sensor_size(self) -> tuple[int, int] | None:
-        """(W, H) as recorded, else from the plugin's sensor generation, else None."""
+    def sensor_size(self, source: str = "<header>") -> tuple[int, int] | None:
+        """(W, H) as recorded, else from the plugin's sensor generation, else None; a recorded size
+        outside 1..65535 per side is a FormatError naming ``source``."""
+        size = self._recorded_size()
+        return checked_sensor_size(*size, source=source, where="'%' header geometry") if size else None
+
+    def _recorded_size(self) -> tuple[int, int] | None:
         options = dict(
             part.split("=", 1) for part in self.fields.get("format", "").split(";")[1:] if "=" in part
         )
@@ -178,14 +183,24 @@ class WordStreamReader:
     events_per_word: int
     errors: dict[int, str]
 
+    @property
+    def format_name(self) -> str:
+        return self.encoding
+
     def __init__(self, stream: BinaryIO, *, source: str, sensor_size: tuple[int, int] | None = None):
         self.stream, self.source = stream, source
+        self._open(explicit_sensor_size(sensor_size))  # a bad explicit size is the caller's ValueError
+
+    @guarded()
+    def _open(self, sensor_size: tuple[int, int] | None) -> None:
+        source, stream = self.source, self.stream
         self.header = read_header(stream, source=source)
         declared = self.header.encoding()
         if declared is not None and declared != self.encoding:
             raise FormatError(source, 0, f"header declares {declared!r}, not {self.encoding!r}")
-        self.sensor_size = explicit_sensor_size(sensor_size) or self.header.sensor_size()
+        self.sensor_size = sensor_size or self.header.sensor_size(source)
 
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         word_bytes = self.word_dtype.itemsize

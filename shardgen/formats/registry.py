@@ -11,7 +11,7 @@ from typing import BinaryIO, Callable, Iterator, Protocol
 
 from neuroshards.events import Events
 
-from .errors import FormatError
+from .errors import MAX_SENSOR_SIDE, FormatError
 
 
 class EventReader(Protocol):
@@ -61,5 +61,11 @@ def starts_with(magic: bytes) -> Callable[[bytes], bool]:
 
 
 def explicit_sensor_size(sensor_size) -> tuple[int, int] | None:
-    """A sensor size given by the caller, (W, H[, P]), as a reader's (W, H); None when not given."""
-    return (int(sensor_size[0]), int(sensor_size[1])) if sensor_size else None
+    """A sensor size given by the caller, (W, H[, P]), as a reader's (W, H); None when not given;
+    a ValueError when a side is outside 1..65535 (coordinates are uint16)."""
+    if not sensor_size:
+        return None
+    size = (int(sensor_size[0]), int(sensor_size[1]))
+    if not all(1 <= side <= MAX_SENSOR_SIDE for side in size):
+        raise ValueError(f"sensor size {size[0]} x {size[1]}: each side must lie in 1..{MAX_SENSOR_SIDE}")
+    return size

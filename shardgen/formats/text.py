@@ -17,7 +17,7 @@ from numba import njit
 
 from .blocks import at_least_one_chunk
 from .columns import ColumnFileReader, canonical_events, match_columns
-from .errors import FormatError
+from .errors import FormatError, guarded
 from .registry import FormatSpec, register_format
 
 _SEPARATORS = bytes.maketrans(b",;\t\r", b"    ")
@@ -26,6 +26,9 @@ BLOCK_BYTES = 1 << 22
 
 
 class TextReader(ColumnFileReader):
+    format_name = "text"
+
+    @guarded()
     @at_least_one_chunk
     def chunks(self, max_events: int = 1 << 20) -> Iterator[dict[str, np.ndarray]]:
         offset, rest, order = 0, b"", self.order
@@ -101,13 +104,17 @@ class TextReader(ColumnFileReader):
         bad = np.flatnonzero((per_line != 4) & (per_line != 0))
         if len(bad):
             raise FormatError(self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)")
-        table = np.array(normal.split()).reshape(-1, 4)
+        # Split at the separators counted above only (bytes.split() also splits at \v and \f).
+        table = np.array([token for token in normal.replace(b"\n", b" ").split(b" ") if token]).reshape(-1, 4)
         row_starts = offset + line_starts[per_line > 0]
         columns = {name: _numbers(table[:, index], row_starts, self.source, name) for index, name in enumerate(order)}
         return columns, row_starts
 
 
 _OK, _NOT_INTEGER, _WRONG_COUNT = 0, 1, 2
+# Integers of up to 18 digits parse without overflow; longer ones (beyond 10**18, far past any
+# plausible timestamp) take the general path, which never wraps.
+_LARGEST_TENTH = 10**17
 
 
 @njit(cache=True)
@@ -126,6 +133,8 @@ def _integer_lines(codes, table, starts):
     for i in range(len(codes) + 1):
         code = codes[i] if i < len(codes) else 10  # the last line may lack its newline
         if 48 <= code <= 57:
+            if value >= _LARGEST_TENTH:  # 19 digits or more: the general path bounds it
+                return rows, _NOT_INTEGER, i
             value = value * 10 + (code - 48)
             in_token = True
         elif code == 45 and not in_token and not negative:  # '-'
@@ -164,7 +173,7 @@ def _is_number(token: bytes) -> bool:
 
 def _numbers(tokens: np.ndarray, row_starts: np.ndarray, source: str, name: str) -> np.ndarray:
     try:
-        return tokens.astype(np.int64)
+        return tokens.astype(np.int64)  # raises OverflowError beyond int64, never wraps
     except (ValueError, OverflowError):
         pass
     try:

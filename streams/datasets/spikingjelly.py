@@ -55,8 +55,7 @@ from neuroshards.events import microseconds_to_float16_seconds
 from neuroshards.index import INDEX_NAME
 from neuroshards.keys import key_from_path
 
-from ..functional import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number
-from ..functional import one_dimensional
+from ..functional import integrate_events_by_fixed_duration, integrate_events_by_fixed_frames_number, one_dimensional
 from ..splits import tebn_split
 
 FRAME_DTYPE = np.float32  # SpikingJelly saves frames and loads them back as float32 (load_npz_frames)
