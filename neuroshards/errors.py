@@ -39,6 +39,14 @@ def _rebuild(kind, source, offset, problem, format, sample):
     return kind(source, offset, problem, format=format, sample=sample)
 
 
+class RawInputError(NeuroshardsError):
+    """Raw input that cannot be used; the message names the file."""
+
+
+class SliceError(NeuroshardsError):
+    """Events that cannot be cut as asked (e.g. timestamps not sorted)."""
+
+
 class RecordError(NeuroshardsError):
     """A record that cannot be encoded or decoded; the message names the sample."""
 

@@ -1,4 +1,12 @@
-"""shardgen: raw neuromorphic recordings -> WebDataset tar shards of msgpack event records."""
+"""shardgen: raw neuromorphic recordings -> WebDataset tar shards of msgpack event records.
+
+The public API: ``convert`` (a dataset, or your own recordings, to shards: locally, in parts, or
+on a Ray cluster), ``merge_parts``, ``reindex``, ``verify_dataset``, ``DATASETS`` (what converts),
+the index (``load_index``, ``DatasetIndex``), the conversion summary and every error a
+conversion raises. Layers: ``formats`` (raw readers, one module per format) -> ``datasets`` (the
+published datasets' files, labels and splits) -> ``writer`` (parallel conversion into shards),
+``storage`` (folders and object storage), ``merge``/``reindex``/``verify``, ``engines`` (Ray), ``cli``.
+"""
 
 from __future__ import annotations
 
@@ -76,4 +84,28 @@ def convert(
     return summary
 
 
-__all__ = ["DatasetIndex", "__version__", "convert", "load_index"]
+from neuroshards.errors import EngineError, FormatError, NeuroshardsError, RawInputError, SliceError  # noqa: E402
+
+from .datasets import DATASETS  # noqa: E402
+from .merge import merge_parts  # noqa: E402
+from .reindex import reindex  # noqa: E402
+from .verify import verify_dataset  # noqa: E402
+from .writer import ConversionError, ConversionSummary  # noqa: E402
+
+__all__ = [
+    "DATASETS",
+    "ConversionError",
+    "ConversionSummary",
+    "DatasetIndex",
+    "EngineError",
+    "FormatError",
+    "NeuroshardsError",
+    "RawInputError",
+    "SliceError",
+    "__version__",
+    "convert",
+    "load_index",
+    "merge_parts",
+    "reindex",
+    "verify_dataset",
+]

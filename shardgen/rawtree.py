@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from neuroshards.errors import RawInputError
+
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 DEFAULT_MAX_MEMBER_BYTES = 8 << 30
 MAX_MEMBER_BYTES_VARIABLE = "NEUROSHARDS_MAX_MEMBER_BYTES"
@@ -41,10 +43,6 @@ def check_member_size(declared: int, location: str) -> None:
     if declared > limit:
         raise RawInputError(f"{location}: archive member expands to {declared} bytes, over the limit of {limit} "
                             f"(raise it with --max-member-bytes or {MAX_MEMBER_BYTES_VARIABLE})")
-
-
-class RawInputError(ValueError):
-    """Raw input that cannot be used; the message names the file."""
 
 
 @dataclass(frozen=True, order=True)

@@ -18,13 +18,10 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from neuroshards.errors import SliceError
 from neuroshards.events import Events
 
 from .formats.blocks import concatenate, new_events
-
-
-class SliceError(ValueError):
-    """Events that cannot be cut as asked (e.g. timestamps not sorted)."""
 
 
 def _take(events: Events, start: int, stop: int) -> Events:
