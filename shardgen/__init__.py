@@ -38,28 +38,28 @@ def convert(
     """Convert a dataset as downloaded (archives or extracted folder at ``raw``) into shards at ``out``.
 
     ``verify`` checks the MD5 of the distributed archives found under ``raw``. ``part=(i, n)``
-    converts only part i (0-based) of n; ``shardgen.merge.merge_parts`` joins the parts. Returns a
+    converts only part i (0-based) of n; ``shardgen.conversion.merge.merge_parts`` joins the parts. Returns a
     ``ConversionSummary``; the shards and ``index.json`` are in ``out``, a folder or an object
-    storage URL (``s3://bucket/prefix``, ``gs://...``, ``az://...``: see ``shardgen.storage``).
+    storage URL (``s3://bucket/prefix``, ``gs://...``, ``az://...``: see ``shardgen.conversion.storage``).
     ``engine="ray"`` converts in ``parts`` parts on the Ray cluster at ``ray_address`` and merges
-    them (``shardgen.engines``).
+    them (``shardgen.conversion.engines``).
 
-    Errors: a recording that cannot be read raises ``shardgen.writer.ConversionError`` (a
+    Errors: a recording that cannot be read raises ``shardgen.conversion.writer.ConversionError`` (a
     ``FormatError``: file, format, byte offset, sample); with ``on_error="skip"`` it is left out
     and listed in ``summary.skipped`` and in the index (``generator.options.skipped``). Writing
     errors (full or read-only disk) are OSErrors naming the path.
     """
     if engine != "local" or ray_address is not None or parts is not None:
-        from .engines import convert_on_engine
+        from .conversion.engines import convert_on_engine
 
         return convert_on_engine(
             engine, dataset, raw, out, address=ray_address, parts=parts, part=part, workers=workers,
             max_samples=max_samples, max_bytes=max_bytes, compression=compression, verify=verify, progress=progress,
             on_error=on_error, **dataset_options,
         )
+    from .conversion.storage import output_target
+    from .conversion.writer import WriterOptions, part_tag, partial_index_name, write_shards
     from .datasets import get_dataset
-    from .storage import output_target
-    from .writer import WriterOptions, part_tag, partial_index_name, write_shards
 
     adapter = get_dataset(dataset)(**dataset_options)
     options = WriterOptions(
@@ -86,11 +86,11 @@ def convert(
 
 from neuroshards.errors import EngineError, FormatError, NeuroshardsError, RawInputError, SliceError  # noqa: E402
 
+from .conversion.merge import merge_parts  # noqa: E402
+from .conversion.reindex import reindex  # noqa: E402
+from .conversion.verify import verify_dataset  # noqa: E402
+from .conversion.writer import ConversionError, ConversionSummary  # noqa: E402
 from .datasets import DATASETS  # noqa: E402
-from .merge import merge_parts  # noqa: E402
-from .reindex import reindex  # noqa: E402
-from .verify import verify_dataset  # noqa: E402
-from .writer import ConversionError, ConversionSummary  # noqa: E402
 
 __all__ = [
     "DATASETS",

@@ -15,9 +15,9 @@ from neuroshards.index import load_index
 from neuroshards.sources import ShardStore
 
 from . import __version__, convert
+from .conversion.writer import ConversionError
 from .datasets import DATASETS
-from .rawtree import MAX_MEMBER_BYTES_VARIABLE, RawInputError
-from .writer import ConversionError
+from .formats.rawtree import MAX_MEMBER_BYTES_VARIABLE, RawInputError
 
 SIZE_SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -48,7 +48,7 @@ def part_of(text: str) -> tuple[int, int]:
 def _output(text: str):
     """``--out``: a folder (a Path) or an object storage URL; any other scheme is refused here
     (a URL taken for a path would write a local folder named ``s3:``)."""
-    from .storage import output_location
+    from .conversion.storage import output_location
 
     try:
         return output_location(text)
@@ -139,7 +139,7 @@ def _run_convert(args: argparse.Namespace) -> None:
 
 
 def _run_info(args: argparse.Namespace) -> None:
-    from .storage import is_url
+    from .conversion.storage import is_url
 
     if is_url(args.path):
         index = ShardStore(args.path).load_index()
@@ -160,7 +160,7 @@ def _run_info(args: argparse.Namespace) -> None:
 
 
 def _run_verify(args: argparse.Namespace) -> int:
-    from .verify import verify_dataset
+    from .conversion.verify import verify_dataset
 
     def show(shard) -> None:
         if shard.problems:
@@ -194,7 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "convert":
             _run_convert(args)
         elif args.command == "merge":
-            from .merge import merge_parts
+            from .conversion.merge import merge_parts
 
             print(f"merged index: {merge_parts(args.directories, args.out)}")
         elif args.command == "verify":
@@ -202,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "info":
             _run_info(args)
         elif args.command == "reindex":
-            from .reindex import reindex
+            from .conversion.reindex import reindex
 
             print(f"rebuilt index: {reindex(args.directory)}")
         elif args.command == "list":

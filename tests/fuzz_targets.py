@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from shardgen.formats import FormatError, encode_atis_bin, open_reader, pack_atis_bin  # noqa: E402
 from shardgen.formats.aedat3 import Aedat3Reader  # noqa: E402
 from shardgen.formats.containers import load_mat, load_npy, load_npz  # noqa: E402
-from shardgen.rawtree import RawFile  # noqa: E402
+from shardgen.formats.rawtree import RawFile  # noqa: E402
 from shardgen.synthetic import containers as container_writers  # noqa: E402
 from shardgen.synthetic import event_files as event_file_writers  # noqa: E402
 from shardgen.synthetic import inivation as inivation_writers  # noqa: E402

@@ -15,11 +15,11 @@ from hypothesis.extra import numpy as hnp
 
 import shardgen
 from neuroshards.record import encode_events, encode_packed
+from shardgen.conversion.writer import ConversionError
 from shardgen.datasets import get_dataset
 from shardgen.formats import FormatError, decode_atis_bin, encode_atis_bin, pack_atis_bin
-from shardgen.rawtree import RawInputError
+from shardgen.formats.rawtree import RawInputError
 from shardgen.synthetic import synthetic_recording, write_synthetic_nmnist
-from shardgen.writer import ConversionError
 from streams import EventStream
 
 from conftest import assert_matches_reference

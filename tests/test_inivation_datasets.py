@@ -21,7 +21,7 @@ from shardgen.datasets.inivation_datasets import (
 from shardgen.formats import concatenate
 from shardgen.formats.aedat2 import Aedat2Reader
 from shardgen.formats.aedat3 import Aedat3Reader
-from shardgen.rawtree import RawInputError
+from shardgen.formats.rawtree import RawInputError
 from shardgen.synthetic import inivation as writers
 from streams import EventStream
 from streams.splits import first_fraction_per_class, spikingjelly_split, tebn_split
@@ -181,7 +181,7 @@ def test_dvs128gesture_bad_label_rows_and_missing_files_are_named(tmp_path):
     trials = {"user01_fluorescent": ("train", [(1, 0, 10)], b"class,startTime_usec,endTime_usec\n1,0,10\n12,5,6\n"),
               "user24_lab": ("test", [(2, 0, 10)])}
     writers.gesture_tree(tmp_path / "raw", trials=trials, as_tar=False)
-    with pytest.raises(shardgen.writer.ConversionError, match=r"user01_fluorescent_labels.csv.*: line 3"):
+    with pytest.raises(shardgen.conversion.writer.ConversionError, match=r"user01_fluorescent_labels.csv.*: line 3"):
         shardgen.convert("dvs128gesture", tmp_path / "raw", tmp_path / "out", verify=False, progress=False)
     (tmp_path / "raw/DvsGesture/user24_lab.aedat").unlink()
     with pytest.raises(RawInputError, match="user24_lab.aedat"):

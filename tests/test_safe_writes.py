@@ -19,8 +19,8 @@ import pytest
 import shardgen
 from neuroshards.index import load_index
 from shardgen.cli import main
+from shardgen.conversion.writer import SPOOL_LOCK, ConversionError
 from shardgen.synthetic import event_files as writers
-from shardgen.writer import SPOOL_LOCK, ConversionError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,9 +106,9 @@ def test_manifest_split_cannot_leave_the_output_folder(tmp_path, capsys):
 
 def test_adapter_split_and_key_are_checked_by_the_writer(tmp_path):
     """Any adapter's split or key that is not a plain name is refused before a file is named by it."""
+    from shardgen.conversion.writer import WriterOptions, write_shards
     from shardgen.datasets.base import FileTask, Plan
-    from shardgen.rawtree import RawFile
-    from shardgen.writer import WriterOptions, write_shards
+    from shardgen.formats.rawtree import RawFile
 
     (tmp_path / "a.bin").write_bytes(b"")
     file = RawFile("a.bin", str(tmp_path / "a.bin"))

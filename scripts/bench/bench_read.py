@@ -33,7 +33,7 @@ import webdataset as wds
 from neuroshards.index import DatasetIndex, SampleColumns, save_index
 from neuroshards.sources import ShardStore
 from neuroshards.tar import iter_samples
-from shardgen.writer import EncodedSample, ShardSink
+from shardgen.conversion.writer import EncodedSample, ShardSink
 from streams import ShardDataset
 from streams.plan import build_catalog
 from streams.reader import SampleReader

@@ -17,7 +17,7 @@ from neuroshards.keys import key_from_path
 from neuroshards.record import PackedEvents
 
 from ..formats import FormatError
-from ..rawtree import RawFile, RawInputError, scan, verify_archives
+from ..formats.rawtree import RawFile, RawInputError, scan, verify_archives
 
 
 @dataclass

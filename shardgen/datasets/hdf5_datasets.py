@@ -18,8 +18,7 @@ import numpy as np
 
 from neuroshards.events import seconds_to_microseconds
 
-from .. import rawtree
-from ..formats import FormatError, guarded
+from ..formats import FormatError, guarded, rawtree
 from ..formats.containers import as_integers
 from ..formats.errors import MAX_TIMESTAMP_US
 from ..formats.hdf5 import require_h5py

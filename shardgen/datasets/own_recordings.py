@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..formats import FORMATS, FormatError, concatenate, open_recording
-from ..rawtree import RawFile, RawInputError, scan
-from ..slicing import count_windows, cut_intervals, time_windows
+from ..formats.rawtree import RawFile, RawInputError, scan
 from .base import DatasetAdapter, Plan, Sample, key_from_path
 from .registry import register
+from .slicing import count_windows, cut_intervals, time_windows
 
 WHOLE = 1 << 62  # a segment without bounds: the whole recording
 

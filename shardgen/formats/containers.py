@@ -68,7 +68,7 @@ def load_npz(data: bytes, *, source: str, names: tuple[str, ...]) -> dict[str, n
 
 def _member_size(archive, name: str, source: str) -> int:
     """The decompressed size a zip member declares; a FormatError beyond ``max_member_bytes()``."""
-    from ..rawtree import RawInputError, check_member_size
+    from .rawtree import RawInputError, check_member_size
 
     size = archive.getinfo(name).file_size
     try:
@@ -155,7 +155,7 @@ def check_mat5(data: bytes, *, source: str) -> None:
     first damaged one."""
     if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
         raise FormatError(source, 0, "not a MATLAB v5 .mat file (v4 and damaged headers are refused)")
-    from ..rawtree import max_member_bytes
+    from .rawtree import max_member_bytes
 
     order = "<" if data[126:128] == b"IM" else ">"
     limit = max_member_bytes()

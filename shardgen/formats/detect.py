@@ -11,8 +11,8 @@ import contextlib
 import inspect
 from typing import Any, Iterator
 
-from ..rawtree import RawFile
 from .errors import FormatError
+from .rawtree import RawFile
 from .registry import FORMATS, EventReader, explicit_sensor_size, format_spec, open_reader
 
 SNIFF_BYTES = 4096

@@ -3,7 +3,7 @@
 The engine adds no conversion code of its own: it runs the ``--part i/n`` machinery that Slurm
 arrays and torchrun use (``shardgen.convert(..., part=(i, n))``), one Ray task per part, each
 writing its shards and partial index straight into ``out``, then one more task merges the parts
-(``shardgen.merge.merge_parts``). The samples are those of a one-process run; only the shard
+(``shardgen.conversion.merge.merge_parts``). The samples are those of a one-process run; only the shard
 names and boundaries differ (each part fills its own shards).
 
 Why Ray rather than Dask distributed: a part is a long, coarse task (minutes of decoding and
@@ -158,7 +158,7 @@ def _result(ray, reference, what: str):
 
 def _prepare(dataset: str, raw: str | Path, verify: bool, dataset_options: dict[str, Any]) -> int:
     """Check the archives' MD5s once for all parts; return the number of recordings (tasks)."""
-    from .datasets import get_dataset
+    from ..datasets import get_dataset
 
     adapter = get_dataset(dataset)(**dataset_options)
     if verify:
@@ -169,7 +169,7 @@ def _prepare(dataset: str, raw: str | Path, verify: bool, dataset_options: dict[
 def _convert_part(
     dataset: str, raw: str | Path, out: str | Path, part: tuple[int, int], options: dict[str, Any]
 ) -> ConversionSummary:
-    from . import convert
+    from .. import convert
 
     return convert(dataset, raw, out, verify=False, progress=False, part=part, **options)
 

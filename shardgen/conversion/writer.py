@@ -45,9 +45,9 @@ try:
 except ImportError:  # pragma: no cover - Windows: a killed run's spool is left for the user to delete
     fcntl = None  # type: ignore[assignment]
 
-from . import __version__
-from .datasets.base import Plan, Sample, Task
-from .formats.errors import is_native_panic
+from .. import __version__
+from ..datasets.base import Plan, Sample, Task
+from ..formats.errors import is_native_panic
 
 SHARD_NAME = re.compile(r"^[A-Za-z0-9_-]+-\d{6}\.tar$")
 #: What a split name may be: it becomes part of a file name in ``out``.
@@ -433,7 +433,7 @@ def _worker_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shardgen.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.numba_warmup"])
+    context.set_forkserver_preload(["shardgen.conversion.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.numba_warmup"])
     return context
 
 
@@ -450,7 +450,7 @@ def write_shards(
 ) -> ConversionSummary:
     """Run ``plan`` and write its samples as shards under ``out`` with an ``index.json``.
 
-    ``on_shard(path)`` is called with each shard as soon as it is complete (``shardgen.storage``
+    ``on_shard(path)`` is called with each shard as soon as it is complete (``shardgen.conversion.storage``
     uploads it from there to object storage).
 
     ``part=(i, n)`` converts every n-th task from the i-th on (a deterministic 1/n of the

@@ -156,7 +156,7 @@ def list_names(location: str | os.PathLike, pattern: str) -> list[str]:
 
 
 def remove_names(location: str | os.PathLike, names) -> None:
-    """Delete the files ``names`` of a folder or URL prefix (``shardgen.engines``: what an earlier
+    """Delete the files ``names`` of a folder or URL prefix (``shardgen.conversion.engines``: what an earlier
     run into the same output left)."""
     if is_url(location):
         files = _objects(os.fspath(location))

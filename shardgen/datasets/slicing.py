@@ -21,7 +21,7 @@ import numpy as np
 from neuroshards.errors import SliceError
 from neuroshards.events import Events
 
-from .formats.blocks import concatenate, new_events
+from ..formats.blocks import concatenate, new_events
 
 
 def _take(events: Events, start: int, stop: int) -> Events:
