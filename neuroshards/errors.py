@@ -19,8 +19,7 @@ class FormatError(NeuroshardsError):
     of the problem, or None), ``problem``, ``format`` (the reader's format name, when known) and
     ``sample`` (the sample key being converted, set by the shard writer)."""
 
-    def __init__(self, source: str, offset: int | None, problem: str, *, format: str | None = None,
-                 sample: str | None = None):
+    def __init__(self, source: str, offset: int | None, problem: str, *, format: str | None = None, sample: str | None = None):
         self.source, self.offset, self.problem = source, offset, problem
         self.format, self.sample = format, sample
         super().__init__(source, offset, problem)

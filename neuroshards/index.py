@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -98,7 +99,7 @@ class SampleColumns:
         return len(self.key)
 
     @classmethod
-    def build(cls, rows: Mapping[str, Sequence[Any]]) -> "SampleColumns":
+    def build(cls, rows: Mapping[str, Sequence[Any]]) -> SampleColumns:
         """From Python sequences (the writer's tables)."""
         keys = [key.encode("utf-8") if isinstance(key, str) else bytes(key) for key in rows["key"]]
         width = max((len(key) for key in keys), default=1) or 1
@@ -108,7 +109,7 @@ class SampleColumns:
         )
 
     @classmethod
-    def concatenate(cls, tables: Sequence["SampleColumns"], shard_offsets: Sequence[int]) -> "SampleColumns":
+    def concatenate(cls, tables: Sequence[SampleColumns], shard_offsets: Sequence[int]) -> SampleColumns:
         """Tables one after another, each one's shard numbers moved by its ``shard_offsets`` entry."""
         if not tables:
             return cls.build({"key": [], **{name: [] for name in COLUMN_DTYPES}})
@@ -121,7 +122,7 @@ class SampleColumns:
             columns[name] = np.concatenate(parts).astype(COLUMN_DTYPES[name], copy=False)
         return cls(**columns)
 
-    def take(self, rows: np.ndarray) -> "SampleColumns":
+    def take(self, rows: np.ndarray) -> SampleColumns:
         return SampleColumns(**{column.name: np.asarray(getattr(self, column.name))[rows] for column in fields(self)})
 
     def key_of(self, row: int) -> str:
@@ -188,9 +189,7 @@ class DatasetIndex:
         chosen = self.shard_numbers(split)
         if len(chosen) == len(self.shards):
             return np.arange(len(self.samples), dtype=np.int64)
-        return np.concatenate(
-            [np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in chosen] or [np.zeros(0, np.int64)]
-        )
+        return np.concatenate([np.arange(starts[j], starts[j + 1], dtype=np.int64) for j in chosen] or [np.zeros(0, np.int64)])
 
     def header(self) -> dict[str, Any]:
         """The JSON header, without the ``samples`` entry (``save_index`` adds it)."""
@@ -233,12 +232,16 @@ def _check_header(data: Any, source: str, directory: str) -> None:
         raise IndexFileError(f"{source}: index version {version!r} is not supported (this reader: {INDEX_VERSION})")
     for name, kind in _HEADER_FIELDS.items():
         if not isinstance(data.get(name), kind):
-            raise IndexFileError(f"{source}: field {name!r} is missing or not a {kind.__name__}; " + REINDEX_HINT.format(directory=directory))
+            raise IndexFileError(
+                f"{source}: field {name!r} is missing or not a {kind.__name__}; " + REINDEX_HINT.format(directory=directory)
+            )
     for number, shard in enumerate(data["shards"]):
         for name, kind in _SHARD_FIELDS.items():
             value = shard.get(name) if isinstance(shard, dict) else None
             if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
-                raise IndexFileError(f"{source}: shard {number} has no valid {name!r}; " + REINDEX_HINT.format(directory=directory))
+                raise IndexFileError(
+                    f"{source}: shard {number} has no valid {name!r}; " + REINDEX_HINT.format(directory=directory)
+                )
         if os.path.isabs(shard["path"]) or ":" in shard["path"]:
             raise IndexFileError(f"{source}: shard path {shard['path']!r} is not relative to the index's folder")
     if not all(isinstance(side, int) and side > 0 for side in data["sensor_size"]) or not 1 <= len(data["sensor_size"]) <= 3:
@@ -255,7 +258,9 @@ def _column_layout(entry: Any, source: str, directory: str) -> tuple[int, int, d
         rows, size = int(entry["rows"]), int(entry["bytes"])
         layout = {name: (np.dtype(spec["dtype"]), int(spec["offset"])) for name, spec in entry["columns"].items()}
     except (KeyError, TypeError, ValueError) as error:
-        raise IndexFileError(f"{source}: damaged 'samples' entry ({error}); " + REINDEX_HINT.format(directory=directory)) from None
+        raise IndexFileError(
+            f"{source}: damaged 'samples' entry ({error}); " + REINDEX_HINT.format(directory=directory)
+        ) from None
     expected = {"key", *COLUMN_DTYPES}
     if set(layout) != expected:
         raise IndexFileError(f"{source}: sample columns {sorted(layout)}, expected {sorted(expected)}")
@@ -285,7 +290,9 @@ def parse_index(
             actual = os.path.getsize(where)
             data = np.memmap(where, dtype=np.uint8, mode="r") if actual else np.zeros(0, np.uint8)
         except OSError as error:
-            raise IndexFileError(f"{where}: cannot open the sample columns ({error.strerror}); " + REINDEX_HINT.format(directory=directory)) from None
+            raise IndexFileError(
+                f"{where}: cannot open the sample columns ({error.strerror}); " + REINDEX_HINT.format(directory=directory)
+            ) from None
     else:
         data = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data
     if len(data) != size:
@@ -295,9 +302,7 @@ def parse_index(
         )
     if entry.get("xxh3_64") != format(_file_checksum(None if read is None else data, where), "016x"):
         raise IndexFileError(f"{where}: checksum differs from {source}'s; " + REINDEX_HINT.format(directory=directory))
-    columns = {
-        column: data[offset : offset + rows * dtype.itemsize].view(dtype) for column, (dtype, offset) in layout.items()
-    }
+    columns = {column: data[offset : offset + rows * dtype.itemsize].view(dtype) for column, (dtype, offset) in layout.items()}
     samples = SampleColumns(**columns)
     shards = [ShardInfo(**{name: shard[name] for name in _SHARD_FIELDS}) for shard in header["shards"]]
     index = DatasetIndex(
@@ -371,8 +376,12 @@ def encode_samples(samples: SampleColumns) -> tuple[bytes, dict[str, Any]]:
         layout[column.name] = {"dtype": dtype.str, "offset": start}
         offset = start + array.nbytes
     data = b"".join(parts)
-    return data, {"rows": len(samples), "bytes": len(data), "xxh3_64": format(xxhash.xxh3_64_intdigest(data), "016x"),
-                  "columns": layout}
+    return data, {
+        "rows": len(samples),
+        "bytes": len(data),
+        "xxh3_64": format(xxhash.xxh3_64_intdigest(data), "016x"),
+        "columns": layout,
+    }
 
 
 def save_index(index: DatasetIndex, directory: str | os.PathLike, name: str = INDEX_NAME) -> Path:

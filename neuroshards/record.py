@@ -20,8 +20,8 @@ a zero-copy ``np.frombuffer``.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import msgpack
 import numpy as np
@@ -75,9 +75,17 @@ class PackedEvents:
 
     @classmethod
     def allocate(
-        cls, sensor_size: tuple[int, ...], n: int, t_min: int, t_max: int, x_max: int, y_max: int,
-        *, has_y: bool = True, has_p: bool = True,
-    ) -> "PackedEvents":
+        cls,
+        sensor_size: tuple[int, ...],
+        n: int,
+        t_min: int,
+        t_max: int,
+        x_max: int,
+        y_max: int,
+        *,
+        has_y: bool = True,
+        has_p: bool = True,
+    ) -> PackedEvents:
         """The record of ``n`` events whose t, x and y extremes are known, with its fields to be filled."""
         sensor = _full_sensor(sensor_size)
         t0 = t_min if n else 0
@@ -88,8 +96,17 @@ class PackedEvents:
         if has_p:
             fields.append(("p", "bit", (n + 7) // 8))
         # The msgpack map that encode_packed's packb writes, laid out around a hole for each field's data.
-        head = b"".join((_record_head(tuple(sensor)), msgpack.packb("n"), msgpack.packb(n), msgpack.packb("t0"),
-                         msgpack.packb(t0), msgpack.packb("fields"), _PACKER.pack_map_header(len(fields))))
+        head = b"".join(
+            (
+                _record_head(tuple(sensor)),
+                msgpack.packb("n"),
+                msgpack.packb(n),
+                msgpack.packb("t0"),
+                msgpack.packb(t0),
+                msgpack.packb("fields"),
+                _PACKER.pack_map_header(len(fields)),
+            )
+        )
         segments = []  # the bytes before each hole
         for name, dtype, size in fields:
             segments.append(head + _field_head(name, dtype) + _bin_header(size))
@@ -106,7 +123,14 @@ class PackedEvents:
         writable[position:] = _FIELD_TAIL
         views = [hole.view(dtype) for hole, dtype in zip(holes, dtypes)]
         return cls(
-            n, t0, views[0], views[1], views[2] if has_y else None, holes[-1] if has_p else None, x_max, y_max,
+            n,
+            t0,
+            views[0],
+            views[1],
+            views[2] if has_y else None,
+            holes[-1] if has_p else None,
+            x_max,
+            y_max,
             writable,
         )
 
@@ -172,8 +196,14 @@ def pack_events(events: Mapping[str, np.ndarray], sensor_size: tuple[int, ...], 
         if n and (p.min() < 0 or p.max() > 1):
             raise RecordError(f"sample {key!r}: polarity must be 0 or 1, got values in [{p.min()}, {p.max()}]")
     packed = PackedEvents.allocate(
-        sensor_size, n, int(t.min()) if n else 0, int(t.max()) if n else 0, highest["x"], highest.get("y", 0),
-        has_y="y" in arrays, has_p="p" in arrays,
+        sensor_size,
+        n,
+        int(t.min()) if n else 0,
+        int(t.max()) if n else 0,
+        highest["x"],
+        highest.get("y", 0),
+        has_y="y" in arrays,
+        has_p="p" in arrays,
     )
     # t - t0 computed in the narrow dtype, modulo its size: exact, as the difference lies in [0, span].
     np.subtract(t, t.dtype.type(packed.t0), out=packed.t, casting="unsafe")
@@ -299,9 +329,7 @@ def _decode_fields(record: dict, key: str) -> Events:
         else:
             dtype = np.dtype(field["dtype"])
             if len(raw) != expected:
-                raise RecordError(
-                    f"sample {key!r}: field {name!r} holds {len(raw)} bytes, expected {n} x {dtype.itemsize}"
-                )
+                raise RecordError(f"sample {key!r}: field {name!r} holds {len(raw)} bytes, expected {n} x {dtype.itemsize}")
             values = np.frombuffer(raw, dtype=dtype)
             if field.get("delta"):
                 values = np.cumsum(values, dtype=dtype)

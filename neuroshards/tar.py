@@ -16,7 +16,8 @@ index's offsets) and checking the headers of a chunk in one numba pass, instead 
 from __future__ import annotations
 
 import tarfile
-from typing import BinaryIO, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import BinaryIO
 
 import numba
 import numpy as np
@@ -47,8 +48,9 @@ def _tarfile_header(name: str, size: int) -> bytes:
 _TEMPLATE = _tarfile_header("", 0)
 _SIZE_AT, _CHECKSUM_AT = 124, 148
 # The checksum sums the header's bytes, its own field read as spaces.
-_TEMPLATE_SUM = (sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8])
-                 + 8 * ord(" "))
+_TEMPLATE_SUM = (
+    sum(_TEMPLATE) - sum(_TEMPLATE[_SIZE_AT : _SIZE_AT + 12]) - sum(_TEMPLATE[_CHECKSUM_AT : _CHECKSUM_AT + 8]) + 8 * ord(" ")
+)
 
 
 def member_header(name: str, size: int) -> bytes:
@@ -58,8 +60,16 @@ def member_header(name: str, size: int) -> bytes:
         return _tarfile_header(name, size)
     size_field = b"%011o\0" % size
     checksum = _TEMPLATE_SUM + sum(encoded) + sum(size_field)
-    return b"".join((encoded, _TEMPLATE[len(encoded) : _SIZE_AT], size_field, _TEMPLATE[_SIZE_AT + 12 : _CHECKSUM_AT],
-                     b"%06o\0 " % checksum, _TEMPLATE[_CHECKSUM_AT + 8 :]))
+    return b"".join(
+        (
+            encoded,
+            _TEMPLATE[len(encoded) : _SIZE_AT],
+            size_field,
+            _TEMPLATE[_SIZE_AT + 12 : _CHECKSUM_AT],
+            b"%06o\0 " % checksum,
+            _TEMPLATE[_CHECKSUM_AT + 8 :],
+        )
+    )
 
 
 def member_padding(size: int) -> bytes:

@@ -37,8 +37,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1, help="mutation seed (default 1)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before an input counts as a hang (default 30)")
     parser.add_argument("--only", nargs="*", default=None, help="target names to run (default: all)")
-    parser.add_argument("--save", type=Path, default=Path(tempfile.gettempdir()) / "neuroshards-fuzz-failures",
-                        help="folder for crashing and hanging inputs (default: neuroshards-fuzz-failures in the temp folder)")
+    parser.add_argument(
+        "--save",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "neuroshards-fuzz-failures",
+        help="folder for crashing and hanging inputs (default: neuroshards-fuzz-failures in the temp folder)",
+    )
     parser.add_argument("--show", type=int, default=3, help="failures to print per target (default 3)")
     args = parser.parse_args()
 
@@ -51,13 +55,24 @@ def main() -> int:
     started = time.perf_counter()
 
     def progress(report: fuzz_engine.TargetReport) -> None:
-        print(f"{report.target}: {report.inputs} inputs, {report.failed} failures, {report.seconds:.0f} s", file=sys.stderr, flush=True)
+        print(
+            f"{report.target}: {report.inputs} inputs, {report.failed} failures, {report.seconds:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     reports = [
         report
-        for name, group in chosen.items() if group
+        for name, group in chosen.items()
+        if group
         for report in fuzz_engine.run_campaign(
-            name, group, inputs=per_target, seed=args.seed, timeout=args.timeout, save_dir=args.save, progress=progress,
+            name,
+            group,
+            inputs=per_target,
+            seed=args.seed,
+            timeout=args.timeout,
+            save_dir=args.save,
+            progress=progress,
         )
     ]
     print(fuzz_engine.table(reports))

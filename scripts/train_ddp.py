@@ -38,9 +38,15 @@ class FrameNet(nn.Module):
         super().__init__()
         W, H, P = sensor
         self.encoder = nn.Sequential(
-            nn.Conv2d(P, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Linear(2 * width * (H // 4) * (W // 4), features), nn.ReLU(),
+            nn.Conv2d(P, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Linear(2 * width * (H // 4) * (W // 4), features),
+            nn.ReLU(),
         )
         self.classifier = nn.Linear(features, classes)
 
@@ -96,10 +102,14 @@ def main() -> None:
         data = str(args.demo_dir / "shards")
 
     stream = EventStream(data, split="train", shuffle=True, seed=args.seed, remainder="pad")
-    loader = stream.frames(args.frames).batch(args.batch_size).loader(
-        num_workers=args.workers, persistent_workers=args.workers > 0, pin_memory=cuda
+    loader = (
+        stream.frames(args.frames)
+        .batch(args.batch_size)
+        .loader(num_workers=args.workers, persistent_workers=args.workers > 0, pin_memory=cuda)
     )
-    model = DistributedDataParallel(FrameNet(len(stream.classes), stream.sensor_size).to(device), device_ids=[device.index] if cuda else None)
+    model = DistributedDataParallel(
+        FrameNet(len(stream.classes), stream.sensor_size).to(device), device_ids=[device.index] if cuda else None
+    )
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr)
 
     first_epoch, resumed = 0, False
@@ -128,7 +138,9 @@ def main() -> None:
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
-            totals += torch.stack([loss.detach() * len(labels), (logits.argmax(1) == labels).sum(), torch.tensor(len(labels), device=device)])
+            totals += torch.stack(
+                [loss.detach() * len(labels), (logits.argmax(1) == labels).sum(), torch.tensor(len(labels), device=device)]
+            )
             batches += 1
             if args.checkpoint is not None and rank == 0 and batches % args.checkpoint_every == 0:
                 state = {"model": model.module.state_dict(), "optimiser": optimiser.state_dict(), "stream": stream.state_dict()}

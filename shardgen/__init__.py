@@ -53,9 +53,21 @@ def convert(
         from .conversion.engines import convert_on_engine
 
         return convert_on_engine(
-            engine, dataset, raw, out, address=ray_address, parts=parts, part=part, workers=workers,
-            max_samples=max_samples, max_bytes=max_bytes, compression=compression, verify=verify, progress=progress,
-            on_error=on_error, **dataset_options,
+            engine,
+            dataset,
+            raw,
+            out,
+            address=ray_address,
+            parts=parts,
+            part=part,
+            workers=workers,
+            max_samples=max_samples,
+            max_bytes=max_bytes,
+            compression=compression,
+            verify=verify,
+            progress=progress,
+            on_error=on_error,
+            **dataset_options,
         )
     from .conversion.storage import output_target
     from .conversion.writer import WriterOptions, part_tag, partial_index_name, write_shards
@@ -63,7 +75,11 @@ def convert(
 
     adapter = get_dataset(dataset)(**dataset_options)
     options = WriterOptions(
-        max_samples=max_samples, max_bytes=max_bytes, compression=compression, workers=workers, progress=progress,
+        max_samples=max_samples,
+        max_bytes=max_bytes,
+        compression=compression,
+        workers=workers,
+        progress=progress,
         on_error=on_error,
     )
     with output_target(out) as target:  # an unusable --out fails here, before any work

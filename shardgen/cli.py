@@ -7,8 +7,8 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from neuroshards.errors import NeuroshardsError
 from neuroshards.index import load_index
@@ -57,26 +57,60 @@ def _output(text: str):
 
 
 def _add_writer_arguments(parser: argparse.ArgumentParser, *, raw_required: bool = True) -> None:
-    parser.add_argument("--raw", required=raw_required, default=None, type=Path, help="what you downloaded: the archives' folder, or the folder you extracted")
-    parser.add_argument("--out", required=True, type=_output, help="folder or object storage URL (s3://, gs://, az://) for the shards and index.json")
+    parser.add_argument(
+        "--raw",
+        required=raw_required,
+        default=None,
+        type=Path,
+        help="what you downloaded: the archives' folder, or the folder you extracted",
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=_output,
+        help="folder or object storage URL (s3://, gs://, az://) for the shards and index.json",
+    )
     parser.add_argument("--workers", type=int, default=1, help="conversion processes (default 1)")
     parser.add_argument("--max-samples", type=int, default=2000, help="samples per shard at most (default 2000)")
     parser.add_argument("--max-bytes", type=byte_size, default=256 << 20, help="bytes per shard at most (default 256M)")
     parser.add_argument("--compression", choices=["zstd"], default=None, help="lossless compression of the event records")
     parser.add_argument("--no-verify", dest="verify", action="store_false", help="skip the MD5 check of the archives")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.add_argument("--part", type=part_of, default=None, metavar="I/N",
-                        help="convert only part I (0-based) of N of the recordings; then shardgen merge")
-    parser.add_argument("--engine", choices=["local", "ray"], default="local",
-                        help="ray: convert in parts on a Ray cluster and merge them (pip install neuroshards[ray])")
-    parser.add_argument("--ray-address", default=None, metavar="ADDR",
-                        help="the Ray cluster (host:port or ray://...; default: RAY_ADDRESS or a local one)")
-    parser.add_argument("--parts", type=int, default=None, metavar="N",
-                        help="with --engine ray: parts to convert (default: the cluster's CPUs / --workers)")
-    parser.add_argument("--on-error", choices=["raise", "skip"], default="raise",
-                        help="a recording that cannot be read stops the run (raise, default) or is left out and listed (skip)")
-    parser.add_argument("--max-member-bytes", type=byte_size, default=None,
-                        help="largest archive member read, decompressed (default 8G)")
+    parser.add_argument(
+        "--part",
+        type=part_of,
+        default=None,
+        metavar="I/N",
+        help="convert only part I (0-based) of N of the recordings; then shardgen merge",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="ray: convert in parts on a Ray cluster and merge them (pip install neuroshards[ray])",
+    )
+    parser.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="the Ray cluster (host:port or ray://...; default: RAY_ADDRESS or a local one)",
+    )
+    parser.add_argument(
+        "--parts",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --engine ray: parts to convert (default: the cluster's CPUs / --workers)",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=["raise", "skip"],
+        default="raise",
+        help="a recording that cannot be read stops the run (raise, default) or is left out and listed (skip)",
+    )
+    parser.add_argument(
+        "--max-member-bytes", type=byte_size, default=None, help="largest archive member read, decompressed (default 8G)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--out", type=_output, default=None, help="folder or URL of the merged index.json (default: the only DIR)")
 
     verify = commands.add_parser("verify", help="check every shard of a dataset (folder or URL) against its index")
-    verify.add_argument("location", metavar="DIR_OR_URL", help="shard folder, its index.json, or a URL (http(s)://, s3://, gs://, az://)")
+    verify.add_argument(
+        "location", metavar="DIR_OR_URL", help="shard folder, its index.json, or a URL (http(s)://, s3://, gs://, az://)"
+    )
     verify.add_argument("--quiet", action="store_true", help="print only the bad shards and the summary")
 
     info = commands.add_parser("info", help="summarise a shard directory")
@@ -151,12 +187,16 @@ def _run_info(args: argparse.Namespace) -> None:
     total_bytes = sum(shard.bytes for shard in index.shards)
     total_events = sum(shard.n_events for shard in index.shards)
     print(f"dataset {index.dataset}: sensor {tuple(index.sensor_size)}, {len(index.classes)} classes")
-    print(f"  {len(index.shards)} shards, {total_bytes / 1e6:.2f} MB, {total_events} events "
-          f"({total_bytes / max(total_events, 1):.2f} bytes/event)")
+    print(
+        f"  {len(index.shards)} shards, {total_bytes / 1e6:.2f} MB, {total_events} events "
+        f"({total_bytes / max(total_events, 1):.2f} bytes/event)"
+    )
     for split, entry in index.splits.items():
         print(f"  {split}: {entry['n_samples']} samples, {entry['n_events']} events, {entry['n_shards']} shards")
-    print(f"  generated by {index.generator.get('name')} {index.generator.get('version')} "
-          f"with {json.dumps(index.generator.get('options', {}))}")
+    print(
+        f"  generated by {index.generator.get('name')} {index.generator.get('version')} "
+        f"with {json.dumps(index.generator.get('options', {}))}"
+    )
 
 
 def _run_verify(args: argparse.Namespace) -> int:

@@ -32,8 +32,7 @@ def run_demo(out: str | Path, *, workers: int = 2) -> None:
             events += int(batch["frames"].sum())
             shape = tuple(batch["frames"].shape)
         seconds = time.perf_counter() - started
-        print(f"stream {label}: {samples} samples, {events} events, last batch {shape}, "
-              f"{samples / seconds:.0f} samples/s")
+        print(f"stream {label}: {samples} samples, {events} events, last batch {shape}, {samples / seconds:.0f} samples/s")
     sample = next(iter(EventStream(out / "shards", split="test").frames(16)))
     gif, png = out / f"preview_{sample['__key__']}.gif", out / f"preview_{sample['__key__']}.png"
     play_frame(sample["frames"], gif)

@@ -11,7 +11,8 @@ its bytes, checks them and decodes them. Sample ``i`` is the i-th sample of the 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from torch.utils.data import Dataset

@@ -35,8 +35,8 @@ would have delivered, in the same order.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -79,8 +79,10 @@ class Catalog:
             sample = int(np.asarray(ids).reshape(-1)[0]) if np.size(ids) else 0
             number, path = self.files[self.shard[sample]][:2]
             where = self.sources[number] if number < len(self.sources) else path
-            raise IndexFileError(f"{where}: a sample key (of shard {path}) is not UTF-8 text; the index is damaged: "
-                                 "rebuild it with `shardgen reindex`") from None
+            raise IndexFileError(
+                f"{where}: a sample key (of shard {path}) is not UTF-8 text; the index is damaged: "
+                "rebuild it with `shardgen reindex`"
+            ) from None
 
 
 def build_catalog(indexes: Sequence[DatasetIndex], split: str | None, subset=None) -> Catalog:
@@ -114,8 +116,13 @@ def build_catalog(indexes: Sequence[DatasetIndex], split: str | None, subset=Non
     _check_byte_ranges(files, columns, indexes)
     counts = np.bincount(columns["shard"], minlength=len(files)) if len(files) else np.zeros(0, np.int64)
     shard_starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return Catalog(files=files, **columns, shard_starts=shard_starts, set_starts=np.asarray(set_starts, dtype=np.int64),
-                   sources=tuple(index.source for index in indexes))
+    return Catalog(
+        files=files,
+        **columns,
+        shard_starts=shard_starts,
+        set_starts=np.asarray(set_starts, dtype=np.int64),
+        sources=tuple(index.source for index in indexes),
+    )
 
 
 def _check_byte_ranges(files: list, columns: dict[str, np.ndarray], indexes: Sequence[DatasetIndex]) -> None:
@@ -143,7 +150,12 @@ def epoch_rng(seed: int, epoch: int, *stream: int) -> np.random.Generator:
 
 
 def epoch_sequence(
-    catalog: Catalog, *, shuffle: str | None, seed: int, epoch: int, shuffle_buffer: int = 1024,
+    catalog: Catalog,
+    *,
+    shuffle: str | None,
+    seed: int,
+    epoch: int,
+    shuffle_buffer: int = 1024,
     shuffle_block: int = 1 << 16,
 ) -> np.ndarray:
     """All sample ids of one epoch, before the ranks divide them (see the module docstring)."""
@@ -333,7 +345,9 @@ def read_order(catalog: Catalog, ids: np.ndarray, window: int) -> np.ndarray:
     return np.lexsort((position, window_of)).astype(np.int64)
 
 
-def read_runs(catalog: Catalog, ids: np.ndarray, order: np.ndarray, chunk_bytes: int = 4 << 20) -> list[tuple[int, int, int, np.ndarray]]:
+def read_runs(
+    catalog: Catalog, ids: np.ndarray, order: np.ndarray, chunk_bytes: int = 4 << 20
+) -> list[tuple[int, int, int, np.ndarray]]:
     """Group the reads (``ids[order]``) into runs of byte-adjacent samples of one shard, each at
     most about ``chunk_bytes`` long: ``(shard id, start byte, end byte, positions into ids)``."""
     if not len(order):

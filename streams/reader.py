@@ -7,7 +7,7 @@ delivered in plan order); ``SampleReader.read_one`` serves random access (one po
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

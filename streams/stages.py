@@ -19,7 +19,8 @@ first runs it.
 from __future__ import annotations
 
 import zlib
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -90,8 +91,11 @@ class Frames:
         function: Callable[[dict, int, int], np.ndarray] | None = None,
         dtype: Any = np.float32,
     ):
-        chosen = [name for name, value in (("frames_number", frames_number), ("duration", duration), ("function", function))
-                  if value is not None]
+        chosen = [
+            name
+            for name, value in (("frames_number", frames_number), ("duration", duration), ("function", function))
+            if value is not None
+        ]
         if len(chosen) != 1:
             raise ValueError(f"frames() takes exactly one of frames_number=, duration= or function=, got {chosen or 'none'}")
         if frames_number is not None:
@@ -119,7 +123,9 @@ class Frames:
             if "y" not in events:  # a 1-D (audio) sensor [W, 1, 1]: frames [T, W], SpikingJelly's SHD rule
                 if self.duration is not None:
                     return F.one_dimensional.integrate_events_by_fixed_duration(events, self.duration, W, dtype=self.dtype)
-                return F.one_dimensional.integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, W, dtype=self.dtype)
+                return F.one_dimensional.integrate_events_by_fixed_frames_number(
+                    events, self.split_by, self.frames_number, W, dtype=self.dtype
+                )
             if self.duration is not None:
                 return F.integrate_events_by_fixed_duration(events, self.duration, H, W, dtype=self.dtype)
             return F.integrate_events_by_fixed_frames_number(
@@ -128,7 +134,7 @@ class Frames:
         except Exception as error:  # noqa: BLE001 - re-raised with the sample named
             raise SampleError(f"{_where(sample)}: frame integration failed: {error}") from error
 
-    def fused_with(self, batch: "Batch") -> "FramesBatch | None":
+    def fused_with(self, batch: Batch) -> FramesBatch | None:
         """One stage doing this and ``batch`` (same output, no per-sample frames), where it applies."""
         if self.frames_number is None or batch.collate is not collate_frames:
             return None
@@ -198,8 +204,10 @@ class FramesBatch:
         frames = np.zeros((len(group), T, 2, H, W), dtype=self.frames.dtype)
         for row, sample in zip(frames, group):
             if tuple(sample["sensor_size"][:2]) != (W, H):
-                raise SampleError(f"{_where(sample)}: sensor size {sample['sensor_size'][:2]} differs from "
-                                  f"{(W, H)} of the batch's first sample; frames of both cannot share a batch")
+                raise SampleError(
+                    f"{_where(sample)}: sensor size {sample['sensor_size'][:2]} differs from "
+                    f"{(W, H)} of the batch's first sample; frames of both cannot share a batch"
+                )
             self.frames.sample_frames(sample, out=row)
         labels = torch.as_tensor([sample.get("label", -1) for sample in group])
         return _batch_of(group, torch.from_numpy(frames), labels, torch.full((len(group),), T, dtype=torch.int64))

@@ -99,8 +99,13 @@ class EpochState:
 
     def _write(self, epoch: int, intervals: list[list[int]] | None, layout: Layout) -> None:
         flat = [value for pair in intervals for value in pair] if intervals is not None else []
-        header = [int(self._shared[self._GENERATION]) + 1, epoch, layout.batch_size, int(layout.drop_last),
-                  -1 if intervals is None else len(intervals)]
+        header = [
+            int(self._shared[self._GENERATION]) + 1,
+            epoch,
+            layout.batch_size,
+            int(layout.drop_last),
+            -1 if intervals is None else len(intervals),
+        ]
         self._shared[: self._HEADER + len(flat)] = torch.tensor(header + flat, dtype=torch.int64)
 
     # DataLoader workers (and the main process when it reads itself) ---------------------------

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import copy
 import os
-from typing import Any, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -59,9 +60,23 @@ class PlannedSource(IterableDataset):
     """Raw samples (``{"__key__", "__url__", "__epoch__", "events.msgpack", "cls"}``) that the epoch
     plan gives this rank and DataLoader worker for the pass the main process decided."""
 
-    def __init__(self, stores: Sequence[ShardStore], catalog: Catalog, state: EpochState, *, rank: int,
-                 world_size: int, shuffle: str | None, seed: int, shuffle_buffer: int, shuffle_block: int, remainder: str,
-                 epoch_length: int | None, weights: Sequence[float] | None, read_ahead: int):
+    def __init__(
+        self,
+        stores: Sequence[ShardStore],
+        catalog: Catalog,
+        state: EpochState,
+        *,
+        rank: int,
+        world_size: int,
+        shuffle: str | None,
+        seed: int,
+        shuffle_buffer: int,
+        shuffle_block: int,
+        remainder: str,
+        epoch_length: int | None,
+        weights: Sequence[float] | None,
+        read_ahead: int,
+    ):
         self.stores, self.catalog, self.state = list(stores), catalog, state
         self.rank, self.world_size = rank, world_size
         self.shuffle, self.seed, self.remainder = shuffle, seed, remainder
@@ -72,8 +87,14 @@ class PlannedSource(IterableDataset):
         """The epoch's sequence of sample ids (over all ranks)."""
         if self.epoch_length is not None:
             return resampled_sequence(self.catalog.set_starts, self.weights, self.epoch_length, seed=self.seed, epoch=epoch)
-        return epoch_sequence(self.catalog, shuffle=self.shuffle, seed=self.seed, epoch=epoch,
-                              shuffle_buffer=self.shuffle_buffer, shuffle_block=self.shuffle_block)
+        return epoch_sequence(
+            self.catalog,
+            shuffle=self.shuffle,
+            seed=self.seed,
+            epoch=epoch,
+            shuffle_buffer=self.shuffle_buffer,
+            shuffle_block=self.shuffle_block,
+        )
 
     def __iter__(self) -> Iterator[dict]:
         worker, num_workers = dataloader_worker()
@@ -139,8 +160,10 @@ class EventStream(IterableDataset):
             raise ValueError("mixing several shard directories draws samples by weight: give epoch_length")
         if weights is not None and epoch_length is None:
             raise ValueError("weights mix shard directories by resampling: give epoch_length too")
-        stores = [ShardStore(location, cache_dir=cache_dir, cache_bytes=cache_bytes, allow_pipe=allow_pipe, remote=remote)
-                  for location in locations]
+        stores = [
+            ShardStore(location, cache_dir=cache_dir, cache_bytes=cache_bytes, allow_pipe=allow_pipe, remote=remote)
+            for location in locations
+        ]
         self.indexes: list[DatasetIndex] = [store.load_index() for store in stores]
         catalog = build_catalog(self.indexes, split, subset)
         if not len(catalog):
@@ -150,9 +173,19 @@ class EventStream(IterableDataset):
         n_samples = epoch_length if epoch_length is not None else len(catalog)
         self._state = EpochState(n_samples)
         self._source = PlannedSource(
-            stores, catalog, self._state, rank=self.rank, world_size=self.world_size, shuffle=shuffle, seed=int(seed),
-            shuffle_buffer=int(shuffle_buffer), shuffle_block=int(shuffle_block), remainder=remainder, epoch_length=epoch_length,
-            weights=None if weights is None else [float(weight) for weight in weights], read_ahead=int(read_ahead),
+            stores,
+            catalog,
+            self._state,
+            rank=self.rank,
+            world_size=self.world_size,
+            shuffle=shuffle,
+            seed=int(seed),
+            shuffle_buffer=int(shuffle_buffer),
+            shuffle_block=int(shuffle_block),
+            remainder=remainder,
+            epoch_length=epoch_length,
+            weights=None if weights is None else [float(weight) for weight in weights],
+            read_ahead=int(read_ahead),
         )
         self._stages: list[Callable] = [stages.decode()]
         self._batch: stages.Batch | None = None
@@ -180,8 +213,13 @@ class EventStream(IterableDataset):
 
     def _layout(self, num_workers: int = 1) -> Layout:
         batch = self._batch
-        layout = Layout(self.world_size, num_workers, batch.batch_size if batch else 1, not batch.partial if batch else False,
-                        self._source.remainder)
+        layout = Layout(
+            self.world_size,
+            num_workers,
+            batch.batch_size if batch else 1,
+            not batch.partial if batch else False,
+            self._source.remainder,
+        )
         if layout.batches(layout.per_rank(self._state.n_samples)) == 0:
             raise PlanError(
                 f"{self._state.n_samples} samples over {self.world_size} ranks make no batch of {layout.batch_size} "
@@ -216,8 +254,14 @@ class EventStream(IterableDataset):
 
     def _identity(self) -> dict[str, Any]:
         source = self._source
-        return {"seed": source.seed, "shuffle": source.shuffle, "shuffle_buffer": source.shuffle_buffer,
-                "shuffle_block": source.shuffle_block, "epoch_length": source.epoch_length, "weights": source.weights}
+        return {
+            "seed": source.seed,
+            "shuffle": source.shuffle,
+            "shuffle_buffer": source.shuffle_buffer,
+            "shuffle_block": source.shuffle_block,
+            "epoch_length": source.epoch_length,
+            "weights": source.weights,
+        }
 
     def _begin_pass(self, num_workers: int) -> None:
         if (self.rank, self.world_size) != distributed_rank_world(*self._given_rank_world):
@@ -243,13 +287,13 @@ class EventStream(IterableDataset):
             self._state.delivered()
             yield item
 
-    def loader(self, num_workers: int = 0, **dataloader_options: Any) -> "StreamLoader":
+    def loader(self, num_workers: int = 0, **dataloader_options: Any) -> StreamLoader:
         """The DataLoader of this stream: batches are formed in its workers (no ``batch_size=``)."""
         return StreamLoader(self, num_workers=num_workers, **dataloader_options)
 
     # Stages: each returns a new stream with the stage appended -----------------------------------
 
-    def compose(self, *added: Callable) -> "EventStream":
+    def compose(self, *added: Callable) -> EventStream:
         """A new stream (sharing this one's source and epoch state) with ``added`` stages appended.
         A ``stages.batch`` stage sets the batch size the plan hands to workers (one per stream)."""
         stream = copy.copy(self)
@@ -276,22 +320,22 @@ class EventStream(IterableDataset):
         duration: int | None = None,
         function: Callable[[dict, int, int], np.ndarray] | None = None,
         dtype: Any = np.float32,
-    ) -> "EventStream":
+    ) -> EventStream:
         return self.compose(stages.Frames(frames_number, split_by, duration, function, dtype))
 
-    def batch(self, batch_size: int, *, partial: bool = True, collate: Callable | None = None) -> "EventStream":
+    def batch(self, batch_size: int, *, partial: bool = True, collate: Callable | None = None) -> EventStream:
         """Groups of ``batch_size`` samples: by default ``{"frames" [B, T_max, ...], "label" [B],
         "lengths" [B], "__key__": [...], ...}`` (every field kept); ``collate`` receives the list of
         whole samples. The last, shorter batch is kept unless ``partial=False``."""
         return self.compose(stages.Batch(batch_size, partial, collate))
 
-    def map(self, function: Callable[[dict], dict]) -> "EventStream":
+    def map(self, function: Callable[[dict], dict]) -> EventStream:
         return self.compose(stages.map_samples(function))
 
-    def map_events(self, function: Callable[[dict], dict]) -> "EventStream":
+    def map_events(self, function: Callable[[dict], dict]) -> EventStream:
         return self.compose(stages.map_events(function))
 
-    def transform(self, transform: Callable, *, seed: int = 0) -> "EventStream":
+    def transform(self, transform: Callable, *, seed: int = 0) -> EventStream:
         """Apply a ``streams.transforms`` transform (Tonic's, or any ``events -> events`` callable)
         to each sample, its random draws from ``(seed, epoch, key)``; a representation
         (``ToFrame``, ``ToVoxelGrid``, ...) stores its result as ``"frames"`` for ``batch()``."""
@@ -299,10 +343,10 @@ class EventStream(IterableDataset):
 
         return self.compose(apply_transform(transform, seed))
 
-    def flip_horizontal(self, probability: float = 0.5, *, seed: int = 0) -> "EventStream":
+    def flip_horizontal(self, probability: float = 0.5, *, seed: int = 0) -> EventStream:
         return self.compose(stages.flip_horizontal(probability, seed))
 
-    def drop_events(self, rate: float = 0.1, *, seed: int = 0) -> "EventStream":
+    def drop_events(self, rate: float = 0.1, *, seed: int = 0) -> EventStream:
         return self.compose(stages.drop_events(rate, seed))
 
 
@@ -317,8 +361,10 @@ class StreamLoader(DataLoader):
             if options.get(option):
                 raise ValueError(f"{option}= does not apply: the stream's plan orders the samples (EventStream(shuffle=...))")
         if options.get("in_order") is False:
-            raise ValueError("in_order=False would deliver batches in the order workers finish them: the epoch would "
-                             "depend on timing and could not be resumed exactly")
+            raise ValueError(
+                "in_order=False would deliver batches in the order workers finish them: the epoch would "
+                "depend on timing and could not be resumed exactly"
+            )
         options["batch_size"] = None
         super().__init__(stream._pipeline(), **options)
         self.stream = stream

@@ -14,7 +14,8 @@ the same rows.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -47,13 +48,13 @@ class Subset:
         if self._expected is not None and found != self._expected:
             raise PlanError(f"subset {self!r}: {self._expected} keys asked for, {found} found in the split")
 
-    def complement(self) -> "Subset":
+    def complement(self) -> Subset:
         """The split's other samples."""
         mask = self._mask
         return Subset(lambda index, rows: ~np.asarray(mask(index, rows), dtype=bool), f"{self.description}.complement()")
 
     @classmethod
-    def keys(cls, keys: Iterable[str]) -> "Subset":
+    def keys(cls, keys: Iterable[str]) -> Subset:
         """The samples with these keys (each must be in the split)."""
         wanted = np.unique(np.array([key.encode("utf-8") for key in keys], dtype=bytes))
 
@@ -63,22 +64,37 @@ class Subset:
         return cls(mask, f"keys(<{len(wanted)} keys>)", expected=len(wanted))
 
     @classmethod
-    def where(cls, predicate: Callable[[dict[str, Any]], bool]) -> "Subset":
+    def where(cls, predicate: Callable[[dict[str, Any]], bool]) -> Subset:
         """The samples whose index entry ``{"key", "label", "n_events", "split", "shard"}`` satisfies
         ``predicate`` (called once per sample of the split, in the main process)."""
 
         def mask(index: DatasetIndex, rows: np.ndarray) -> np.ndarray:
             samples = index.samples
-            entries = zip(samples.keys(rows), samples.label[rows].tolist(), samples.n_events[rows].tolist(),
-                          samples.shard[rows].tolist())
-            return np.array([bool(predicate({"key": key, "label": label, "n_events": n, "split": index.shards[shard].split,
-                                             "shard": index.shards[shard].path}))
-                             for key, label, n, shard in entries], dtype=bool)
+            entries = zip(
+                samples.keys(rows), samples.label[rows].tolist(), samples.n_events[rows].tolist(), samples.shard[rows].tolist()
+            )
+            return np.array(
+                [
+                    bool(
+                        predicate(
+                            {
+                                "key": key,
+                                "label": label,
+                                "n_events": n,
+                                "split": index.shards[shard].split,
+                                "shard": index.shards[shard].path,
+                            }
+                        )
+                    )
+                    for key, label, n, shard in entries
+                ],
+                dtype=bool,
+            )
 
         return cls(mask, f"where({getattr(predicate, '__name__', 'predicate')})")
 
     @classmethod
-    def fraction(cls, fraction: float, *, seed: int = 0) -> "Subset":
+    def fraction(cls, fraction: float, *, seed: int = 0) -> Subset:
         """A seeded random ``fraction`` of the split (``round(fraction * n)`` samples), e.g. a
         validation hold-out; ``.complement()`` is the rest."""
         if not 0.0 <= fraction <= 1.0:
@@ -92,7 +108,7 @@ class Subset:
         return cls(mask, f"fraction({fraction}, seed={seed})")
 
     @classmethod
-    def per_class(cls, count: int, *, seed: int = 0) -> "Subset":
+    def per_class(cls, count: int, *, seed: int = 0) -> Subset:
         """At most ``count`` samples of each class, drawn at random (seeded)."""
         if count < 0:
             raise ValueError(f"count must be non-negative, got {count}")

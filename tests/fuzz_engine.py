@@ -34,17 +34,46 @@ import sys
 import tempfile
 import time
 import zlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
 #: Values written over a length, count or offset field: zero, one, sign and width boundaries.
-EXTREMES = (0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF,
-            1 << 31 | 1, 0x7FFF_FFFF_FFFF_FFFF, 0x8000_0000_0000_0000, 0xFFFF_FFFF_FFFF_FFFF, 65537)
+EXTREMES = (
+    0,
+    1,
+    0x7F,
+    0x80,
+    0xFF,
+    0x7FFF,
+    0x8000,
+    0xFFFF,
+    0x7FFF_FFFF,
+    0x8000_0000,
+    0xFFFF_FFFF,
+    1 << 31 | 1,
+    0x7FFF_FFFF_FFFF_FFFF,
+    0x8000_0000_0000_0000,
+    0xFFFF_FFFF_FFFF_FFFF,
+    65537,
+)
 #: Numbers written over a number in text (headers, CSV lines).
-TEXT_EXTREMES = (b"0", b"-1", b"65536", b"65537", b"2147483648", b"4294967296", b"9223372036854775807",
-                 b"9223372036854775808", b"18446744073709551616", b"1e308", b"nan", b"-9223372036854775809", b"")
+TEXT_EXTREMES = (
+    b"0",
+    b"-1",
+    b"65536",
+    b"65537",
+    b"2147483648",
+    b"4294967296",
+    b"9223372036854775807",
+    b"9223372036854775808",
+    b"18446744073709551616",
+    b"1e308",
+    b"nan",
+    b"-9223372036854775809",
+    b"",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +90,7 @@ class Target:
 
 
 # Mutations -------------------------------------------------------------------------------------
+
 
 def _flip_bits(data: bytearray, rng: np.random.Generator) -> str:
     for _ in range(int(rng.integers(1, 9))):
@@ -146,8 +176,7 @@ def _text_number(data: bytearray, rng: np.random.Generator) -> str:
     return f"number at {at} set to {value.decode()!r}"
 
 
-MUTATIONS = (_flip_bits, _random_bytes, _extreme_field, _extreme_field, _truncate, _extend, _splice,
-             _random_header, _text_number)
+MUTATIONS = (_flip_bits, _random_bytes, _extreme_field, _extreme_field, _truncate, _extend, _splice, _random_header, _text_number)
 
 
 def mutate(data: bytes, rng: np.random.Generator) -> tuple[bytes, str]:
@@ -171,6 +200,7 @@ def mutated_input(seeds: list[tuple[str, bytes]], target: str, seed: int, index:
 
 # The worker: reads files named on stdin, answers one JSON line each -----------------------------
 
+
 def _worker(module_name: str) -> None:
     module = importlib.import_module(module_name)
     targets = {target.name: target for target in module.TARGETS}
@@ -185,8 +215,11 @@ def _worker(module_name: str) -> None:
             answer = {"status": "ok"}
         except expected as error:
             named = Path(path).name in str(error)
-            answer = {"status": "project" if named else "unnamed", "error": f"{type(error).__name__}: {error}"[:500],
-                      "converted": error.__cause__ is not None and not isinstance(error.__cause__, expected)}
+            answer = {
+                "status": "project" if named else "unnamed",
+                "error": f"{type(error).__name__}: {error}"[:500],
+                "converted": error.__cause__ is not None and not isinstance(error.__cause__, expected),
+            }
         except BaseException as error:  # noqa: BLE001 - a Rust panic is a BaseException
             if isinstance(error, KeyboardInterrupt):
                 raise
@@ -204,8 +237,17 @@ class _Worker:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", f"import sys; sys.path[:0] = {sys.path!r}; import fuzz_engine; fuzz_engine._worker({self.module_name!r})"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=self.env, text=True, bufsize=1,
+            [
+                sys.executable,
+                "-c",
+                f"import sys; sys.path[:0] = {sys.path!r}; import fuzz_engine; fuzz_engine._worker({self.module_name!r})",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=self.env,
+            text=True,
+            bufsize=1,
             start_new_session=True,
         )
 
@@ -309,17 +351,23 @@ def run_campaign(
 
 def table(reports: list[TargetReport]) -> str:
     """A Markdown table: format, inputs, crashes, hangs, foreign errors, unnamed errors, ..."""
-    lines = ["| format | inputs | crashes | hangs | errors outside the project's classes | errors not naming the file "
-             "| read fine | project errors | of which converted native errors | seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| format | inputs | crashes | hangs | errors outside the project's classes | errors not naming the file "
+        "| read fine | project errors | of which converted native errors | seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in reports:
         if r.skipped:
             lines.append(f"| {r.target} | skipped: {r.skipped} | | | | | | | | |")
             continue
-        lines.append(f"| {r.target} | {r.inputs} | {r.crashes} | {r.hangs} | {r.foreign} | {r.unnamed} | {r.ok} "
-                     f"| {r.project} | {r.converted} | {r.seconds:.0f} |")
+        lines.append(
+            f"| {r.target} | {r.inputs} | {r.crashes} | {r.hangs} | {r.foreign} | {r.unnamed} | {r.ok} "
+            f"| {r.project} | {r.converted} | {r.seconds:.0f} |"
+        )
     total = [r for r in reports if not r.skipped]
-    lines.append(f"| all | {sum(r.inputs for r in total)} | {sum(r.crashes for r in total)} | {sum(r.hangs for r in total)} "
-                 f"| {sum(r.foreign for r in total)} | {sum(r.unnamed for r in total)} | {sum(r.ok for r in total)} "
-                 f"| {sum(r.project for r in total)} | {sum(r.converted for r in total)} | {sum(r.seconds for r in total):.0f} |")
+    lines.append(
+        f"| all | {sum(r.inputs for r in total)} | {sum(r.crashes for r in total)} | {sum(r.hangs for r in total)} "
+        f"| {sum(r.foreign for r in total)} | {sum(r.unnamed for r in total)} | {sum(r.ok for r in total)} "
+        f"| {sum(r.project for r in total)} | {sum(r.converted for r in total)} | {sum(r.seconds for r in total):.0f} |"
+    )
     return "\n".join(lines)

@@ -111,11 +111,20 @@ def _first_record() -> bytes:
 
 TARGETS = [
     Target("shard", lambda: [(shard.name, shard.read_bytes()) for shard in _shards()], read_dataset_with_shard, ".tar"),
-    Target("shard-without-index", lambda: [(shard.name, shard.read_bytes()) for shard in _shards()],
-           read_tar_without_index, ".tar"),
-    Target("index-json", lambda: [(INDEX_NAME, (dataset() / INDEX_NAME).read_bytes())],
-           functools.partial(read_dataset_with_index, columns=False), ".json"),
-    Target("index-samples", lambda: [(SAMPLES, (dataset() / SAMPLES).read_bytes())],
-           functools.partial(read_dataset_with_index, columns=True), ".samples"),
+    Target(
+        "shard-without-index", lambda: [(shard.name, shard.read_bytes()) for shard in _shards()], read_tar_without_index, ".tar"
+    ),
+    Target(
+        "index-json",
+        lambda: [(INDEX_NAME, (dataset() / INDEX_NAME).read_bytes())],
+        functools.partial(read_dataset_with_index, columns=False),
+        ".json",
+    ),
+    Target(
+        "index-samples",
+        lambda: [(SAMPLES, (dataset() / SAMPLES).read_bytes())],
+        functools.partial(read_dataset_with_index, columns=True),
+        ".samples",
+    ),
     Target("events-record", lambda: [("record", _first_record())], read_record, ".msgpack"),
 ]

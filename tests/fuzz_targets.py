@@ -57,6 +57,7 @@ def _events(seed: int, n: int, width: int, height: int, span: int = 200_000) -> 
 
 # Reading as the project does ------------------------------------------------------------------
 
+
 def _read_format(format_name: str, path: str, **options) -> None:
     with open(path, "rb") as stream:
         reader = open_reader(stream, format_name, source=path, **options)
@@ -92,6 +93,7 @@ def _read_adapter(read, path: str) -> None:
 
 # Seeds -----------------------------------------------------------------------------------------
 
+
 def _aedat2_seeds() -> list[tuple[str, bytes]]:
     e = _events(1, 300, 128, 128)
     address = inivation_writers.dvs128_address(e["x"], e["y"], e["p"])
@@ -110,16 +112,22 @@ def _aedat3_seeds() -> list[tuple[str, bytes]]:
     return [
         ("synthetic-gesture", inivation_writers.aedat3_bytes(packets)),
         ("synthetic-mixed", inivation_writers.aedat3_bytes(mixed)),
-        ("synthetic-overflow", inivation_writers.aedat3_bytes(
-            inivation_writers.polarity_packets(late["x"], late["y"], late["p"], late["t"], per_packet=64))),
+        (
+            "synthetic-overflow",
+            inivation_writers.aedat3_bytes(
+                inivation_writers.polarity_packets(late["x"], late["y"], late["p"], late["t"], per_packet=64)
+            ),
+        ),
     ]
 
 
 def _aedat4_seeds() -> list[tuple[str, bytes]]:
     e = _events(4, 200, 320, 240)
     streams = {0: ("EVTS", 320, 240)}
-    packets = [(0, (e["t"][:100], e["x"][:100], e["y"][:100], e["p"][:100])),
-               (0, (e["t"][100:], e["x"][100:], e["y"][100:], e["p"][100:]))]
+    packets = [
+        (0, (e["t"][:100], e["x"][:100], e["y"][:100], e["p"][:100])),
+        (0, (e["t"][100:], e["x"][100:], e["y"][100:], e["p"][100:])),
+    ]
     seeds = [("synthetic", inivation_writers.aedat4_bytes(streams, packets))]
     try:
         import zstandard  # noqa: F401
@@ -141,35 +149,44 @@ def _dat_seeds() -> list[tuple[str, bytes]]:
 def _evt2_seeds() -> list[tuple[str, bytes]]:
     e = _events(6, 400, 640, 480)
     return _real("prophesee_evt2/*.raw") + [
-        ("synthetic", event_file_writers.write_evt2(e, width=640, height=480, noise_every=7, rng=np.random.default_rng(6)))]
+        ("synthetic", event_file_writers.write_evt2(e, width=640, height=480, noise_every=7, rng=np.random.default_rng(6)))
+    ]
 
 
 def _evt3_seeds() -> list[tuple[str, bytes]]:
     e = _events(7, 400, 1280, 720)
     return _real("prophesee_evt3/*.raw") + [
-        ("synthetic", event_file_writers.write_evt3(e, width=1280, height=720, rng=np.random.default_rng(7), stale_time_low=True))]
+        ("synthetic", event_file_writers.write_evt3(e, width=1280, height=720, rng=np.random.default_rng(7), stale_time_low=True))
+    ]
 
 
 def _text_seeds() -> list[tuple[str, bytes]]:
     e = _events(8, 200, 346, 260)
-    seconds = ("# t x y p in seconds\n" + "".join(
-        f"{t / 1e6:.6f} {x} {y} {p}\n" for t, x, y, p in zip(*(e[k].tolist() for k in "txyp")))).encode()
-    return [("synthetic-header", event_file_writers.write_csv(e, header=True)),
-            ("synthetic-plain", event_file_writers.write_csv(e, header=False, separator=" ")),
-            ("synthetic-decimal", seconds)]
+    seconds = (
+        "# t x y p in seconds\n" + "".join(f"{t / 1e6:.6f} {x} {y} {p}\n" for t, x, y, p in zip(*(e[k].tolist() for k in "txyp")))
+    ).encode()
+    return [
+        ("synthetic-header", event_file_writers.write_csv(e, header=True)),
+        ("synthetic-plain", event_file_writers.write_csv(e, header=False, separator=" ")),
+        ("synthetic-decimal", seconds),
+    ]
 
 
 def _npy_seeds() -> list[tuple[str, bytes]]:
     e = _events(9, 200, 346, 260)
-    return [("synthetic-structured", event_file_writers.write_npy(e, structured=True)),
-            ("synthetic-columns", event_file_writers.write_npy(e, structured=False)),
-            ("synthetic-npz", event_file_writers.write_npz(e))]
+    return [
+        ("synthetic-structured", event_file_writers.write_npy(e, structured=True)),
+        ("synthetic-columns", event_file_writers.write_npy(e, structured=False)),
+        ("synthetic-npz", event_file_writers.write_npz(e)),
+    ]
 
 
 def _hdf5_seeds() -> list[tuple[str, bytes]]:
     e = _events(10, 200, 346, 260)
-    return [("synthetic-group", event_file_writers.write_hdf5(e, group="events", width=346, height=260)),
-            ("synthetic-top", event_file_writers.write_hdf5(e, group=None, width=346, height=260))]
+    return [
+        ("synthetic-group", event_file_writers.write_hdf5(e, group="events", width=346, height=260)),
+        ("synthetic-top", event_file_writers.write_hdf5(e, group=None, width=346, height=260)),
+    ]
 
 
 def _atis_seeds() -> list[tuple[str, bytes]]:
@@ -181,19 +198,27 @@ def _npy_container_seeds() -> list[tuple[str, bytes]]:
     rng = np.random.default_rng(12)
     packets = np.zeros((3, 50), dtype=[("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("p", "u1")])
     packets["t"] = np.sort(rng.integers(0, 10_000, packets.shape))
-    return [("synthetic-packets", container_writers._npy(packets)),
-            ("synthetic-columns", container_writers._npy(rng.integers(0, 100, (100, 4))))]
+    return [
+        ("synthetic-packets", container_writers._npy(packets)),
+        ("synthetic-columns", container_writers._npy(rng.integers(0, 100, (100, 4)))),
+    ]
 
 
 def _npz_container_seeds() -> list[tuple[str, bytes]]:
     rng = np.random.default_rng(13)
-    return [("synthetic-es-imagenet", container_writers._npz(pos=rng.integers(0, 200, (60, 3)), neg=rng.integers(0, 200, (40, 3))))]
+    return [
+        ("synthetic-es-imagenet", container_writers._npz(pos=rng.integers(0, 200, (60, 3)), neg=rng.integers(0, 200, (40, 3))))
+    ]
 
 
 def _mat_seeds() -> list[tuple[str, bytes]]:
     rng = np.random.default_rng(14)
-    columns = {"ts": np.sort(rng.integers(0, 10_000, 80)).astype(np.float64), "x": rng.integers(0, 240, 80).astype(np.float64),
-               "y": rng.integers(0, 180, 80).astype(np.float64), "pol": rng.integers(0, 2, 80).astype(np.float64)}
+    columns = {
+        "ts": np.sort(rng.integers(0, 10_000, 80)).astype(np.float64),
+        "x": rng.integers(0, 240, 80).astype(np.float64),
+        "y": rng.integers(0, 180, 80).astype(np.float64),
+        "pol": rng.integers(0, 2, 80).astype(np.float64),
+    }
     return [("synthetic", container_writers._mat(columns))]
 
 
@@ -233,7 +258,9 @@ def _read_shd(path: str) -> None:
 def _read_ntidigits(path: str) -> None:
     from shardgen.datasets.hdf5_datasets import N_TIDIGITS_CLASSES, TidigitsTask
 
-    single_digits = [name for name in container_writers.NTIDIGITS_UTTERANCES["train"] if name.split("-")[-1] in N_TIDIGITS_CLASSES]
+    single_digits = [
+        name for name in container_writers.NTIDIGITS_UTTERANCES["train"] if name.split("-")[-1] in N_TIDIGITS_CLASSES
+    ]
     TidigitsTask(path, "train", tuple(single_digits)).run()
 
 
@@ -265,15 +292,26 @@ def _targets() -> list[Target]:
         Target("npy", _npy_seeds, functools.partial(_read_format, "npy"), ".npy"),
         Target("hdf5", _hdf5_seeds, functools.partial(_read_format, "hdf5"), ".h5", _optional("h5py")),
         Target("containers-npy", _npy_container_seeds, functools.partial(_read_container, load_npy), ".npy"),
-        Target("containers-npz", _npz_container_seeds, functools.partial(_read_container, load_npz, names=("pos", "neg")), ".npz"),
-        Target("containers-mat", _mat_seeds, functools.partial(_read_container, load_mat, names=("ts", "x", "y", "pol")), ".mat",
-               _optional("scipy")),
+        Target(
+            "containers-npz", _npz_container_seeds, functools.partial(_read_container, load_npz, names=("pos", "neg")), ".npz"
+        ),
+        Target(
+            "containers-mat",
+            _mat_seeds,
+            functools.partial(_read_container, load_mat, names=("ts", "x", "y", "pol")),
+            ".mat",
+            _optional("scipy"),
+        ),
         Target("cifar10dvs", _aedat2_seeds, functools.partial(_read_adapter, read_cifar10dvs), ".aedat"),
         Target("dvs128gesture-labels", _gesture_labels_seeds, functools.partial(_read_adapter, read_label_rows), ".csv"),
         Target("asldvs-mat", _mat_seeds, functools.partial(_read_adapter, read_asl_dvs_mat), ".mat", _optional("scipy")),
         Target("dvslip-npy", _npy_seeds, functools.partial(_read_adapter, read_numpy_events), ".npy"),
-        Target("bullying10k-npy", _npy_container_seeds,
-               functools.partial(_read_adapter, functools.partial(read_packet_npy, allow_pickle=False)), ".npy"),
+        Target(
+            "bullying10k-npy",
+            _npy_container_seeds,
+            functools.partial(_read_adapter, functools.partial(read_packet_npy, allow_pickle=False)),
+            ".npy",
+        ),
         Target("esimagenet-npz", _npz_container_seeds, functools.partial(_read_adapter, read_es_imagenet_npz), ".npz"),
         Target("navgesture-dat", _navgesture_seeds, functools.partial(_read_adapter, read_navgesture_td), ".dat"),
         Target("shd-hdf5", _shd_seeds, _read_shd, ".h5", _optional("h5py")),

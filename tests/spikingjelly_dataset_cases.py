@@ -17,9 +17,10 @@ import csv
 import hashlib
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -104,20 +105,41 @@ WHOLE = {"all": {}}
 
 CASES = {
     name: case
-    for name, case in [(case.dataset, case) for case in (
-        Case("dvs128gesture", "DVS128Gesture", write_gesture, TRAIN_TEST, 4, 100_000),
-        Case("cifar10dvs", "CIFAR10DVS", write_cifar10dvs, WHOLE, 4, 300_000),
-        Case("nmnist", "NMNIST", write_nmnist, TRAIN_TEST, 4, 100_000),
-        Case("ncaltech101", "NCaltech101", write_ncaltech101, WHOLE, 4, 100_000),
-        Case("asldvs", "ASLDVS", _containers("asldvs"), WHOLE, 4, 50_000),
-        Case("dvslip", "DVSLip", _containers("dvslip"), TRAIN_TEST, 4, 250_000),
-        Case("hardvs", "HARDVS", _containers("hardvs"), {s: {"train_test_val": s} for s in ("train", "val", "test")}, 4, 700_000),
-        Case("bullying10k", "Bullying10kClassification", _containers("bullying10k"), TRAIN_TEST, 3, 10_000, {"allow_pickle": True}),
-        Case("esimagenet", "ESImageNet", _containers("esimagenet"), TRAIN_TEST, 3, 2),
-        Case("shd", "SpikingHeidelbergDigits", _containers("shd"), TRAIN_TEST, 4, 300),
-        Case("ssc", "SpikingSpeechCommands", _containers("ssc"), {s: {"split": s} for s in ("train", "valid", "test")}, 4, 300),
-        Case("navgesture-walk", "NAVGestureWalk", write_navgesture, WHOLE, 3, 20_000),
-    )] + [("nmnist-real", Case("nmnist", "NMNIST", write_real_nmnist, TRAIN_TEST, 4, 100_000, needs_samples=True))]
+    for name, case in [
+        (case.dataset, case)
+        for case in (
+            Case("dvs128gesture", "DVS128Gesture", write_gesture, TRAIN_TEST, 4, 100_000),
+            Case("cifar10dvs", "CIFAR10DVS", write_cifar10dvs, WHOLE, 4, 300_000),
+            Case("nmnist", "NMNIST", write_nmnist, TRAIN_TEST, 4, 100_000),
+            Case("ncaltech101", "NCaltech101", write_ncaltech101, WHOLE, 4, 100_000),
+            Case("asldvs", "ASLDVS", _containers("asldvs"), WHOLE, 4, 50_000),
+            Case("dvslip", "DVSLip", _containers("dvslip"), TRAIN_TEST, 4, 250_000),
+            Case(
+                "hardvs",
+                "HARDVS",
+                _containers("hardvs"),
+                {s: {"train_test_val": s} for s in ("train", "val", "test")},
+                4,
+                700_000,
+            ),
+            Case(
+                "bullying10k",
+                "Bullying10kClassification",
+                _containers("bullying10k"),
+                TRAIN_TEST,
+                3,
+                10_000,
+                {"allow_pickle": True},
+            ),
+            Case("esimagenet", "ESImageNet", _containers("esimagenet"), TRAIN_TEST, 3, 2),
+            Case("shd", "SpikingHeidelbergDigits", _containers("shd"), TRAIN_TEST, 4, 300),
+            Case(
+                "ssc", "SpikingSpeechCommands", _containers("ssc"), {s: {"split": s} for s in ("train", "valid", "test")}, 4, 300
+            ),
+            Case("navgesture-walk", "NAVGestureWalk", write_navgesture, WHOLE, 3, 20_000),
+        )
+    ]
+    + [("nmnist-real", Case("nmnist", "NMNIST", write_real_nmnist, TRAIN_TEST, 4, 100_000, needs_samples=True))]
 }
 
 

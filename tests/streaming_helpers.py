@@ -3,9 +3,9 @@ sample's number, so a sample can be identified after batching (labels survive co
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

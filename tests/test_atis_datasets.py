@@ -49,7 +49,10 @@ def real_nmnist_tree(samples_dir, tmp_path) -> Path:
 def test_real_nmnist_through_shards_and_stream_is_lossless(real_nmnist_tree, reference, samples_dir, tmp_path):
     summary = shardgen.convert("nmnist", real_nmnist_tree, tmp_path / "shards", progress=False)
     assert summary.n_samples == 8
-    labels = {row["file"].split(".")[0]: (row["split"], int(row["label"])) for row in csv.DictReader(open(samples_dir / "nmnist" / "labels.csv"))}
+    labels = {
+        row["file"].split(".")[0]: (row["split"], int(row["label"]))
+        for row in csv.DictReader(open(samples_dir / "nmnist" / "labels.csv"))
+    }
     for split in ("train", "test"):
         seen = set()
         for sample in EventStream(tmp_path / "shards", split=split):
@@ -144,7 +147,12 @@ def test_atis_packed_reading_gives_the_record_of_the_decoded_events(arrays, over
 
 
 def test_atis_overflow_markers_extend_time_when_asked():
-    events = {"t": np.array([10, 20, 5, 7]), "x": np.array([1, 0, 2, 3]), "y": np.array([1, 240, 2, 3]), "p": np.array([1, 0, 0, 1])}
+    events = {
+        "t": np.array([10, 20, 5, 7]),
+        "x": np.array([1, 0, 2, 3]),
+        "y": np.array([1, 240, 2, 3]),
+        "p": np.array([1, 0, 0, 1]),
+    }
     data = encode_atis_bin(events)
     verbatim = decode_atis_bin(data)
     np.testing.assert_array_equal(verbatim["y"], [1, 240, 2, 3])  # SpikingJelly's reading
@@ -179,9 +187,10 @@ def test_ncaltech101_labels_follow_spikingjelly_sorted_class_folders(tmp_path):
     plan = get_dataset("ncaltech101")().plan(downloads)
     assert plan.classes == sorted(classes) == ["BACKGROUND_Google", "Faces_easy", "accordion", "airplanes"]
     assert [task.key for task in plan.tasks][:3] == [
-        "BACKGROUND_Google_image_0001", "BACKGROUND_Google_image_0002", "Faces_easy_image_0001"
+        "BACKGROUND_Google_image_0001",
+        "BACKGROUND_Google_image_0002",
+        "Faces_easy_image_0001",
     ]
     assert [task.label for task in plan.tasks] == [0, 0, 1, 1, 2, 2, 3, 3]
     summary = shardgen.convert("ncaltech101", downloads, tmp_path / "out", progress=False, verify=False)
     assert summary.n_samples == 8 and summary.splits == {"all": {"n_samples": 8, "n_events": 240, "n_shards": 1}}
-

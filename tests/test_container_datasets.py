@@ -8,8 +8,8 @@ streams the shards back and compares keys, splits, labels and events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -97,7 +97,7 @@ def test_events_labels_splits_equal_the_oracle(converted, name):
 
 def test_asldvs_reads_the_extracted_letter_folders_too(converted, tmp_path):
     ours, _ = converted("asldvs")
-    for name, members in writers.asl_dvs_letter_zips().items():
+    for _name, members in writers.asl_dvs_letter_zips().items():
         for member, data in members.items():
             (tmp_path / "raw" / member).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / "raw" / member).write_bytes(data)
@@ -278,12 +278,13 @@ def test_heidelberg_file_without_spikes_names_it(tmp_path):
         shardgen.convert("shd", tmp_path, tmp_path / "out", progress=False)
 
 
-
 @pytest.mark.parametrize("name", ["bullying10k", "shd"])
 def test_two_workers_write_the_same_shards(tmp_path, name):
     raw = writers.WRITERS[name](tmp_path / "raw")
     options = {"allow_pickle": True} if name == "bullying10k" else {}
     for workers in (1, 2):
-        shardgen.convert(name, raw, tmp_path / f"w{workers}", progress=False, verify=False, workers=workers, max_samples=3, **options)
+        shardgen.convert(
+            name, raw, tmp_path / f"w{workers}", progress=False, verify=False, workers=workers, max_samples=3, **options
+        )
     one, two = load_index(tmp_path / "w1"), load_index(tmp_path / "w2")
     assert [shard.sha256 for shard in one.shards] == [shard.sha256 for shard in two.shards]

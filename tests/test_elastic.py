@@ -26,8 +26,9 @@ def _phase(rank: int, world: int, port: int, shards: str, out: str, workers: int
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     stream = EventStream(shards, split="train", shuffle=True, seed=11)
-    loader = stream.map(lambda s: s["label"]).batch(BATCH, collate=list).loader(
-        num_workers=workers, multiprocessing_context="fork")
+    loader = (
+        stream.map(lambda s: s["label"]).batch(BATCH, collate=list).loader(num_workers=workers, multiprocessing_context="fork")
+    )
     state_file = Path(out, "state.json")
     if stop_after is None:
         stream.load_state_dict(json.loads(state_file.read_text()))
@@ -53,8 +54,9 @@ def _free_port() -> int:
 
 
 def _run(world: int, shards: Path, out: Path, workers: int, stop_after: int | None) -> list[dict]:
-    mp.start_processes(_phase, args=(world, _free_port(), str(shards), str(out), workers, stop_after), nprocs=world,
-                       start_method="fork")
+    mp.start_processes(
+        _phase, args=(world, _free_port(), str(shards), str(out), workers, stop_after), nprocs=world, start_method="fork"
+    )
     phase = "before" if stop_after is not None else "after"
     return [json.loads((out / f"{phase}{rank}.json").read_text()) for rank in range(world)]
 

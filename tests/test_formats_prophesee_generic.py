@@ -127,7 +127,9 @@ def test_dat_round_trip(seed, n, chunk, layout):
 
 
 GENERIC = {
-    "csv": lambda events, rng: writers.write_csv(events, header=bool(rng.integers(2)), separator=[",", " ", "\t", ";"][rng.integers(4)]),
+    "csv": lambda events, rng: writers.write_csv(
+        events, header=bool(rng.integers(2)), separator=[",", " ", "\t", ";"][rng.integers(4)]
+    ),
     "npy-structured": lambda events, rng: writers.write_npy(events, structured=True),
     "npy-columns": lambda events, rng: writers.write_npy(events, structured=False),
     "npz": lambda events, rng: writers.write_npz(events),
@@ -224,7 +226,12 @@ def test_undefined_word_type_names_its_offset(seed, format_name, where):
 
 @pytest.mark.parametrize("format_name", ["evt2", "evt3", "dat"])
 def test_coordinates_beyond_the_header_geometry_are_corrupt(format_name):
-    events = {"t": np.array([5, 9]), "x": np.array([3, 700], np.uint16), "y": np.array([2, 2], np.uint16), "p": np.array([1, 0], np.uint8)}
+    events = {
+        "t": np.array([5, 9]),
+        "x": np.array([3, 700], np.uint16),
+        "y": np.array([2, 2], np.uint16),
+        "p": np.array([1, 0], np.uint8),
+    }
     if format_name == "evt3":
         data = writers.write_evt3(events, width=640, height=480, rng=np.random.default_rng(0))
     elif format_name == "evt2":
@@ -312,14 +319,20 @@ class _Trickle(io.RawIOBase):
 
 
 @PROPERTY
-@given(data=st.binary(max_size=300), pending=st.binary(max_size=40), record=st.integers(1, 9),
-       per_block=st.integers(1, 12), step=st.integers(1, 50))
+@given(
+    data=st.binary(max_size=300),
+    pending=st.binary(max_size=40),
+    record=st.integers(1, 9),
+    per_block=st.integers(1, 12),
+    step=st.integers(1, 50),
+)
 def test_record_blocks_cut_whole_records_from_any_stream(data, pending, record, per_block, step):
     """Blocks hold whole records, in order, at their byte offsets, from short reads and read-ahead
     bytes alike; a file that ends inside a record is an error at that record's offset."""
     whole = pending + data
-    blocks = record_blocks(_Trickle(data, step), source="f", record_bytes=record, records_per_block=per_block,
-                           offset=100, pending=pending)
+    blocks = record_blocks(
+        _Trickle(data, step), source="f", record_bytes=record, records_per_block=per_block, offset=100, pending=pending
+    )
     got, position = [], 100
     try:
         for offset, block in blocks:

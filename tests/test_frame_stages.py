@@ -32,7 +32,10 @@ CONFIGURATIONS = [
     (dict(frames_number=16, split_by="number"), lambda e, H, W: F.integrate_events_by_fixed_frames_number(e, "number", 16, H, W)),
     (dict(frames_number=7, split_by="time"), lambda e, H, W: F.integrate_events_by_fixed_frames_number(e, "time", 7, H, W)),
     (dict(duration=40_000), lambda e, H, W: F.integrate_events_by_fixed_duration(e, 40_000, H, W)),
-    (dict(frames_number=4, dtype=np.uint8), lambda e, H, W: F.integrate_events_by_fixed_frames_number(e, "number", 4, H, W, dtype=np.uint8)),
+    (
+        dict(frames_number=4, dtype=np.uint8),
+        lambda e, H, W: F.integrate_events_by_fixed_frames_number(e, "number", 4, H, W, dtype=np.uint8),
+    ),
 ]
 
 
@@ -67,6 +70,7 @@ def test_batch_stage_pads_as_pad_sequence_collate(shards, samples, options, kern
 
 def test_stages_compose_in_a_webdataset_pipeline(shards, samples) -> None:
     """The same stages as plain webdataset pipeline filters, with a custom frame function."""
+
     def on_frame(events, H, W):
         return F.integrate_events_segment_to_frame(events["x"], events["y"], events["p"], H, W)[None]
 
@@ -88,18 +92,27 @@ def test_frames_stage_names_the_sample_on_failure(shards) -> None:
         next(iter(EventStream(shards, split="train").frames(function=broken)))
 
 
-@pytest.mark.parametrize("build, argument", [
-    (lambda s: s.frames(duration=-5), "duration"), (lambda s: s.frames(0), "frames_number"),
-    (lambda s: s.frames(4, split_by="space"), "split_by"), (lambda s: s.frames(), "exactly one"),
-    (lambda s: s.frames(4).batch(0), "batch_size"), (lambda s: s.frames(4).batch(2.5), "batch_size"),
-])
+@pytest.mark.parametrize(
+    "build, argument",
+    [
+        (lambda s: s.frames(duration=-5), "duration"),
+        (lambda s: s.frames(0), "frames_number"),
+        (lambda s: s.frames(4, split_by="space"), "split_by"),
+        (lambda s: s.frames(), "exactly one"),
+        (lambda s: s.frames(4).batch(0), "batch_size"),
+        (lambda s: s.frames(4).batch(2.5), "batch_size"),
+    ],
+)
 def test_stage_arguments_are_checked_when_the_stage_is_built(shards, build, argument) -> None:
     with pytest.raises(ValueError, match=argument):
         build(EventStream(shards, split="train"))
 
 
-@pytest.mark.parametrize("options", [dict(frames_number=16), dict(frames_number=5, split_by="time"),
-                                     dict(frames_number=3, dtype=np.uint8)], ids=["number", "time", "uint8"])
+@pytest.mark.parametrize(
+    "options",
+    [dict(frames_number=16), dict(frames_number=5, split_by="time"), dict(frames_number=3, dtype=np.uint8)],
+    ids=["number", "time", "uint8"],
+)
 @pytest.mark.parametrize("partial", [True, False])
 def test_fused_frames_batch_equals_the_two_stages(shards, options, partial) -> None:
     fused = EventStream(shards, split="train").frames(**options).batch(4, partial=partial)
@@ -133,4 +146,3 @@ def test_fused_stage_names_the_sample_on_failure(shards) -> None:
     assert isinstance(stream._stages[-1], stages.FramesBatch)
     with pytest.raises(stages.SampleError, match=r"sample '.*': frame integration failed"):
         next(iter(stream))
-

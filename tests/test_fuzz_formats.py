@@ -59,7 +59,9 @@ def test_no_input_crashes_hangs_or_escapes_formaterror(target):
         pytest.skip(target.skip_reason)
     [report] = fuzz_engine.run_campaign("fuzz_targets", [target], inputs=INPUTS_PER_TARGET, seed=20261204, timeout=60)
     assert report.inputs == INPUTS_PER_TARGET
-    assert not report.failures, "\n".join(f"input {i} ({how}): {status}: {error}" for i, how, status, error in report.failures[:5])
+    assert not report.failures, "\n".join(
+        f"input {i} ({how}): {status}: {error}" for i, how, status, error in report.failures[:5]
+    )
     # The mutations reach the decoders, not only the header checks: some inputs still read.
     assert report.ok + report.project == INPUTS_PER_TARGET and report.project > 0
 

@@ -16,5 +16,7 @@ INPUTS_PER_TARGET = 60
 def test_no_damaged_shard_or_index_crashes_hangs_or_escapes_the_project_errors(target):
     [report] = fuzz_engine.run_campaign("fuzz_shard_targets", [target], inputs=INPUTS_PER_TARGET, seed=20261204, timeout=60)
     assert report.inputs == INPUTS_PER_TARGET
-    assert not report.failures, "\n".join(f"input {i} ({how}): {status}: {error}" for i, how, status, error in report.failures[:5])
+    assert not report.failures, "\n".join(
+        f"input {i} ({how}): {status}: {error}" for i, how, status, error in report.failures[:5]
+    )
     assert report.project > 0  # the damage is seen, not read as data

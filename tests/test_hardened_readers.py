@@ -41,8 +41,12 @@ def read_in_subprocess(path: Path, code: str, timeout: float = 120) -> subproces
 
 def events(n: int = 50, width: int = 128, height: int = 128, t_start: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    return {"t": np.sort(rng.integers(t_start, t_start + 10_000, n)).astype(np.int64), "x": rng.integers(0, width, n).astype(np.uint16),
-            "y": rng.integers(0, height, n).astype(np.uint16), "p": rng.integers(0, 2, n).astype(np.uint8)}
+    return {
+        "t": np.sort(rng.integers(t_start, t_start + 10_000, n)).astype(np.int64),
+        "x": rng.integers(0, width, n).astype(np.uint16),
+        "y": rng.integers(0, height, n).astype(np.uint16),
+        "p": rng.integers(0, 2, n).astype(np.uint8),
+    }
 
 
 def test_aedat3_packet_length_that_wraps_int64_is_an_error_not_a_segfault(tmp_path):
@@ -60,7 +64,9 @@ def test_aedat3_packet_length_that_wraps_int64_is_an_error_not_a_segfault(tmp_pa
         "import numpy as np\n"
         "list(Aedat3Reader(open(PATH, 'rb'), source=PATH).whole().windows(np.array([0]), np.array([10**6]), (128, 128, 2)))",
     ):
-        done = read_in_subprocess(path, f"try:\n    exec({route!r})\nexcept Exception as error:\n    print(type(error).__name__, error)")
+        done = read_in_subprocess(
+            path, f"try:\n    exec({route!r})\nexcept Exception as error:\n    print(type(error).__name__, error)"
+        )
         assert done.returncode == 0, f"crashed with {done.returncode}: {done.stderr[-500:]}"
         assert "FormatError" in done.stdout and "wrap.aedat" in done.stdout and "format aedat3" in done.stdout
         assert f"at byte {len(path.read_bytes()) - 92}" in done.stdout, done.stdout
@@ -78,11 +84,16 @@ def test_aedat4_damaged_description_length_is_a_format_error_not_a_panic(tmp_pat
     struct.pack_into("<I", data, at - 4, 2)  # ... cut in half by the declared length
     path = tmp_path / "description.aedat4"
     path.write_bytes(bytes(data))
-    done = read_in_subprocess(path, "from shardgen.formats import concatenate, open_reader\n"
-                                    "try:\n    concatenate(open_reader(open(PATH, 'rb'), 'aedat4', source=PATH).chunks())\n"
-                                    "except BaseException as error:\n    print(type(error).__name__, error)")
+    done = read_in_subprocess(
+        path,
+        "from shardgen.formats import concatenate, open_reader\n"
+        "try:\n    concatenate(open_reader(open(PATH, 'rb'), 'aedat4', source=PATH).chunks())\n"
+        "except BaseException as error:\n    print(type(error).__name__, error)",
+    )
     assert done.returncode == 0, done.stderr[-500:]
-    assert done.stdout.startswith("FormatError") and "description.aedat4" in done.stdout and "format aedat4" in done.stdout, done.stdout
+    assert done.stdout.startswith("FormatError") and "description.aedat4" in done.stdout and "format aedat4" in done.stdout, (
+        done.stdout
+    )
 
 
 @pytest.mark.parametrize("value", [2**63, 2**64 - 1, 10**30])
@@ -117,7 +128,9 @@ def test_npy_and_hdf5_timestamps_beyond_int64_are_errors(tmp_path):
     with pytest.raises(FormatError, match=r"big\.h5: .*timestamps outside.*\(format hdf5\)"):
         read_all(path, "hdf5")
     e["t"] = -e["t"].astype(np.int64)  # negative timestamps within range read as they are
-    path.write_bytes(writers.write_hdf5({**e, "t": np.sort(np.asarray(-np.arange(50), np.int64))}, group="events", width=128, height=128))
+    path.write_bytes(
+        writers.write_hdf5({**e, "t": np.sort(np.asarray(-np.arange(50), np.int64))}, group="events", width=128, height=128)
+    )
     assert read_all(path, "hdf5")["t"].min() == -49
 
 
@@ -145,8 +158,9 @@ def test_aedat3_timestamp_overflow_counter_beyond_2_to_62_is_an_error(tmp_path):
     e = events()
     packet = struct.pack("<HHIIIIII", 1, 1, 8, 4, 2**31, 1, 1, 1) + bytes(8)  # overflow 2**31: t >= 2**62
     path = tmp_path / "overflow.aedat"
-    path.write_bytes(inivation_writers.aedat3_bytes(
-        inivation_writers.polarity_packets(e["x"], e["y"], e["p"], e["t"]) + [packet]))
+    path.write_bytes(
+        inivation_writers.aedat3_bytes(inivation_writers.polarity_packets(e["x"], e["y"], e["p"], e["t"]) + [packet])
+    )
     with pytest.raises(FormatError, match=r"overflow\.aedat at byte \d+: timestamp overflow counter.*\(format aedat3\)"):
         read_all(path, "aedat3")
 
@@ -187,11 +201,17 @@ def test_aedat4_description_that_is_not_utf8_is_a_format_error_not_an_abort(tmp_
     data[at + 3] = 0xEF  # a lead byte without its continuation bytes, in a closing tag (as a fuzzed file had it)
     path = tmp_path / "latin.aedat4"
     path.write_bytes(bytes(data))
-    done = read_in_subprocess(path, "from shardgen.formats import concatenate, open_reader\n"
-                                    "try:\n    concatenate(open_reader(open(PATH, 'rb'), 'aedat4', source=PATH).chunks())\n"
-                                    "except BaseException as error:\n    print(type(error).__name__, error)")
+    done = read_in_subprocess(
+        path,
+        "from shardgen.formats import concatenate, open_reader\n"
+        "try:\n    concatenate(open_reader(open(PATH, 'rb'), 'aedat4', source=PATH).chunks())\n"
+        "except BaseException as error:\n    print(type(error).__name__, error)",
+    )
     assert done.returncode == 0, f"crashed with {done.returncode}"
-    assert done.stdout.startswith("FormatError") and "latin.aedat4 at byte 18: IOHeader stream description is not UTF-8" in done.stdout
+    assert (
+        done.stdout.startswith("FormatError")
+        and "latin.aedat4 at byte 18: IOHeader stream description is not UTF-8" in done.stdout
+    )
 
 
 def test_shd_global_heap_with_a_zero_sized_free_space_object_is_an_error_not_a_hang(tmp_path):
@@ -199,7 +219,6 @@ def test_shd_global_heap_with_a_zero_sized_free_space_object_is_an_error_not_a_h
     zero-sized free-space object (found by fuzzing SHD files); the heap is checked first."""
     pytest.importorskip("h5py")
     from shardgen.synthetic import containers as container_writers
-
 
     container_writers.write_shd(tmp_path)
     path = tmp_path / "shd_test.h5"
@@ -210,8 +229,10 @@ def test_shd_global_heap_with_a_zero_sized_free_space_object_is_an_error_not_a_h
         at += 16 + (int.from_bytes(data[at + 8 : at + 16], "little") + 7) // 8 * 8
     data[at + 8 : at + 16] = bytes(8)
     path.write_bytes(bytes(data))
-    code = ("from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
-            "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\nexcept Exception as error:\n    print(type(error).__name__, error)")
+    code = (
+        "from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
+        "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\nexcept Exception as error:\n    print(type(error).__name__, error)"
+    )
     try:
         done = read_in_subprocess(path, code, timeout=30)
     except subprocess.TimeoutExpired:
@@ -227,14 +248,19 @@ def test_shd_variable_length_datatype_that_is_not_a_sequence_is_an_error_not_a_s
     container_writers.write_shd(tmp_path)
     path = tmp_path / "shd_test.h5"
     data = bytearray(path.read_bytes())
-    vlen_types = [at for at in range(len(data) - 8) if data[at : at + 8] == b"\x03\x00\x18\x00\x01\x00\x00\x00"
-                  and data[at + 8] == 0x19]  # datatype messages of a variable-length type (class 9)
+    vlen_types = [
+        at for at in range(len(data) - 8) if data[at : at + 8] == b"\x03\x00\x18\x00\x01\x00\x00\x00" and data[at + 8] == 0x19
+    ]  # datatype messages of a variable-length type (class 9)
     assert vlen_types
     data[vlen_types[-1] + 9] = 2  # the sequence type: 0 sequence, 1 string, 2 undefined
     path.write_bytes(bytes(data))
-    done = read_in_subprocess(path, "from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
-                                    "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\n"
-                                    "except Exception as error:\n    print(type(error).__name__, error)", timeout=60)
+    done = read_in_subprocess(
+        path,
+        "from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
+        "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\n"
+        "except Exception as error:\n    print(type(error).__name__, error)",
+        timeout=60,
+    )
     assert done.returncode == 0, f"crashed with {done.returncode}"
     assert done.stdout.startswith("FormatError") and "damaged variable-length datatype" in done.stdout, done.stdout
 
@@ -255,10 +281,14 @@ def test_shd_dataset_storage_beyond_the_file_is_an_error_not_a_hang(tmp_path):
     layout = data.index(offset.to_bytes(8, "little") + storage.to_bytes(8, "little"))  # address, size
     data[layout + 8 : layout + 16] = (1 << 40).to_bytes(8, "little")
     path.write_bytes(bytes(data))
-    code = ("from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
-            "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\nexcept Exception as error:\n    print(type(error).__name__, error)")
+    code = (
+        "from shardgen.datasets.hdf5_datasets import HeidelbergTask\n"
+        "try:\n    HeidelbergTask(PATH, 'test', 0, 3).run()\nexcept Exception as error:\n    print(type(error).__name__, error)"
+    )
     try:
         done = read_in_subprocess(path, code, timeout=30)
     except subprocess.TimeoutExpired:
         pytest.fail("reading the damaged layout hung")
-    assert done.stdout.startswith("FormatError") and f"{1 << 40} bytes of storage at byte {offset} do not fit" in done.stdout, done.stdout
+    assert done.stdout.startswith("FormatError") and f"{1 << 40} bytes of storage at byte {offset} do not fit" in done.stdout, (
+        done.stdout
+    )

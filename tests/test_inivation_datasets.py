@@ -39,7 +39,8 @@ def digest(events: dict) -> list:
 def file_digests(root: Path) -> dict:
     return {
         path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*")) if path.is_file()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
     }
 
 
@@ -48,6 +49,7 @@ def converted(out: Path, split: str | None = None) -> list[list]:
 
 
 # CIFAR10-DVS -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def cifar_shards(tmp_path_factory) -> Path:
@@ -74,7 +76,10 @@ def test_cifar10dvs_extracted_folder_gives_the_same_shards(cifar_shards, tmp_pat
 @pytest.mark.parametrize("ratio", [0.5, 0.9])
 def test_cifar10dvs_ratio_split_from_the_index_equals_split_to_train_test_set(cifar_shards, ratio):
     train, test = spikingjelly_split(load_index(cifar_shards / "shards"), ratio)
-    assert (train, test) == (REFERENCE["cifar10dvs"][f"split_{ratio}"]["train"], REFERENCE["cifar10dvs"][f"split_{ratio}"]["test"])
+    assert (train, test) == (
+        REFERENCE["cifar10dvs"][f"split_{ratio}"]["train"],
+        REFERENCE["cifar10dvs"][f"split_{ratio}"]["test"],
+    )
 
 
 def test_cifar10dvs_tebn_split_from_the_index_equals_spikingjelly(cifar_shards):
@@ -116,6 +121,7 @@ def test_davis240_layout_equals_spikingjelly_filter_dvs():
 
 # DVS128 Gesture --------------------------------------------------------------------------------
 
+
 def gesture_trials(samples_dir: Path | None) -> dict:
     trials = dict(writers.GESTURE_TRIALS)
     if samples_dir is not None:
@@ -134,8 +140,10 @@ def gesture_shards(tmp_path_factory, request) -> tuple[Path, set]:
     trials = gesture_trials(samples)
     extracted = writers.gesture_tree(root / "extracted", trials=trials, as_tar=False)
     expected_files = {
-        name: sha for name, sha in REFERENCE["dvs128gesture"]["fixture_files"].items()
-        if not name.startswith("DvsGesture/trials_to") and name.split("/")[-1].split(".")[0].removesuffix("_labels") in set(trials) | {"gesture_mapping"}
+        name: sha
+        for name, sha in REFERENCE["dvs128gesture"]["fixture_files"].items()
+        if not name.startswith("DvsGesture/trials_to")
+        and name.split("/")[-1].split(".")[0].removesuffix("_labels") in set(trials) | {"gesture_mapping"}
     }
     actual_files = {name: sha for name, sha in file_digests(extracted).items() if name in expected_files}
     assert actual_files == expected_files, "the writers changed: rerun scripts/references/make_inivation_references.py"
@@ -149,7 +157,8 @@ def test_dvs128gesture_samples_equal_spikingjelly(gesture_shards, split):
     root, trials = gesture_shards
     ours = {key: rest for key, *rest in converted(root / "shards", split)}
     reference = {
-        key: (label, sj_label, n, sha) for key, label, sj_label, n, sha in REFERENCE["dvs128gesture"][split]
+        key: (label, sj_label, n, sha)
+        for key, label, sj_label, n, sha in REFERENCE["dvs128gesture"][split]
         if key.rsplit("_", 2)[0] in trials
     }
     assert set(ours) == set(reference)
@@ -178,8 +187,10 @@ def test_aedat3_reader_equals_load_aedat_v3_on_every_fixture_recording(gesture_s
 
 
 def test_dvs128gesture_bad_label_rows_and_missing_files_are_named(tmp_path):
-    trials = {"user01_fluorescent": ("train", [(1, 0, 10)], b"class,startTime_usec,endTime_usec\n1,0,10\n12,5,6\n"),
-              "user24_lab": ("test", [(2, 0, 10)])}
+    trials = {
+        "user01_fluorescent": ("train", [(1, 0, 10)], b"class,startTime_usec,endTime_usec\n1,0,10\n12,5,6\n"),
+        "user24_lab": ("test", [(2, 0, 10)]),
+    }
     writers.gesture_tree(tmp_path / "raw", trials=trials, as_tar=False)
     with pytest.raises(shardgen.conversion.writer.ConversionError, match=r"user01_fluorescent_labels.csv.*: line 3"):
         shardgen.convert("dvs128gesture", tmp_path / "raw", tmp_path / "out", verify=False, progress=False)

@@ -43,6 +43,7 @@ def assert_names_offset(error: FormatError, offset: int | None = None) -> None:
 
 # Real recordings -------------------------------------------------------------------------------
 
+
 def test_aedat2_real_mnist_dvs_matches_reference(samples_dir, reference):
     name = "aedat2/mnist_0_scale04_0001.aedat"
     with open(samples_dir / name, "rb") as stream:
@@ -205,6 +206,7 @@ def test_aedat2_rejects_other_versions_and_unknown_layouts():
 
 # AEDAT 3.1 -------------------------------------------------------------------------------------
 
+
 def polarity_events(rng, n, t_low=0, t_high=2**31):
     t = np.sort(rng.integers(t_low, t_high, n, dtype=np.int64))
     return t, rng.integers(0, 1 << 15, n), rng.integers(0, 1 << 15, n), rng.integers(0, 2, n), rng.random(n) < 0.9
@@ -314,7 +316,7 @@ def test_aedat3_damaged_packet_headers():
         read_all(Aedat3Reader, bytes(wrong_size))
     assert_names_offset(caught.value, second)
     with pytest.raises(FormatError, match="END-HEADER") as caught:
-        read_all(Aedat3Reader, b"#!AER-DAT3.1\r\n#Format: RAW\r\n" + bytes(data[len(header):]))
+        read_all(Aedat3Reader, b"#!AER-DAT3.1\r\n#Format: RAW\r\n" + bytes(data[len(header) :]))
     assert_names_offset(caught.value, 28)
 
 
@@ -336,7 +338,14 @@ def test_rechunk_keeps_every_event_in_order(sizes, max_events):
     pieces, start = [], 0
     for size in sizes:
         values = np.arange(start, start + size)
-        pieces.append({"t": values.astype(np.int64), "x": values.astype(np.uint16), "y": values.astype(np.uint16), "p": (values % 2).astype(np.uint8)})
+        pieces.append(
+            {
+                "t": values.astype(np.int64),
+                "x": values.astype(np.uint16),
+                "y": values.astype(np.uint16),
+                "p": (values % 2).astype(np.uint8),
+            }
+        )
         start += size
     chunks = list(rechunk(iter(pieces), max_events))
     assert all(len(chunk["t"]) == max_events for chunk in chunks[:-1]) and len(chunks[-1]["t"]) <= max_events
@@ -350,6 +359,7 @@ def test_aedat4_without_the_extra_names_it(monkeypatch):
 
 
 # AEDAT 4.0 (synthetic files from the writer) ---------------------------------------------------
+
 
 def aedat4_events(rng, n):
     t = np.sort(rng.integers(0, 2**52, n))
@@ -381,8 +391,9 @@ def test_aedat4_round_trip(n, seed, cuts, compression, table, max_events):
     events = aedat4_events(rng, n)
     # the event stream with the lowest id is read; the other one is skipped
     streams = {3: ("EVTS", 640, 480), 7: ("EVTS", 32, 32)}
-    data = writers.aedat4_bytes(streams, aedat4_packets(rng, events, 3, 7, cuts), compression=compression,
-                                table=b"\x01" * 40 if table else None)
+    data = writers.aedat4_bytes(
+        streams, aedat4_packets(rng, events, 3, 7, cuts), compression=compression, table=b"\x01" * 40 if table else None
+    )
     reader = open_reader(io.BytesIO(data), "aedat4", source="fixture.aedat4")
     assert reader.sensor_size == (640, 480)
     chunks = list(reader.chunks(max_events))
@@ -417,8 +428,12 @@ def test_real_recordings_through_convert_folder_and_event_stream(samples_dir, re
     from shardgen.cli import main
     from streams import EventStream
 
-    real = ["aedat2/mnist_0_scale04_0001.aedat", "aedat2/header_only.aedat",
-            "aedat4/dvxplorer_sample.aedat4", "aedat4/dvxplorer_sample2.aedat4"]
+    real = [
+        "aedat2/mnist_0_scale04_0001.aedat",
+        "aedat2/header_only.aedat",
+        "aedat4/dvxplorer_sample.aedat4",
+        "aedat4/dvxplorer_sample2.aedat4",
+    ]
     root = tmp_path / "root"
     for relpath in real:  # ROOT/<class>/<recording>, detected from their headers
         link = root / relpath

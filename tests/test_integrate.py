@@ -14,7 +14,7 @@ import bisect
 import hashlib
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ from shardgen.formats import decode_atis_bin
 REFERENCES = Path(__file__).parent / "references" / "spikingjelly_integrate.npz"
 
 
-@lru_cache(maxsize=None)
+@cache
 def references() -> tuple[dict, dict[str, np.ndarray]]:
     with np.load(REFERENCES) as archive:
         arrays = {name: archive[name] for name in archive.files}
@@ -48,7 +48,7 @@ def call_id(call: dict) -> str:
 
 def output(call: dict) -> dict[str, np.ndarray]:
     prefix = call["output"] + "/"
-    return {name[len(prefix):]: value for name, value in ARRAYS.items() if name.startswith(prefix)}
+    return {name[len(prefix) :]: value for name, value in ARRAYS.items() if name.startswith(prefix)}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +71,7 @@ def case_events(call: dict, request) -> tuple[dict[str, np.ndarray], int, int]:
 
 
 # The documented behaviour, written plainly: per-event masks and bincount, no shared code with ours.
+
 
 def documented_frame(events: dict, H: int, W: int, lo: int, hi: int) -> np.ndarray:
     """Counts of events [lo, hi) at p*H*W + y*W + x (p != 0 -> channel 1); positions beyond the frame dropped."""
@@ -177,9 +178,13 @@ def test_integration_against_spikingjelly(call: dict, request) -> None:
 def test_references_cover_the_documented_exceptions() -> None:
     raised = {(call["case"], call["raises"]) for call in CALLS if call["raises"]}
     for case, exception in [
-        ("empty", "IndexError"), ("empty", "ValueError"), ("sparse_bursts", "IndexError"),
-        ("span_shorter_than_T", "IndexError"), ("one_timestamp", "IndexError"),
-        ("beyond_frame", "ValueError"), ("negative_position", "ValueError"),
+        ("empty", "IndexError"),
+        ("empty", "ValueError"),
+        ("sparse_bursts", "IndexError"),
+        ("span_shorter_than_T", "IndexError"),
+        ("one_timestamp", "IndexError"),
+        ("beyond_frame", "ValueError"),
+        ("negative_position", "ValueError"),
     ]:
         assert (case, exception) in raised, f"references lack SpikingJelly's {exception} on {case}"
 
@@ -330,4 +335,6 @@ def test_unsorted_events_follow_spikingjelly_segments(case, duration, frames_num
     frames = F.integrate_events_by_fixed_duration(events, duration, H, W)
     assert_same(frames, documented_frames(events, H, W, j_l, j_r).astype(np.float32), "duration frames")
     j_l, j_r = F.cal_fixed_frames_number_segment_index(events["t"], "time", frames_num)
-    assert_same(F.integrate_segments(events, j_l, j_r, H, W), documented_frames(events, H, W, j_l, j_r).astype(np.float32), "segments")
+    assert_same(
+        F.integrate_segments(events, j_l, j_r, H, W), documented_frames(events, H, W, j_l, j_r).astype(np.float32), "segments"
+    )

@@ -79,9 +79,13 @@ def _as_version_1(directory) -> None:
     starts = index.shard_starts
     for number, shard in enumerate(header["shards"]):
         rows = slice(starts[number], starts[number + 1])
-        shard["samples"] = {"keys": index.samples.keys(rows), "labels": index.samples.label[rows].tolist(),
-                            "n_events": index.samples.n_events[rows].tolist(),
-                            "offsets": index.samples.offset[rows].tolist(), "sizes": index.samples.size[rows].tolist()}
+        shard["samples"] = {
+            "keys": index.samples.keys(rows),
+            "labels": index.samples.label[rows].tolist(),
+            "n_events": index.samples.n_events[rows].tolist(),
+            "offsets": index.samples.offset[rows].tolist(),
+            "sizes": index.samples.size[rows].tolist(),
+        }
     (directory / "index.json").write_text(json.dumps(header))
     (directory / "index.samples").unlink()
 

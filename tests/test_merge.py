@@ -18,7 +18,10 @@ PARTS = 3
 
 
 def convert(raw: Path, out: Path, *extra: str) -> None:
-    assert main(["convert", "nmnist", "--raw", str(raw), "--out", str(out), "--no-verify", "--quiet", "--max-samples", "7", *extra]) == 0
+    assert (
+        main(["convert", "nmnist", "--raw", str(raw), "--out", str(out), "--no-verify", "--quiet", "--max-samples", "7", *extra])
+        == 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,12 +61,20 @@ def test_merged_parts_hold_what_one_conversion_holds(converted, layout):
 def test_parts_split_the_recordings_deterministically_without_name_clashes(converted):
     indexes = [load_index(converted / "shared" / f"index.part{p:04d}of{PARTS:04d}.json") for p in range(PARTS)]
     keys = [set(index.samples.keys()) for index in indexes]
-    assert sum(map(len, keys)) == len(set().union(*keys)) == sum(s["n_samples"] for s in load_index(converted / "full").splits.values())
+    assert (
+        sum(map(len, keys))
+        == len(set().union(*keys))
+        == sum(s["n_samples"] for s in load_index(converted / "full").splits.values())
+    )
     sizes = [len(k) for k in keys]
     assert max(sizes) - min(sizes) <= 1 * 2  # every third recording of each of the two splits
     names = [shard.path for index in indexes for shard in index.shards]
     assert len(names) == len(set(names))
-    separate = [shard.path for p in range(PARTS) for shard in load_index(converted / f"separate{p}" / f"index.part{p:04d}of{PARTS:04d}.json").shards]
+    separate = [
+        shard.path
+        for p in range(PARTS)
+        for shard in load_index(converted / f"separate{p}" / f"index.part{p:04d}of{PARTS:04d}.json").shards
+    ]
     assert separate == names  # the same parts whatever the folder
 
 
@@ -99,7 +110,9 @@ def test_merge_refuses_missing_parts(converted, tmp_path, capsys):
 def test_merge_refuses_parts_of_different_options(converted, tmp_path, capsys):
     folder = _copy_parts(converted, tmp_path / "mixed")
     convert(converted / "raw", tmp_path / "other", "--part", f"1/{PARTS}", "--compression", "zstd")
-    (folder / f"index.part0001of{PARTS:04d}.json").write_bytes((tmp_path / "other" / f"index.part0001of{PARTS:04d}.json").read_bytes())
+    (folder / f"index.part0001of{PARTS:04d}.json").write_bytes(
+        (tmp_path / "other" / f"index.part0001of{PARTS:04d}.json").read_bytes()
+    )
     assert main(["merge", str(folder)]) == 1
     assert "differs from" in capsys.readouterr().err
 

@@ -34,7 +34,10 @@ def s3(tmp_path_factory):
 
 
 def convert(raw: Path, out: str | Path, *extra: str) -> None:
-    assert main(["convert", "nmnist", "--raw", str(raw), "--out", str(out), "--no-verify", "--quiet", "--max-samples", "7", *extra]) == 0
+    assert (
+        main(["convert", "nmnist", "--raw", str(raw), "--out", str(out), "--no-verify", "--quiet", "--max-samples", "7", *extra])
+        == 0
+    )
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +100,9 @@ def test_the_cache_keeps_whole_checked_shards_from_s3(converted, tmp_path):
     _, local = converted
     cache = tmp_path / "cache"
     for _ in range(2):  # downloads, then reads the cached copies
-        assert _samples(f"s3://{BUCKET}/full", cache_dir=cache, shuffle="sample", seed=7) == _samples(local, shuffle="sample", seed=7)
+        assert _samples(f"s3://{BUCKET}/full", cache_dir=cache, shuffle="sample", seed=7) == _samples(
+            local, shuffle="sample", seed=7
+        )
     index = load_index(local)
     cached = {path.name.split("-", 1)[1]: path.read_bytes() for path in cache.iterdir()}
     assert cached == {shard.path: (local / shard.path).read_bytes() for shard in index.shards if shard.split == "train"}
@@ -173,8 +178,28 @@ def test_a_failed_conversion_publishes_no_index(s3, converted, tmp_path):
             copy.write_bytes(path.read_bytes())
     victim = sorted(path for path in broken.rglob("*.bin"))[-1]
     victim.write_bytes(victim.read_bytes()[:-2])  # a truncated recording: the conversion stops there
-    assert main(["convert", "nmnist", "--raw", str(broken), "--out", f"s3://{BUCKET}/failed", "--no-verify", "--quiet", "--max-samples", "3"]) == 1
-    left = [path.rsplit("/", 1)[1] for path in s3.ls(f"{BUCKET}/failed", detail=False, refresh=True)] if s3.exists(f"{BUCKET}/failed") else []
+    assert (
+        main(
+            [
+                "convert",
+                "nmnist",
+                "--raw",
+                str(broken),
+                "--out",
+                f"s3://{BUCKET}/failed",
+                "--no-verify",
+                "--quiet",
+                "--max-samples",
+                "3",
+            ]
+        )
+        == 1
+    )
+    left = (
+        [path.rsplit("/", 1)[1] for path in s3.ls(f"{BUCKET}/failed", detail=False, refresh=True)]
+        if s3.exists(f"{BUCKET}/failed")
+        else []
+    )
     assert not [name for name in left if name.startswith("index")]
 
 
@@ -196,7 +221,9 @@ def test_verify_in_s3_reports_damaged_and_missing_shards(s3, converted, capsys):
     assert main(["verify", f"s3://{target}", "--quiet"]) == 1
     bad = [line for line in capsys.readouterr().out.splitlines() if line.startswith("BAD")]
     assert len(bad) == 2
-    assert bad[0].startswith(f"BAD {damaged.path}: sha256 ") and f"1 of {damaged.n_samples} samples fail their checksum: " in bad[0]
+    assert (
+        bad[0].startswith(f"BAD {damaged.path}: sha256 ") and f"1 of {damaged.n_samples} samples fail their checksum: " in bad[0]
+    )
     assert bad[1].startswith(f"BAD {missing.path}: missing: s3://{target}/{missing.path}: not found")
 
 
@@ -206,9 +233,16 @@ def test_an_unreachable_endpoint_is_one_error_naming_the_url_and_the_attempts(s3
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    for name, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "NEUROSHARDS_RETRIES": "1",
-                        "NEUROSHARDS_RETRY_BACKOFF": "0.01", "NEUROSHARDS_CONNECT_TIMEOUT": "0.2"}.items():
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "NEUROSHARDS_RETRIES": "1",
+        "NEUROSHARDS_RETRY_BACKOFF": "0.01",
+        "NEUROSHARDS_CONNECT_TIMEOUT": "0.2",
+    }.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(Exception, match=rf"s3://{BUCKET}/full/index\.json: reading from byte 0 failed after 2 attempts .*"
-                                        rf"last error: EndpointConnectionError: .*127\.0\.0\.1:{port}"):
+    with pytest.raises(
+        Exception,
+        match=rf"s3://{BUCKET}/full/index\.json: reading from byte 0 failed after 2 attempts .*"
+        rf"last error: EndpointConnectionError: .*127\.0\.0\.1:{port}",
+    ):
         ShardStore(f"s3://{BUCKET}/full").load_index()

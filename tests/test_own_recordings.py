@@ -17,9 +17,13 @@ from streams import EventStream
 
 from conftest import assert_matches_reference
 
-REAL = ["prophesee_evt2/gen3_sample.raw", "prophesee_evt3/gen41_evk3_sample.raw",
-        "prophesee_evt3/gen41_pedestrians_cut.raw", "prophesee_dat/ncars_obj_004397_td.dat",
-        "prophesee_dat/ncars_sample.dat"]
+REAL = [
+    "prophesee_evt2/gen3_sample.raw",
+    "prophesee_evt3/gen41_evk3_sample.raw",
+    "prophesee_evt3/gen41_pedestrians_cut.raw",
+    "prophesee_dat/ncars_obj_004397_td.dat",
+    "prophesee_dat/ncars_sample.dat",
+]
 
 
 def stream_samples(out: Path, split: str = "all") -> dict[str, dict]:
@@ -119,8 +123,16 @@ def test_event_windows(tmp_path, window, overlap):
     events = _recording(rng, 1234)
     (tmp_path / "root" / "a").mkdir(parents=True)
     (tmp_path / "root" / "a" / "r.npy").write_bytes(writers.write_npy(events, structured=True))
-    convert("folder", tmp_path / "root", tmp_path / "out", progress=False, sensor_size=(64, 48),
-            window_events=window, overlap=overlap, chunk_events=99)
+    convert(
+        "folder",
+        tmp_path / "root",
+        tmp_path / "out",
+        progress=False,
+        sensor_size=(64, 48),
+        window_events=window,
+        overlap=overlap,
+        chunk_events=99,
+    )
     samples = stream_samples(tmp_path / "out")
     stride = window - overlap
     starts = [0] + [s for s in range(stride, 1234, stride) if s + overlap < 1234]
@@ -137,20 +149,40 @@ def test_manifest_segments_labels_and_splits(tmp_path):
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "long.raw").write_bytes(writers.write_evt2(long, width=64, height=48))
     (tmp_path / "data" / "other.csv").write_bytes(writers.write_csv(other, header=False))
-    rows = [("data/long.raw", "wave", "train", 20_000, 60_000), ("data/long.raw", "clap", "test", 50_000, 90_000),
-            ("data/long.raw", "wave", "train", 10_000, 15_000), ("data/other.csv", "clap", "", None, None),
-            ("data/long.raw", "clap", "train", 900_000, 950_000)]
+    rows = [
+        ("data/long.raw", "wave", "train", 20_000, 60_000),
+        ("data/long.raw", "clap", "test", 50_000, 90_000),
+        ("data/long.raw", "wave", "train", 10_000, 15_000),
+        ("data/other.csv", "clap", "", None, None),
+        ("data/long.raw", "clap", "train", 900_000, 950_000),
+    ]
     text = "path,label,split,start_us,end_us\n" + "".join(
-        f"{p},{label},{split},{'' if s is None else s},{'' if e is None else e}\n" for p, label, split, s, e in rows)
+        f"{p},{label},{split},{'' if s is None else s},{'' if e is None else e}\n" for p, label, split, s, e in rows
+    )
     (tmp_path / "manifest.csv").write_text(text)
     out = tmp_path / "out"
-    assert main(["convert", "manifest", "--manifest", str(tmp_path / "manifest.csv"), "--out", str(out),
-                 "--sensor-size", "64", "48", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "manifest",
+                "--manifest",
+                str(tmp_path / "manifest.csv"),
+                "--out",
+                str(out),
+                "--sensor-size",
+                "64",
+                "48",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     stream = EventStream(out, split="all")
     assert stream.classes == ["clap", "wave"]
     samples = stream_samples(out)
     assert len(samples) == len(rows)
-    for line, (path, label, split, start, end) in enumerate(rows, start=2):
+    for line, (path, label, _split, start, end) in enumerate(rows, start=2):
         key = f"data_{Path(path).stem}_row{line:06d}"
         sample = samples[key]
         assert sample["label"] == stream.classes.index(label)
@@ -163,8 +195,23 @@ def test_manifest_segments_labels_and_splits(tmp_path):
 def test_manifest_errors_name_the_line(tmp_path):
     (tmp_path / "m.csv").write_text("a.csv,1\nmissing.csv,2,train,5\n")
     (tmp_path / "a.csv").write_text("1 2 3 1\n")
-    assert main(["convert", "manifest", "--manifest", str(tmp_path / "m.csv"), "--out", str(tmp_path / "o"),
-                 "--sensor-size", "4", "4", "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "convert",
+                "manifest",
+                "--manifest",
+                str(tmp_path / "m.csv"),
+                "--out",
+                str(tmp_path / "o"),
+                "--sensor-size",
+                "4",
+                "4",
+                "--quiet",
+            ]
+        )
+        == 1
+    )
 
 
 def test_windowing_memory_is_bounded_by_the_window_not_the_file(tmp_path):
@@ -177,8 +224,9 @@ def test_windowing_memory_is_bounded_by_the_window_not_the_file(tmp_path):
     decoded_bytes = n * 13  # t, x, y, p
     tracemalloc.start()
     try:
-        summary = convert("folder", tmp_path / "root", tmp_path / "out", progress=False,
-                          window_events=20_000, chunk_events=1 << 16)
+        summary = convert(
+            "folder", tmp_path / "root", tmp_path / "out", progress=False, window_events=20_000, chunk_events=1 << 16
+        )
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -197,8 +245,7 @@ def test_manifest_windows_and_workers_give_identical_shards(tmp_path):
     shards = {}
     for workers in (1, 2):
         out = tmp_path / f"out{workers}"
-        convert("manifest", None, out, progress=False, workers=workers, manifest=tmp_path / "m.csv",
-                window_us=5000, overlap=1000)
+        convert("manifest", None, out, progress=False, workers=workers, manifest=tmp_path / "m.csv", window_us=5000, overlap=1000)
         shards[workers] = {shard.path: shard.sha256 for shard in EventStream(out, split="all").index.shards}
         samples = stream_samples(out)
         assert all(key.startswith(("data_a_row000001_", "data_a_row000002_", "data_b_row000003_")) for key in samples)

@@ -53,8 +53,9 @@ def cluster(s3):
     """A two-CPU local Ray cluster, as a head node on 127.0.0.1; yields its address. Its tasks get
     the S3 server's variables, as a cluster's nodes get their cloud's credentials."""
     runtime_env = {"env_vars": s3} if s3 else None
-    context = ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
-                       runtime_env=runtime_env)
+    context = ray.init(
+        num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1", runtime_env=runtime_env
+    )
     try:
         yield context.address_info["address"]
     finally:
@@ -115,8 +116,27 @@ def test_cli_on_a_cluster_by_address_reruns_with_other_parts(cluster, converted)
     out = converted / "ray"
     if not (out / "index.json").exists():
         shardgen.convert("nmnist", converted / "raw", out, engine="ray", parts=3, **OPTIONS)
-    command = [sys.executable, "-m", "shardgen.cli", "convert", "nmnist", "--raw", str(converted / "raw"), "--out", str(out),
-               "--no-verify", "--quiet", "--max-samples", "7", "--engine", "ray", "--ray-address", cluster, "--parts", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "shardgen.cli",
+        "convert",
+        "nmnist",
+        "--raw",
+        str(converted / "raw"),
+        "--out",
+        str(out),
+        "--no-verify",
+        "--quiet",
+        "--max-samples",
+        "7",
+        "--engine",
+        "ray",
+        "--ray-address",
+        cluster,
+        "--parts",
+        "2",
+    ]
     environment = {**os.environ, **LOOPBACK_ONLY, "RAY_ADDRESS": ""}
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=environment)
     assert result.returncode == 0, result.stderr
@@ -140,8 +160,21 @@ def test_an_address_where_no_cluster_listens_is_refused_at_once(tmp_path, capsys
     with socket.socket() as unused:  # a loopback port that nothing listens on
         unused.bind(("127.0.0.1", 0))
         address = f"127.0.0.1:{unused.getsockname()[1]}"
-    code = main(["convert", "nmnist", "--raw", str(tmp_path), "--out", str(tmp_path / "out"), "--quiet",
-                 "--engine", "ray", "--ray-address", address])
+    code = main(
+        [
+            "convert",
+            "nmnist",
+            "--raw",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "out"),
+            "--quiet",
+            "--engine",
+            "ray",
+            "--ray-address",
+            address,
+        ]
+    )
     assert code == 1 and f"cannot reach the Ray cluster at {address}" in capsys.readouterr().err
 
 

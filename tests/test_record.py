@@ -51,13 +51,21 @@ def documented_record(events: dict, sensor: tuple) -> bytes:
         if name in events:
             largest = max(limit - 1, int(events[name].max()) if len(events[name]) else 0)
             narrow[name] = events[name].astype("|u1" if largest < 256 else "<u2")
-    fields = {name: {"dtype": values.dtype.str, "data": values.tobytes(), "delta": False, "codec": None}
-              for name, values in narrow.items()}
+    fields = {
+        name: {"dtype": values.dtype.str, "data": values.tobytes(), "delta": False, "codec": None}
+        for name, values in narrow.items()
+    }
     if "p" in events:
         bits = np.packbits(events["p"], bitorder="little").tobytes()
         fields["p"] = {"dtype": "bit", "data": bits, "delta": False, "codec": None}
-    expected = {"format": "neuroshards.events", "version": FORMAT_VERSION, "sensor_size": [int(v) for v in sensor],
-                "n": len(events["t"]), "t0": t0, "fields": fields}
+    expected = {
+        "format": "neuroshards.events",
+        "version": FORMAT_VERSION,
+        "sensor_size": [int(v) for v in sensor],
+        "n": len(events["t"]),
+        "t0": t0,
+        "fields": fields,
+    }
     return msgpack.packb(expected, use_bin_type=True)
 
 
@@ -91,7 +99,10 @@ def test_field_dtypes_follow_sensor_and_time_span():
     small = synthetic_recording(3, rng, 2000)
     fields = decode_record(encode_events(small, (34, 34, 2)))["fields"]
     assert (fields["x"]["dtype"], fields["y"]["dtype"], fields["t"]["dtype"], fields["p"]["dtype"]) == (
-        "|u1", "|u1", "<u4", "bit"
+        "|u1",
+        "|u1",
+        "<u4",
+        "bit",
     )
     wide = {**small, "x": small["x"] + 600}
     assert decode_record(encode_events(wide, (1280, 720, 2)))["fields"]["x"]["dtype"] == "<u2"
@@ -139,7 +150,9 @@ def test_bad_events_are_refused_with_the_sample_key(events, message):
 
 
 def test_damaged_records_name_the_sample():
-    good = encode_events({"t": np.arange(10), "x": np.arange(10), "y": np.arange(10), "p": np.ones(10, dtype=np.uint8)}, (34, 34, 2))
+    good = encode_events(
+        {"t": np.arange(10), "x": np.arange(10), "y": np.arange(10), "p": np.ones(10, dtype=np.uint8)}, (34, 34, 2)
+    )
     with pytest.raises(RecordError, match="s1.*msgpack"):
         decode_events(good[: len(good) // 2], key="s1")
     with pytest.raises(RecordError, match="s2.*not a neuroshards"):

@@ -63,7 +63,7 @@ class FaultyHandler(http.server.BaseHTTPRequestHandler):
             data += bytes(512)
         match = re.fullmatch(r"bytes=(\d+)-(\d*)", requested)
         start = int(match[1]) if match else 0
-        end = (int(match[2]) + 1 if match and match[2] else len(data))
+        end = int(match[2]) + 1 if match and match[2] else len(data)
         body = data[start:end]
         if fault == "stallalways" or (fault == "stall" and first_time):
             time.sleep(STALL_S)
@@ -111,8 +111,12 @@ class KeepAliveHandler(FaultyHandler):
 @pytest.fixture
 def server(request, dataset, monkeypatch):
     """The base URL (``http://127.0.0.1:PORT/``) and the request log; short timeouts for the client."""
-    for name, value in {"NEUROSHARDS_CONNECT_TIMEOUT": "0.5", "NEUROSHARDS_READ_TIMEOUT": "0.2",
-                        "NEUROSHARDS_RETRIES": "3", "NEUROSHARDS_RETRY_BACKOFF": "0.01"}.items():
+    for name, value in {
+        "NEUROSHARDS_CONNECT_TIMEOUT": "0.5",
+        "NEUROSHARDS_READ_TIMEOUT": "0.2",
+        "NEUROSHARDS_RETRIES": "3",
+        "NEUROSHARDS_RETRY_BACKOFF": "0.01",
+    }.items():
         monkeypatch.setenv(name, value)
     base, extra = getattr(request, "param", (FaultyHandler, {}))
     handler = type("Handler", (base,), {"root": dataset, "seen": collections.Counter(), "log": [], **extra})
@@ -171,8 +175,10 @@ def test_sequential_plans_stream_each_shard_once_random_plans_ask_for_each_sampl
 
 
 @pytest.mark.parametrize(
-    "server, connections", [((KeepAliveHandler, {}), 1), ((KeepAliveHandler, {"close_idle": True}), 12)],
-    indirect=["server"], ids=["keep-alive", "closes-idle"],
+    "server, connections",
+    [((KeepAliveHandler, {}), 1), ((KeepAliveHandler, {"close_idle": True}), 12)],
+    indirect=["server"],
+    ids=["keep-alive", "closes-idle"],
 )
 def test_random_reads_reuse_the_connection_while_the_server_keeps_it(dataset, server, connections, monkeypatch):
     monkeypatch.setenv("NEUROSHARDS_RETRIES", "0")  # a connection closed while idle is no failure
@@ -197,7 +203,10 @@ def test_random_reads_reuse_the_connection_while_the_server_keeps_it(dataset, se
 def test_a_fault_that_persists_is_one_error_naming_the_url_and_the_attempts(server, fault, what):
     base, log = server
     started = time.monotonic()
-    with pytest.raises(ShardError, match=rf"{re.escape(base + fault)}/train-000000\.tar: .* failed after 4 attempts .*read timeout 0.2 s.*last error: .*{what}"):
+    with pytest.raises(
+        ShardError,
+        match=rf"{re.escape(base + fault)}/train-000000\.tar: .* failed after 4 attempts .*read timeout 0.2 s.*last error: .*{what}",
+    ):
         _samples(base + fault + "/")
     assert time.monotonic() - started < 10
     assert sum(1 for kind, name, _ in log if name == "train-000000.tar") == 4  # the first try and 3 retries
@@ -221,17 +230,22 @@ def test_a_file_of_another_size_than_the_index_says_is_refused_at_once(server, f
 
 
 @pytest.mark.parametrize(
-    "fault, what", [("short", r"the answer holds bytes 512-611 \(Content-Length 99\)"), ("wrongrange", "the answer holds bytes 513-611")]
+    "fault, what",
+    [("short", r"the answer holds bytes 512-611 \(Content-Length 99\)"), ("wrongrange", "the answer holds bytes 513-611")],
 )
 def test_a_random_read_answered_with_other_bytes_than_asked_is_an_error(server, fault, what):
     base, _ = server
-    with pytest.raises(ShardError, match=rf"{fault}/train-000000\.tar: .* failed after 4 attempts.*asked for bytes 512-611, {what}"):
+    with pytest.raises(
+        ShardError, match=rf"{fault}/train-000000\.tar: .* failed after 4 attempts.*asked for bytes 512-611, {what}"
+    ):
         ShardStore(base + fault + "/").read_range("train-000000.tar", 512, 612)
 
 
 def test_damaged_bytes_over_http_are_an_error_never_data(server):
     base, _ = server
-    with pytest.raises(IntegrityError, match=r"flip/train-000000\.tar at byte 0: sample 'uneven_00000' .* does not match the checksum"):
+    with pytest.raises(
+        IntegrityError, match=r"flip/train-000000\.tar at byte 0: sample 'uneven_00000' .* does not match the checksum"
+    ):
         _samples(base + "flip/")
 
 

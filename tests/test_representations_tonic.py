@@ -44,15 +44,28 @@ def samples(draw, max_events=60, sorted_t=None, dtype=TONIC_DTYPE):
 
 def assert_same(actual, expected) -> None:
     actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (actual.shape, actual.dtype, expected.shape, expected.dtype)
+    assert actual.shape == expected.shape and actual.dtype == expected.dtype, (
+        actual.shape,
+        actual.dtype,
+        expected.shape,
+        expected.dtype,
+    )
     np.testing.assert_array_equal(actual, expected)
 
 
 FRAME_MODES = st.one_of(
-    st.builds(lambda w, o, inc: {"time_window": w, "overlap": o * w // 4, "include_incomplete": inc},
-              st.sampled_from([1, 7, 100, 1000, 250.5]), st.integers(0, 3), st.booleans()),
-    st.builds(lambda c, o, inc: {"event_count": c, "overlap": min(o, c - 1), "include_incomplete": inc},
-              st.integers(1, 20), st.integers(0, 5), st.booleans()),
+    st.builds(
+        lambda w, o, inc: {"time_window": w, "overlap": o * w // 4, "include_incomplete": inc},
+        st.sampled_from([1, 7, 100, 1000, 250.5]),
+        st.integers(0, 3),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda c, o, inc: {"event_count": c, "overlap": min(o, c - 1), "include_incomplete": inc},
+        st.integers(1, 20),
+        st.integers(0, 5),
+        st.booleans(),
+    ),
     st.builds(lambda b, o: {"n_time_bins": b, "overlap": o}, st.integers(1, 9), st.sampled_from([0, 0.0, 0.25, 0.5])),
     st.builds(lambda b, o: {"n_event_bins": b, "overlap": o}, st.integers(1, 9), st.sampled_from([0, 0.25, 0.5])),
 )
@@ -114,12 +127,19 @@ def test_to_timesurface_equals_tonic(sample, dt, tau):
     events, sensor_size = sample
     starts, stops = R.slice_by_time(events["t"], dt)
     assume(stops[0] > starts[0])  # an empty first window (unsorted t): Tonic raises; tested below
-    assert_same(ours.ToTimesurface(sensor_size, dt, tau)(events), tonic_transforms.ToTimesurface(sensor_size, dt, tau)(events.copy()))
+    assert_same(
+        ours.ToTimesurface(sensor_size, dt, tau)(events), tonic_transforms.ToTimesurface(sensor_size, dt, tau)(events.copy())
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(samples(max_events=50), st.sampled_from([(3, 1), (3, 3), (5, 3), (4, 1)]), st.sampled_from([1e3, 20, 3.5]),
-       st.sampled_from([100, 7.25]), st.sampled_from(["exp", "lin"]))
+@given(
+    samples(max_events=50),
+    st.sampled_from([(3, 1), (3, 3), (5, 3), (4, 1)]),
+    st.sampled_from([1e3, 20, 3.5]),
+    st.sampled_from([100, 7.25]),
+    st.sampled_from(["exp", "lin"]),
+)
 def test_to_averaged_timesurface_equals_tonic(sample, sizes, window, tau, decay):
     events, sensor_size = sample
     cell_size, surface_size = sizes
@@ -127,7 +147,9 @@ def test_to_averaged_timesurface_equals_tonic(sample, sizes, window, tau, decay)
     expected = tonic_transforms.ToAveragedTimesurface(sensor_size, **kwargs)(events.copy())
     assert_same(ours.ToAveragedTimesurface(sensor_size, **kwargs)(events), expected)
     t, x, y, p = R.event_fields(events)  # a pair buffer of 2 makes many passes: the same sums
-    assert_same(R.to_averaged_timesurface(t, x, y, p, sensor_size, cell_size, surface_size, window, tau, decay, pair_buffer=2), expected)
+    assert_same(
+        R.to_averaged_timesurface(t, x, y, p, sensor_size, cell_size, surface_size, window, tau, decay, pair_buffer=2), expected
+    )
 
 
 @SETTINGS
@@ -146,8 +168,13 @@ SENSOR = (6, 4, 2)
 ONE_EVENT = make_events([2], [3], [1000], [1])
 SAME_TIME = make_events([0, 5, 2, 2], [0, 3, 1, 1], [7, 7, 7, 7], [1, 0, 1, 1])
 UNSORTED = make_events([0, 5, 2, 2, 1, 4], [0, 3, 1, 1, 2, 0], [10, 50, 90, 30, 30, 70], [1, 0, 1, 0, 1, 1])
-FRAME_KWARGS = [dict(time_window=20), dict(time_window=20, include_incomplete=True), dict(event_count=2),
-                dict(n_time_bins=3), dict(n_event_bins=3, overlap=0.5)]
+FRAME_KWARGS = [
+    dict(time_window=20),
+    dict(time_window=20, include_incomplete=True),
+    dict(event_count=2),
+    dict(n_time_bins=3),
+    dict(n_event_bins=3, overlap=0.5),
+]
 
 
 @pytest.mark.parametrize("events", [ONE_EVENT, SAME_TIME, UNSORTED], ids=["one", "same-time", "unsorted"])
@@ -157,7 +184,9 @@ def test_frames_on_edge_cases_equal_tonic(events, kwargs):
     assert_same(ours.ToImage(SENSOR)(events), tonic_transforms.ToImage(SENSOR)(events.copy()))
     assert_same(ours.ToTimesurface(SENSOR, 15, 20.0)(events), tonic_transforms.ToTimesurface(SENSOR, 15, 20.0)(events.copy()))
     hats = dict(cell_size=3, surface_size=3, time_window=100)
-    assert_same(ours.ToAveragedTimesurface(SENSOR, **hats)(events), tonic_transforms.ToAveragedTimesurface(SENSOR, **hats)(events.copy()))
+    assert_same(
+        ours.ToAveragedTimesurface(SENSOR, **hats)(events), tonic_transforms.ToAveragedTimesurface(SENSOR, **hats)(events.copy())
+    )
 
 
 def test_voxel_grid_of_unsorted_events_equals_tonic_where_no_bin_wraps():
@@ -214,7 +243,12 @@ def test_timesurface_whose_first_window_is_empty_counts_from_the_first_event():
 
 def test_no_events():
     empty = make_events([], [], [], [])
-    for kwargs, count in [(dict(time_window=10), 1), (dict(event_count=3), 1), (dict(n_time_bins=4), 4), (dict(n_event_bins=5), 5)]:
+    for kwargs, count in [
+        (dict(time_window=10), 1),
+        (dict(event_count=3), 1),
+        (dict(n_time_bins=4), 4),
+        (dict(n_event_bins=5), 5),
+    ]:
         tonic = tonic_transforms.ToFrame(SENSOR, **kwargs)(empty.copy())
         assert tonic.shape == (count, 2, 6, 4) and not tonic.any()  # Tonic's empty frames are [T, P, W, H]
         assert_same(ours.ToFrame(SENSOR, **kwargs)(empty), np.zeros((count, 2, 4, 6), np.int16))
@@ -224,7 +258,9 @@ def test_no_events():
     assert_same(ours.ToVoxelGrid(SENSOR, 3)(empty), np.zeros((3, 1, 4, 6)))
     assert_same(ours.ToTimesurface(SENSOR, 10, 5)(empty), np.zeros((1, 2, 4, 6)))
     hats = dict(cell_size=3, surface_size=3)
-    assert_same(ours.ToAveragedTimesurface(SENSOR, **hats)(empty), tonic_transforms.ToAveragedTimesurface(SENSOR, **hats)(empty.copy()))
+    assert_same(
+        ours.ToAveragedTimesurface(SENSOR, **hats)(empty), tonic_transforms.ToAveragedTimesurface(SENSOR, **hats)(empty.copy())
+    )
 
 
 def tonic_on_enlarged_sensor(transform, events, sensor_size):
@@ -236,24 +272,32 @@ def tonic_on_enlarged_sensor(transform, events, sensor_size):
     W = max(sensor_size[0] + shift_x, int(shifted["x"].max()) + 1)
     H = max(sensor_size[1] + shift_y, int(shifted["y"].max()) + 1)
     out = transform((W, H, sensor_size[2]))(shifted)
-    return out[..., shift_y:shift_y + sensor_size[1], shift_x:shift_x + sensor_size[0]]
+    return out[..., shift_y : shift_y + sensor_size[1], shift_x : shift_x + sensor_size[0]]
 
 
 OUT_OF_BOUNDS = make_events([2, 6, -1, 3, 9, 0], [1, 0, 2, -2, 7, 3], [0, 10, 20, 30, 40, 55], [1, 0, 1, 1, 0, 0], INT_DTYPE)
 
 
-@pytest.mark.parametrize("name, make", [
-    ("frames-time", lambda s: tonic_transforms.ToFrame(s, time_window=20)),
-    ("frames-bins", lambda s: tonic_transforms.ToFrame(s, n_time_bins=3)),
-    ("frames-count", lambda s: tonic_transforms.ToFrame(s, event_count=2, overlap=1)),
-    ("image", lambda s: tonic_transforms.ToImage(s)),
-    ("voxel", lambda s: tonic_transforms.ToVoxelGrid(s, 3)),
-    ("timesurface", lambda s: tonic_transforms.ToTimesurface(s, 10, 30.0)),
-])
+@pytest.mark.parametrize(
+    "name, make",
+    [
+        ("frames-time", lambda s: tonic_transforms.ToFrame(s, time_window=20)),
+        ("frames-bins", lambda s: tonic_transforms.ToFrame(s, n_time_bins=3)),
+        ("frames-count", lambda s: tonic_transforms.ToFrame(s, event_count=2, overlap=1)),
+        ("image", lambda s: tonic_transforms.ToImage(s)),
+        ("voxel", lambda s: tonic_transforms.ToVoxelGrid(s, 3)),
+        ("timesurface", lambda s: tonic_transforms.ToTimesurface(s, 10, 30.0)),
+    ],
+)
 def test_events_outside_the_sensor_are_left_out(name, make):
-    mine = {"frames-time": ours.ToFrame(SENSOR, time_window=20), "frames-bins": ours.ToFrame(SENSOR, n_time_bins=3),
-            "frames-count": ours.ToFrame(SENSOR, event_count=2, overlap=1), "image": ours.ToImage(SENSOR),
-            "voxel": ours.ToVoxelGrid(SENSOR, 3), "timesurface": ours.ToTimesurface(SENSOR, 10, 30.0)}[name]
+    mine = {
+        "frames-time": ours.ToFrame(SENSOR, time_window=20),
+        "frames-bins": ours.ToFrame(SENSOR, n_time_bins=3),
+        "frames-count": ours.ToFrame(SENSOR, event_count=2, overlap=1),
+        "image": ours.ToImage(SENSOR),
+        "voxel": ours.ToVoxelGrid(SENSOR, 3),
+        "timesurface": ours.ToTimesurface(SENSOR, 10, 30.0),
+    }[name]
     assert_same(mine(OUT_OF_BOUNDS), tonic_on_enlarged_sensor(make, OUT_OF_BOUNDS, SENSOR))
 
 
@@ -268,8 +312,10 @@ def test_tonic_raises_on_x_beyond_the_sensor_and_moves_negative_x():
 def test_averaged_timesurface_leaves_out_events_outside_the_sensor():
     inside = (OUT_OF_BOUNDS["x"] >= 0) & (OUT_OF_BOUNDS["x"] < 6) & (OUT_OF_BOUNDS["y"] >= 0) & (OUT_OF_BOUNDS["y"] < 4)
     hats = dict(cell_size=3, surface_size=3, time_window=100, tau=30)
-    assert_same(ours.ToAveragedTimesurface(SENSOR, **hats)(OUT_OF_BOUNDS),
-                tonic_transforms.ToAveragedTimesurface(SENSOR, **hats)(OUT_OF_BOUNDS[inside].copy()))
+    assert_same(
+        ours.ToAveragedTimesurface(SENSOR, **hats)(OUT_OF_BOUNDS),
+        tonic_transforms.ToAveragedTimesurface(SENSOR, **hats)(OUT_OF_BOUNDS[inside].copy()),
+    )
 
 
 def test_frame_counts_saturate_where_tonics_int16_wraps():
@@ -280,7 +326,9 @@ def test_frame_counts_saturate_where_tonics_int16_wraps():
 
 def test_single_polarity_sensor():
     one_value = make_events([1, 2], [0, 3], [0, 5], [1, 1])
-    assert_same(ours.ToFrame((6, 4, 1), event_count=1)(one_value), tonic_transforms.ToFrame((6, 4, 1), event_count=1)(one_value.copy()))
+    assert_same(
+        ours.ToFrame((6, 4, 1), event_count=1)(one_value), tonic_transforms.ToFrame((6, 4, 1), event_count=1)(one_value.copy())
+    )
     both = make_events([1, 2], [0, 3], [0, 5], [0, 1])
     with pytest.raises(ValueError):
         tonic_transforms.ToFrame((6, 4, 1), event_count=1)(both.copy())
@@ -310,10 +358,19 @@ def test_one_dimensional_sensor_frames_equal_tonic(sample, mode):
 @given(samples())
 def test_decoded_events_mapping_gives_the_structured_arrays_values(sample):
     events, sensor_size = sample
-    decoded = {"t": events["t"].astype(np.int64), "x": events["x"].astype(np.uint16),
-               "y": events["y"].astype(np.uint16), "p": events["p"].astype(np.uint8)}
-    for transform in (ours.ToFrame(n_time_bins=3), ours.ToImage(), ours.ToVoxelGrid(n_time_bins=3),
-                      ours.ToTimesurface(dt=10, tau=5.0), ours.ToAveragedTimesurface(cell_size=3, surface_size=3)):
+    decoded = {
+        "t": events["t"].astype(np.int64),
+        "x": events["x"].astype(np.uint16),
+        "y": events["y"].astype(np.uint16),
+        "p": events["p"].astype(np.uint8),
+    }
+    for transform in (
+        ours.ToFrame(n_time_bins=3),
+        ours.ToImage(),
+        ours.ToVoxelGrid(n_time_bins=3),
+        ours.ToTimesurface(dt=10, tau=5.0),
+        ours.ToAveragedTimesurface(cell_size=3, surface_size=3),
+    ):
         assert_same(transform(decoded, sensor_size=sensor_size), transform(events, sensor_size=sensor_size))
 
 

@@ -27,15 +27,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def recording(seed: int, n: int = 200) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return {"t": np.sort(rng.integers(0, 50_000, n)).astype(np.int64), "x": rng.integers(0, 64, n).astype(np.uint16),
-            "y": rng.integers(0, 48, n).astype(np.uint16), "p": rng.integers(0, 2, n).astype(np.uint8)}
+    return {
+        "t": np.sort(rng.integers(0, 50_000, n)).astype(np.int64),
+        "x": rng.integers(0, 64, n).astype(np.uint16),
+        "y": rng.integers(0, 48, n).astype(np.uint16),
+        "p": rng.integers(0, 2, n).astype(np.uint8),
+    }
 
 
 def folder_tree(root: Path, *, bad: bool = True) -> Path:
     """ROOT/<class>/<EVT 2.0 recordings>; with ``bad``, ``clap/c1.raw`` holds an undefined word."""
     for label, names in (("clap", ["c0", "c1", "c2"]), ("wave", ["w0", "w1"])):
         (root / label).mkdir(parents=True, exist_ok=True)
-        for number, name in enumerate(names):
+        for _number, name in enumerate(names):
             data = bytearray(writers.write_evt2(recording(hash(name) % 1000), width=64, height=48))
             if bad and name == "c1":
                 data[-40:-36] = (0x5 << 28).to_bytes(4, "little")  # type 0x5 is undefined in EVT 2.0
@@ -48,8 +52,15 @@ def convert_args(root: Path, out: Path, *extra: str) -> list[str]:
 
 
 def run_cli(args: list[str], *, preexec=None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shardgen.cli", *args], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, preexec_fn=preexec)
+    return subprocess.run(
+        [sys.executable, "-m", "shardgen.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        preexec_fn=preexec,
+    )
 
 
 def test_a_bad_recording_is_one_line_naming_file_format_offset_and_sample(tmp_path):
@@ -59,8 +70,10 @@ def test_a_bad_recording_is_one_line_naming_file_format_offset_and_sample(tmp_pa
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     size = (root / "clap" / "c1.raw").stat().st_size
-    assert lines[0] == (f"shardgen: error: {root / 'clap' / 'c1.raw'} at byte {size - 40}: EVT 2.0 word 0x50000000 has an "
-                        "undefined type: corrupt data (format evt2, sample clap_c1)")
+    assert lines[0] == (
+        f"shardgen: error: {root / 'clap' / 'c1.raw'} at byte {size - 40}: EVT 2.0 word 0x50000000 has an "
+        "undefined type: corrupt data (format evt2, sample clap_c1)"
+    )
     assert not (tmp_path / "out" / "index.json").exists()
     assert not list((tmp_path / "out").glob(".spool-*")) and not list((tmp_path / "out").glob(".*.tmp"))
 
@@ -176,8 +189,12 @@ def test_a_killed_run_leaves_a_spool_that_the_rerun_removes(tmp_path):
     for number in range(40):
         (root / "wave" / f"x{number}.raw").write_bytes(writers.write_evt2(recording(number, 20_000), width=64, height=48))
     out = tmp_path / "out"
-    process = subprocess.Popen([sys.executable, "-m", "shardgen.cli", *convert_args(root, out, "--workers", "2")],
-                               cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "shardgen.cli", *convert_args(root, out, "--workers", "2")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,
+    )
     try:
         for _ in range(600):
             if list(out.glob(".spool-*/0*")):

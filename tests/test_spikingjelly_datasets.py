@@ -32,9 +32,19 @@ REFERENCES = Path(__file__).resolve().parent / "references" / "spikingjelly_data
 TIES = "events at equal times: SpikingJelly's unstable argsort orders them by the NumPy build; ours keep a stable order"
 VALUES_ONLY = {
     ("asldvs", "event", "all", "a/a_0002.npz"): "one event: SpikingJelly's squeeze() makes 0-D arrays; ours are 1-D",
-    ("asldvs", "event", "all", "y/y_0002.npz"): "integer .mat variables: SpikingJelly keeps their dtypes; ours are the published files' float64",
+    (
+        "asldvs",
+        "event",
+        "all",
+        "y/y_0002.npz",
+    ): "integer .mat variables: SpikingJelly keeps their dtypes; ours are the published files' float64",
     **{
-        (name, "event", split, "h5:2"): "float16 times below 2**-9 s: the shards hold µs, so sub-µs float16 values are not rebuilt"
+        (
+            name,
+            "event",
+            split,
+            "h5:2",
+        ): "float16 times below 2**-9 s: the shards hold µs, so sub-µs float16 values are not rebuilt"
         for name, splits in (("shd", ("train", "test")), ("ssc", ("train", "valid", "test")))
         for split in splits
     },
@@ -148,7 +158,9 @@ def test_plain_rules_as_options(shard_root):
     assert plain.keys == spikingjelly.keys
     assert [mapping[label] for label in plain.targets] == spikingjelly.targets != plain.targets
     assert all(int(key.rsplit("_", 2)[1]) == label for key, label in zip(plain.keys, plain.targets))
-    shd = datasets.SpikingHeidelbergDigits(shard_root("shd"), train=True, data_type="frame", frames_number=2, split_by="number", labels="dataset")
+    shd = datasets.SpikingHeidelbergDigits(
+        shard_root("shd"), train=True, data_type="frame", frames_number=2, split_by="number", labels="dataset"
+    )
     events = datasets.SpikingHeidelbergDigits(shard_root("shd"), train=True)
     assert sorted(shd.targets) == sorted(int(label) for _, label in (events[i] for i in range(len(events))))
 
@@ -168,7 +180,7 @@ def test_dataloader_shuffles_and_pads_variable_length_frames(shard_root):
         assert frames.dtype == torch.float32 and frames.shape[2:] == (2, 128, 128)
         assert frames.shape[1] == int(lengths.max())
         for row, label, length in zip(frames, labels, lengths):
-            assert not row[int(length):].any()
+            assert not row[int(length) :].any()
             seen.append((int(label), float(row.sum()), int(length)))
     assert sorted(seen) == direct
     assert len(set(length for _, _, length in direct)) > 1  # the padding was exercised
@@ -176,8 +188,13 @@ def test_dataloader_shuffles_and_pads_variable_length_frames(shard_root):
 
 def test_default_collate_with_fixed_frames_and_transforms(shard_root):
     dataset = datasets.NMNIST(
-        shard_root("nmnist"), train=False, data_type="frame", frames_number=4, split_by="number",
-        transform=torch.from_numpy, target_transform=lambda label: label + 100,
+        shard_root("nmnist"),
+        train=False,
+        data_type="frame",
+        frames_number=4,
+        split_by="number",
+        transform=torch.from_numpy,
+        target_transform=lambda label: label + 100,
     )
     frames, labels = next(iter(DataLoader(dataset, batch_size=16, shuffle=True, num_workers=2)))
     assert frames.shape == (10, 4, 2, 34, 34) and sorted(labels.tolist()) == list(range(100, 110))
@@ -186,11 +203,14 @@ def test_default_collate_with_fixed_frames_and_transforms(shard_root):
 def test_shd_custom_integration_takes_one_samples_events(shard_root):
     """SpikingJelly's SHD custom function writes files itself; ours returns one sample's frames,
     given the sample's events as data_type="event" gives them."""
+
     def channel_counts(events, W):
         return np.bincount(events["x"], minlength=W)[None, :]
 
     events = datasets.SpikingSpeechCommands(shard_root("ssc"), split="valid")
-    frames = datasets.SpikingSpeechCommands(shard_root("ssc"), split="valid", data_type="frame", custom_integrate_function=channel_counts)
+    frames = datasets.SpikingSpeechCommands(
+        shard_root("ssc"), split="valid", data_type="frame", custom_integrate_function=channel_counts
+    )
     assert sorted(frames.keys) == sorted(events.keys)
     for index, key in enumerate(frames.keys):
         data, _label = frames[index]
@@ -218,7 +238,9 @@ def test_a_root_without_shards_says_which_convert_command_makes_them(tmp_path):
     spikingjelly_root = tmp_path / "DVS128Gesture"
     (spikingjelly_root / "download").mkdir(parents=True)
     (spikingjelly_root / "download" / "DvsGesture.tar.gz").write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match=r"shardgen convert dvs128gesture --raw \S+/DVS128Gesture/download --out \S+/DVS128Gesture/shards"):
+    with pytest.raises(
+        FileNotFoundError, match=r"shardgen convert dvs128gesture --raw \S+/DVS128Gesture/download --out \S+/DVS128Gesture/shards"
+    ):
         datasets.DVS128Gesture(spikingjelly_root)
     shd_root = tmp_path / "SHD"
     for folder in ("download", "extract", "events_h5"):
@@ -228,7 +250,10 @@ def test_a_root_without_shards_says_which_convert_command_makes_them(tmp_path):
     downloads = tmp_path / "cifar"
     downloads.mkdir()
     (downloads / "airplane.zip").write_bytes(b"")
-    with pytest.raises(FileNotFoundError, match=r"(?s)holds the CIFAR10-DVS download.*shardgen convert cifar10dvs --raw \S+/cifar --out \S+/cifar/shards"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"(?s)holds the CIFAR10-DVS download.*shardgen convert cifar10dvs --raw \S+/cifar --out \S+/cifar/shards",
+    ):
         datasets.CIFAR10DVS(downloads)
     with pytest.raises(FileNotFoundError, match=r"(?s)does not exist.*--allow-pickle"):
         datasets.Bullying10kClassification(tmp_path / "absent")

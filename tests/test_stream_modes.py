@@ -74,8 +74,7 @@ def test_an_epoch_without_a_batch_is_a_loud_error(two_sets):
 
 def test_more_workers_than_batches_changes_nothing(two_sets):
     a, _ = two_sets
-    stream = EventStream(a, split="train", rank=1, world_size=7, shuffle=True).map(lambda s: s["__key__"]).batch(
-        2, collate=list)
+    stream = EventStream(a, split="train", rank=1, world_size=7, shuffle=True).map(lambda s: s["__key__"]).batch(2, collate=list)
     alone = list(stream)
     assert len(alone) == len(stream) == 1
     stream.set_epoch(0)
@@ -120,6 +119,7 @@ def test_a_stream_made_before_init_process_group_is_refused(two_sets, monkeypatc
 @pytest.mark.parametrize("partial", [True, False])
 def test_resume_through_workers_yields_exactly_the_rest(two_sets, partial):
     a, _ = two_sets  # 13 samples in batches of 2 over 3 workers
+
     def make():
         stream = EventStream(a, split="train", shuffle=True, seed=9)
         return stream, stream.map(lambda s: s["__key__"]).batch(2, partial=partial, collate=list)

@@ -33,7 +33,9 @@ def batches(draw, sorted_t=True, one_dimensional=False):
     for _ in range(draw(st.integers(1, 4))):
         n = draw(st.sampled_from([0, 1, 2, 5, 30, 80]))
         t = rng.integers(0, draw(st.sampled_from([1, 40, 3000])), n)
-        samples.append({"t": np.sort(t) if sorted_t else t, "x": rng.integers(-1, W + 2, n), "p": rng.integers(0, 2, n).astype(np.uint8)})
+        samples.append(
+            {"t": np.sort(t) if sorted_t else t, "x": rng.integers(-1, W + 2, n), "p": rng.integers(0, 2, n).astype(np.uint8)}
+        )
         if not one_dimensional:
             samples[-1]["y"] = rng.integers(0, H + 1, n)
     return samples, (W, H, 2)
@@ -49,12 +51,24 @@ def y_of(sample: dict):
 
 
 MODES = st.one_of(
-    st.builds(lambda w, o, inc: {"time_window": w, "overlap": o * w // 4, "include_incomplete": inc},
-              st.sampled_from([1, 9, 300, 77.5]), st.integers(0, 3), st.booleans()),
-    st.builds(lambda c, o, inc: {"event_count": c, "overlap": min(o, c - 1), "include_incomplete": inc},
-              st.integers(1, 25), st.integers(0, 6), st.booleans()),
-    st.builds(lambda b, o, end: {"n_time_bins": b, "overlap": o, "last_bin_to_end": end},
-              st.integers(1, 6), st.sampled_from([0, 0.25, 0.5]), st.booleans()),
+    st.builds(
+        lambda w, o, inc: {"time_window": w, "overlap": o * w // 4, "include_incomplete": inc},
+        st.sampled_from([1, 9, 300, 77.5]),
+        st.integers(0, 3),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda c, o, inc: {"event_count": c, "overlap": min(o, c - 1), "include_incomplete": inc},
+        st.integers(1, 25),
+        st.integers(0, 6),
+        st.booleans(),
+    ),
+    st.builds(
+        lambda b, o, end: {"n_time_bins": b, "overlap": o, "last_bin_to_end": end},
+        st.integers(1, 6),
+        st.sampled_from([0, 0.25, 0.5]),
+        st.booleans(),
+    ),
     st.builds(lambda b, o: {"n_event_bins": b, "overlap": o}, st.integers(1, 6), st.sampled_from([0, 0.5])),
 )
 
@@ -118,8 +132,10 @@ def test_time_slicing_of_unsorted_events_raises():
     with pytest.raises(ValueError, match="sorted"):
         TB.to_frame(*fields(TB.pad_events(samples), "cpu"), (2, 1, 2), n_time_bins=2)
     frames, _ = TB.to_frame(*fields(TB.pad_events(samples), "cpu"), (2, 1, 2), n_event_bins=2)  # by count: any order
-    np.testing.assert_array_equal(frames[0].numpy(), R.to_frame(samples[0]["t"], samples[0]["x"], samples[0]["y"],
-                                                                samples[0]["p"], (2, 1, 2), n_event_bins=2))
+    np.testing.assert_array_equal(
+        frames[0].numpy(),
+        R.to_frame(samples[0]["t"], samples[0]["x"], samples[0]["y"], samples[0]["p"], (2, 1, 2), n_event_bins=2),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +151,7 @@ def test_batch_events_stage_pads_the_stream_and_gives_the_transforms_values(shar
     batches = list(EventStream(shards, split="train").compose(batch_events(3)))
     assert [len(b["__key__"]) for b in batches] == [3, 3, 3, 1]
     assert sum((b["__key__"] for b in batches), []) == [s["__key__"] for s in samples]
-    for batch, group in zip(batches, [samples[i:i + 3] for i in range(0, len(samples), 3)]):
+    for batch, group in zip(batches, [samples[i : i + 3] for i in range(0, len(samples), 3)]):
         assert batch["sensor_size"] == tuple(group[0]["sensor_size"])
         assert batch["label"].tolist() == [s["label"] for s in group]
         assert batch["lengths"].tolist() == [len(s["events"]["t"]) for s in group]
@@ -143,7 +159,9 @@ def test_batch_events_stage_pads_the_stream_and_gives_the_transforms_values(shar
             for row, n, s in zip(batch[name], batch["lengths"].tolist(), group):
                 np.testing.assert_array_equal(row[:n].numpy(), s["events"][name])
                 assert not row[n:].any()
-        frames, counts = TB.to_frame(batch["t"], batch["x"], batch["y"], batch["p"], batch["lengths"], batch["sensor_size"], n_time_bins=4)
+        frames, counts = TB.to_frame(
+            batch["t"], batch["x"], batch["y"], batch["p"], batch["lengths"], batch["sensor_size"], n_time_bins=4
+        )
         for row, sample in zip(frames.numpy(), group):
             np.testing.assert_array_equal(row, ToFrame(n_time_bins=4)(sample["events"], sensor_size=sample["sensor_size"]))
     assert len(list(EventStream(shards, split="train").compose(batch_events(3, partial=False)))) == 3
@@ -154,7 +172,9 @@ def test_batch_events_stage_pads_the_stream_and_gives_the_transforms_values(shar
 
 def test_batch_events_refuses_mixed_sensor_sizes():
     events = {"t": np.array([0]), "x": np.array([0]), "y": np.array([0]), "p": np.array([1])}
-    samples = [{"__key__": "a", "events": events, "sensor_size": (34, 34, 2)},
-               {"__key__": "b", "events": events, "sensor_size": (128, 128, 2)}]
+    samples = [
+        {"__key__": "a", "events": events, "sensor_size": (34, 34, 2)},
+        {"__key__": "b", "events": events, "sensor_size": (128, 128, 2)},
+    ]
     with pytest.raises(SampleError, match="'b'.*sensor size"):
         list(batch_events(2)(iter(samples)))

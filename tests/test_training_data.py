@@ -19,6 +19,8 @@ from streams import EventStream, ShardDataset, Subset
 from streaming_helpers import write_uneven_shards
 
 CLASSES, PER_CLASS, SHARD = 11, 60, 30
+
+
 def fork(workers: int) -> dict:
     """Loader options: forked workers (spawning re-imports torch in each, seconds apiece)."""
     return {"num_workers": workers, "multiprocessing_context": "fork"} if workers else {"num_workers": 0}
@@ -114,7 +116,7 @@ def test_subsets_choose_from_the_index(sorted_shards):
         return [sample["__key__"] for sample in EventStream(sorted_shards, split="train", subset=subset)]
 
     assert chosen(Subset.keys([keys[5], keys[100]])) == [keys[5], keys[100]]
-    assert chosen(Subset.where(lambda entry: entry["label"] == 3)) == [k for k, l in zip(keys, labels) if l == 3]
+    assert chosen(Subset.where(lambda entry: entry["label"] == 3)) == [k for k, label in zip(keys, labels) if label == 3]
     hold_out, rest = chosen(Subset.fraction(0.1, seed=4)), chosen(Subset.fraction(0.1, seed=4).complement())
     assert len(hold_out) == 66 and sorted(hold_out + rest) == sorted(keys) and not set(hold_out) & set(rest)
     assert hold_out == chosen(Subset.fraction(0.1, seed=4)) != chosen(Subset.fraction(0.1, seed=5))
@@ -135,8 +137,13 @@ def test_a_split_is_required_where_the_index_has_several(tmp_path):
     (tmp_path / "a" / "test-000000.tar").write_bytes((tmp_path / "b" / "test-000000.tar").read_bytes())
     from neuroshards.index import SampleColumns
 
-    both = type(train)(train.dataset, train.sensor_size, train.classes, train.shards + test.shards,
-                       SampleColumns.concatenate([train.samples, test.samples], [0, 1]))
+    both = type(train)(
+        train.dataset,
+        train.sensor_size,
+        train.classes,
+        train.shards + test.shards,
+        SampleColumns.concatenate([train.samples, test.samples], [0, 1]),
+    )
     save_index(both, tmp_path / "a")
     with pytest.raises(IndexFileError, match=r"has splits \['test', 'train'\]: choose one with split="):
         EventStream(tmp_path / "a")
@@ -160,11 +167,9 @@ def test_shard_dataset_reads_any_sample_alone(sorted_shards):
 
 def test_shard_dataset_in_a_shuffling_dataloader_and_a_distributed_sampler(sorted_shards):
     dataset = ShardDataset(sorted_shards, split="train", transform=lambda s: (s["__key__"], s["label"]))
-    seen = [key for keys, _labels in DataLoader(dataset, batch_size=16, shuffle=True, **fork(2))
-            for key in keys]
+    seen = [key for keys, _labels in DataLoader(dataset, batch_size=16, shuffle=True, **fork(2)) for key in keys]
     assert sorted(seen) == sorted(dataset.keys)
-    parts = [[dataset[i][0] for i in DistributedSampler(dataset, num_replicas=3, rank=r, shuffle=True, seed=0)]
-             for r in range(3)]
+    parts = [[dataset[i][0] for i in DistributedSampler(dataset, num_replicas=3, rank=r, shuffle=True, seed=0)] for r in range(3)]
     assert sorted(sum(parts, [])) == sorted(dataset.keys) and len({len(part) for part in parts}) == 1
 
 

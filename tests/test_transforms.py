@@ -115,8 +115,12 @@ def test_merge_sorted_times_is_a_stable_argsort(recorded, added, sort_recorded) 
 
 PLANE = (16, 12, 2)
 _Y, _X = np.divmod(np.arange(PLANE[0] * PLANE[1]), PLANE[0])
-GRID = {"t": np.arange(len(_X), dtype=np.int64) * 10, "x": _X.astype(np.uint16), "y": _Y.astype(np.uint16),
-        "p": (_X % 2).astype(np.uint8)}
+GRID = {
+    "t": np.arange(len(_X), dtype=np.int64) * 10,
+    "x": _X.astype(np.uint16),
+    "y": _Y.astype(np.uint16),
+    "p": (_X % 2).astype(np.uint8),
+}
 
 
 def test_event_drop_draws_as_tonic() -> None:

@@ -76,8 +76,7 @@ def assert_matches_tonic(name, tonic_transform, ours, events) -> None:
 
 
 def downsampled_pair(method, **options):
-    return (T.EventDownsampling(SENSOR, (3, 2), method, **options),
-            S.EventDownsampling(SENSOR, (3, 2), method, **options))
+    return (T.EventDownsampling(SENSOR, (3, 2), method, **options), S.EventDownsampling(SENSOR, (3, 2), method, **options))
 
 
 DETERMINISTIC = {
@@ -90,16 +89,23 @@ DETERMINISTIC = {
     "CenterCrop": (T.CenterCrop(SENSOR, 3), S.CenterCrop(SENSOR, 3)),
     "CenterCrop-pad": (T.CenterCrop(SENSOR, (11, 4)), S.CenterCrop(SENSOR, (11, 4))),
     "CropTime": (T.CropTime(min=10, max=1500), S.CropTime(min=10, max=1500)),
-    "DropPixel": (T.DropPixel(coordinates=[(1, 2), (0, 0), (7, 5), (-1, 3)]),
-                  S.DropPixel(coordinates=[(1, 2), (0, 0), (7, 5), (-1, 3)])),
+    "DropPixel": (
+        T.DropPixel(coordinates=[(1, 2), (0, 0), (7, 5), (-1, 3)]),
+        S.DropPixel(coordinates=[(1, 2), (0, 0), (7, 5), (-1, 3)]),
+    ),
     "DropPixel-hot": (T.DropPixel(hot_pixel_frequency=1000), S.DropPixel(hot_pixel_frequency=1000)),
     "Downsample": (T.Downsample(time_factor=0.37, spatial_factor=0.5), S.Downsample(time_factor=0.37, spatial_factor=0.5)),
     "Downsample-xy": (T.Downsample(spatial_factor=(0.5, 0.25)), S.Downsample(spatial_factor=(0.5, 0.25))),
-    "Downsample-target": (T.Downsample(sensor_size=SENSOR, target_size=(3, 5)), S.Downsample(sensor_size=SENSOR, target_size=(3, 5))),
+    "Downsample-target": (
+        T.Downsample(sensor_size=SENSOR, target_size=(3, 5)),
+        S.Downsample(sensor_size=SENSOR, target_size=(3, 5)),
+    ),
     "EventDownsampling-integrator": downsampled_pair("integrator", dt=0.3, noise_threshold=1),
     "EventDownsampling-integrator-0": downsampled_pair("integrator", dt=0.5, noise_threshold=0),
     "EventDownsampling-differentiator": downsampled_pair("differentiator", dt=0.6, noise_threshold=1, differentiator_time_bins=3),
-    "EventDownsampling-differentiator-0": downsampled_pair("differentiator", dt=0.4, noise_threshold=0, differentiator_time_bins=2),
+    "EventDownsampling-differentiator-0": downsampled_pair(
+        "differentiator", dt=0.4, noise_threshold=0, differentiator_time_bins=2
+    ),
     "MergePolarities": (T.MergePolarities(), S.MergePolarities()),
     "NumpyAsType": (T.NumpyAsType(np.int64), S.NumpyAsType(np.int64)),
     "TimeSkew": (T.TimeSkew(coefficient=1.7, offset=-3.5), S.TimeSkew(coefficient=1.7, offset=-3.5)),
@@ -109,9 +115,12 @@ DETERMINISTIC = {
     "RandomFlipLR-always": (T.RandomFlipLR(SENSOR, p=1.0), S.RandomFlipLR(SENSOR, p=1.0)),
     "RandomFlipUD-always": (T.RandomFlipUD(SENSOR, p=1.0), S.RandomFlipUD(SENSOR, p=1.0)),
     "RandomFlipPolarity-always": (T.RandomFlipPolarity(p=1.0), S.RandomFlipPolarity(p=1.0)),
-    "Compose": (T.Compose([T.Denoise(filter_time=200), T.CenterCrop(SENSOR, 4), T.Decimation(n=2)]),
-                S.Compose([S.Denoise(filter_time=200), S.CenterCrop(SENSOR, 4), S.Decimation(n=2)])),
+    "Compose": (
+        T.Compose([T.Denoise(filter_time=200), T.CenterCrop(SENSOR, 4), T.Decimation(n=2)]),
+        S.Compose([S.Denoise(filter_time=200), S.CenterCrop(SENSOR, 4), S.Decimation(n=2)]),
+    ),
 }
+
 
 def indexable_by_tonic_frames(events: np.ndarray) -> np.ndarray:
     """The events whose downsampled pixel Tonic's (3, 2) frame can index (it raises on the others)."""
@@ -132,8 +141,9 @@ def check_where_tonic_raises(name: str, tonic_transform, ours, events) -> None:
     indexable = indexable_by_tonic_frames(events)
     # The windows span the first to the last event and are found by searchsorted: without the
     # dropped events they are the same windows when those two stay and the times are sorted.
-    same_windows = len(indexable) > 0 and np.all(np.diff(events["t"]) >= 0) and \
-        indexable[0] == events[0] and indexable[-1] == events[-1]
+    same_windows = (
+        len(indexable) > 0 and np.all(np.diff(events["t"]) >= 0) and indexable[0] == events[0] and indexable[-1] == events[-1]
+    )
     expected = run_tonic(tonic_transform, indexable) if same_windows else None
     if expected is None or isinstance(expected, Exception):
         assert actual.dtype == np.dtype([(field, "i4") for field in "xypt"])
@@ -198,8 +208,12 @@ def test_dict_events_give_the_structured_values(name, events) -> None:
 
 
 def test_dict_column_widens_instead_of_wrapping() -> None:
-    events = {"t": np.arange(3, dtype=np.int64), "x": np.array([0, 1, 7], np.uint16),
-              "y": np.array([0, 1, 2], np.uint16), "p": np.ones(3, np.uint8)}
+    events = {
+        "t": np.arange(3, dtype=np.int64),
+        "x": np.array([0, 1, 7], np.uint16),
+        "y": np.array([0, 1, 2], np.uint16),
+        "p": np.ones(3, np.uint8),
+    }
     shifted = S.TimeSkew(coefficient=1, offset=-1)(events)
     assert shifted["t"].tolist() == [-1, 0, 1]
     flipped = S.RandomFlipLR(p=1.0)(events, sensor_size=(4, 4, 2))  # x = 7 is off the 4-wide sensor
@@ -253,8 +267,10 @@ def tonic_samples(transform, events, statistic, trials=TRIALS):
 
 
 def our_samples(transform, events, statistic, trials=TRIALS, **call):
-    return np.asarray([statistic(transform(events.copy(), rng=np.random.default_rng(1000 + seed), **call))
-                       for seed in range(trials)], dtype=float)
+    return np.asarray(
+        [statistic(transform(events.copy(), rng=np.random.default_rng(1000 + seed), **call)) for seed in range(trials)],
+        dtype=float,
+    )
 
 
 def assert_same_distribution(ours, theirs) -> None:
@@ -369,10 +385,14 @@ def test_time_jitter_distribution(clip_negative) -> None:
 
 def test_time_skew_range_distribution() -> None:
     events = structured(np.dtype([("x", int), ("y", int), ("t", float), ("p", int)]), [1], [1], [1000.0], [1])
+
     def statistic(e):
         return e["t"][0]
-    assert_same_distribution(our_samples(S.TimeSkew(coefficient=(0.8, 1.2), offset=(0, 150)), events, statistic),
-                             tonic_samples(T.TimeSkew(coefficient=(0.8, 1.2), offset=(0, 150)), events, statistic))
+
+    assert_same_distribution(
+        our_samples(S.TimeSkew(coefficient=(0.8, 1.2), offset=(0, 150)), events, statistic),
+        tonic_samples(T.TimeSkew(coefficient=(0.8, 1.2), offset=(0, 150)), events, statistic),
+    )
 
 
 def test_uniform_noise_distribution() -> None:

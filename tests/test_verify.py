@@ -57,7 +57,9 @@ def test_every_bad_shard_is_named_with_what_is_wrong(copy, capsys):
     code, bad, err = _verify(copy, capsys)
     assert code == 1 and len(bad) == 3
     assert bad[0].startswith(f"BAD {shards[0].path}: sha256 ")
-    assert bad[0].endswith(f"1 of {SIZES[0]} samples fail their checksum: {samples.key_of(third)!r} at byte {samples.offset[third]}")
+    assert bad[0].endswith(
+        f"1 of {SIZES[0]} samples fail their checksum: {samples.key_of(third)!r} at byte {samples.offset[third]}"
+    )
     assert bad[1].startswith(f"BAD {shards[1].path}: size {cut} bytes, the index records {shards[1].bytes}; sha256 ")
     assert bad[1].endswith(
         f"{SIZES[1] - 1} of {SIZES[1]} samples fail their checksum: {samples.key_of(second)!r} at byte {samples.offset[second]}, "

@@ -104,9 +104,7 @@ def test_stream_yields_canonical_samples_of_one_split(shards, raw_nmnist):
     for sample in samples:
         assert set(sample) >= {"__key__", "events", "label", "sensor_size"}
         assert sample["__key__"].startswith("Test_") and sample["sensor_size"] == (34, 34, 2)
-        assert {k: v.dtype for k, v in sample["events"].items()} == {
-            "t": np.int64, "x": np.uint16, "y": np.uint16, "p": np.uint8
-        }
+        assert {k: v.dtype for k, v in sample["events"].items()} == {"t": np.int64, "x": np.uint16, "y": np.uint16, "p": np.uint8}
         digit, number = sample["__key__"].split("_")[1:]
         assert sample["label"] == int(digit)
         original = decode_atis_bin((raw_nmnist / "Test" / digit / f"{number}.bin").read_bytes())
@@ -194,8 +192,10 @@ def test_rerun_into_the_same_folder_replaces_stale_shards(raw_nmnist, tmp_path):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(min_size=1, max_size=120).filter(lambda name: "/" not in name and "\0" not in name),
-       st.one_of(st.integers(0, 1 << 20), st.integers(8**11 - 2, 8**11 + 2)))
+@given(
+    st.text(min_size=1, max_size=120).filter(lambda name: "/" not in name and "\0" not in name),
+    st.one_of(st.integers(0, 1 << 20), st.integers(8**11 - 2, 8**11 + 2)),
+)
 def test_tar_headers_are_the_ones_tarfile_writes(name, size):
     """The writer fills a template where it can; the bytes must stay tarfile's own (long names
     and sizes over 8 GiB go to tarfile itself, which refuses what ustar cannot hold)."""
@@ -235,8 +235,26 @@ def test_a_failing_disk_stops_the_run_with_its_error_and_a_rerun_completes(raw_n
 
 
 def test_cli_convert_info_and_list(raw_nmnist, tmp_path, capsys):
-    assert shardgen_main(["convert", "nmnist", "--raw", str(raw_nmnist), "--out", str(tmp_path), "--workers", "2",
-                          "--max-bytes", "64k", "--compression", "zstd", "--quiet"]) == 0
+    assert (
+        shardgen_main(
+            [
+                "convert",
+                "nmnist",
+                "--raw",
+                str(raw_nmnist),
+                "--out",
+                str(tmp_path),
+                "--workers",
+                "2",
+                "--max-bytes",
+                "64k",
+                "--compression",
+                "zstd",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert "70 samples" in capsys.readouterr().out
     index = load_index(tmp_path)
     assert all(shard.bytes <= 64 << 10 for shard in index.shards)

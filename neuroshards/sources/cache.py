@@ -26,7 +26,7 @@ class ShardCache:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.max_bytes = int(max_bytes)
 
-    def fetch(self, store: "ShardStore", name: str, size: int, sha256: str) -> str:
+    def fetch(self, store: ShardStore, name: str, size: int, sha256: str) -> str:
         # One cache may serve several stores: the file name keeps the shard's content hash.
         target = self.directory / f"{sha256[:16]}-{Path(name).name}"
         if target.exists() and target.stat().st_size == size:

@@ -156,9 +156,15 @@ def _open_range(url: str, start: int, end: int | None, size: int | None, options
             first, last, total = int(match[1]), int(match[2]), match[3]
             total = None if total == "*" else int(total)
             if size is not None and total is not None and total != size:
-                raise IntegrityError(f"{url}: the server holds {total} bytes, the index records {size}: the shard changed after its index was written")
+                raise IntegrityError(
+                    f"{url}: the server holds {total} bytes, the index records {size}: the shard changed after its index was written"
+                )
             wanted_end = end if end is not None else (size if size is not None else total)
-            if first != start or (wanted_end is not None and last + 1 != wanted_end) or (length is not None and length != last + 1 - first):
+            if (
+                first != start
+                or (wanted_end is not None and last + 1 != wanted_end)
+                or (length is not None and length != last + 1 - first)
+            ):
                 raise TransientError(
                     f"asked for bytes {start}-{'' if wanted_end is None else wanted_end - 1}, the answer holds bytes "
                     f"{first}-{last} (Content-Length {length})"
@@ -166,7 +172,9 @@ def _open_range(url: str, start: int, end: int | None, size: int | None, options
             return body, last + 1
         # 200: the whole file, whatever was asked.
         if size is not None and length is not None and length != size:
-            raise IntegrityError(f"{url}: the server holds {length} bytes, the index records {size}: the shard changed after its index was written")
+            raise IntegrityError(
+                f"{url}: the server holds {length} bytes, the index records {size}: the shard changed after its index was written"
+            )
         if length is None and size is not None:
             length = size
         _skip(body, start, url)
@@ -199,4 +207,6 @@ class HttpFiles:
 
     def open(self, name: str, start: int, end: int | None = None, size: int | None = None) -> ResumableStream:
         url = self.where(name)
-        return ResumableStream(url, lambda position, stop: _open_range(url, position, stop, size, self.options), start, end, self.options)
+        return ResumableStream(
+            url, lambda position, stop: _open_range(url, position, stop, size, self.options), start, end, self.options
+        )

@@ -83,7 +83,7 @@ class _PipeStream:
         self.process.stdout.close()  # type: ignore[union-attr]
         self.process.wait()
 
-    def __enter__(self) -> "_PipeStream":
+    def __enter__(self) -> _PipeStream:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -130,7 +130,9 @@ class ObjectFiles:
             raise ShardError(f"{where}: cannot open ({type(error).__name__}: {error})") from None
         if size is not None and handle.size != size:
             handle.close()
-            raise IntegrityError(f"{where}: the object holds {handle.size} bytes, the index records {size}: the shard changed after its index was written")
+            raise IntegrityError(
+                f"{where}: the object holds {handle.size} bytes, the index records {size}: the shard changed after its index was written"
+            )
         return handle
 
     def open(self, name: str, start: int, end: int | None = None, size: int | None = None) -> ResumableStream:

@@ -19,8 +19,9 @@ import os
 import random
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 from neuroshards.errors import ShardError
 
@@ -55,7 +56,7 @@ class RemoteOptions:
     backoff: float = 0.2  # first wait before a retry; doubles with each failure in a row
 
     @classmethod
-    def from_environment(cls) -> "RemoteOptions":
+    def from_environment(cls) -> RemoteOptions:
         return cls(
             connect_timeout=_environment_number("NEUROSHARDS_CONNECT_TIMEOUT", cls.connect_timeout),
             read_timeout=_environment_number("NEUROSHARDS_READ_TIMEOUT", cls.read_timeout),
@@ -132,7 +133,12 @@ class ResumableStream(io.RawIOBase):
     retry budget; what is delivered is only ever the bytes asked for, in order."""
 
     def __init__(
-        self, where: str, opener: RangeOpener, start: int, end: int | None, options: RemoteOptions,
+        self,
+        where: str,
+        opener: RangeOpener,
+        start: int,
+        end: int | None,
+        options: RemoteOptions,
         retry_on: tuple[type[BaseException], ...] = NETWORK_ERRORS,
     ):
         super().__init__()
@@ -192,7 +198,9 @@ class ResumableStream(io.RawIOBase):
                 return 0  # the file's end (its size was not announced)
             self._drop()
             self.attempts.failed(
-                TransientError(f"the connection closed at byte {self.position}, {self.end - self.position} bytes before the end asked for")
+                TransientError(
+                    f"the connection closed at byte {self.position}, {self.end - self.position} bytes before the end asked for"
+                )
             )
 
     def readall(self) -> bytes:

@@ -34,7 +34,7 @@ class RunReader:
     Remotely, when streams keep serving a single run (``shuffle="sample"``: each sample elsewhere),
     each small run becomes one exact ranged request instead of a stream that reads ahead."""
 
-    def __init__(self, stores: "list[ShardStore]", files: list[tuple[int, str, int, str]]):
+    def __init__(self, stores: list[ShardStore], files: list[tuple[int, str, int, str]]):
         self.stores = stores
         self.files = files  # per shard id: (store number, name in its directory, bytes, sha256)
         self._shard = -1
@@ -82,4 +82,3 @@ class RunReader:
             self._stream.close()
             self._sequential = self._runs > 1
         self._stream, self._shard, self._runs, self._bounded = None, -1, 0, False
-

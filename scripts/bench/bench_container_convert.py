@@ -33,8 +33,12 @@ def make_asldvs(root: Path, files: int = 120, events: int = 20_000) -> Path:
     folder = root / "a"
     folder.mkdir(parents=True)
     for number in range(files):
-        columns = {"ts": np.sort(rng.integers(0, 10**6, events)), "x": rng.integers(0, 240, events),
-                   "y": rng.integers(0, 180, events), "pol": rng.integers(0, 2, events)}
+        columns = {
+            "ts": np.sort(rng.integers(0, 10**6, events)),
+            "x": rng.integers(0, 240, events),
+            "y": rng.integers(0, 180, events),
+            "pol": rng.integers(0, 2, events),
+        }
         (folder / f"a_{number:04d}.mat").write_bytes(writers._mat({k: v.astype(float) for k, v in columns.items()}))
     return root
 
@@ -54,8 +58,14 @@ def make_bullying10k(root: Path, files: int = 12, packets: int = 60, per_packet:
 
 def make_shd(root: Path, recordings: int = 1_500, spikes: int = 6_000) -> Path:
     rng = np.random.default_rng(2)
-    data = [(np.sort(rng.uniform(0, 1.4, spikes)).astype(np.float16), rng.integers(0, 700, spikes).astype(np.uint16), int(rng.integers(0, 20)))
-            for _ in range(recordings)]
+    data = [
+        (
+            np.sort(rng.uniform(0, 1.4, spikes)).astype(np.float16),
+            rng.integers(0, 700, spikes).astype(np.uint16),
+            int(rng.integers(0, 20)),
+        )
+        for _ in range(recordings)
+    ]
     writers._write_heidelberg(root / "shd_train.h5", data, writers.SHD_KEYS)
     writers._write_heidelberg(root / "shd_test.h5", data[:10], writers.SHD_KEYS)
     return root
@@ -113,8 +123,11 @@ def main() -> None:
         from spikingjelly.logger import logger
 
         logger.remove()
-    cases = [("asldvs", make_asldvs, spikingjelly_asldvs, {}), ("bullying10k", make_bullying10k, spikingjelly_bullying10k, {"allow_pickle": True}),
-             ("shd", make_shd, spikingjelly_shd, {})]
+    cases = [
+        ("asldvs", make_asldvs, spikingjelly_asldvs, {}),
+        ("bullying10k", make_bullying10k, spikingjelly_bullying10k, {"allow_pickle": True}),
+        ("shd", make_shd, spikingjelly_shd, {}),
+    ]
     print(f"{'dataset':<12} {'method':<22} {'median s':>9} {'M events/s':>11} {'MB/s (raw)':>11} {'vs SpikingJelly':>16}")
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -126,8 +139,12 @@ def main() -> None:
             methods = {
                 "copy": lambda n, raw=raw: plain_copy(raw, work / name / f"copy{n}"),
                 "spikingjelly": lambda n, raw=raw, sj=spikingjelly: sj(raw, work / name / f"sj{n}"),
-                "shardgen, 1 worker": lambda n, raw=raw, o=options: shardgen.convert(name, raw, work / name / f"w1_{n}", progress=False, verify=False, **o),
-                "shardgen, 2 workers": lambda n, raw=raw, o=options: shardgen.convert(name, raw, work / name / f"w2_{n}", progress=False, verify=False, workers=2, **o),
+                "shardgen, 1 worker": lambda n, raw=raw, o=options: shardgen.convert(
+                    name, raw, work / name / f"w1_{n}", progress=False, verify=False, **o
+                ),
+                "shardgen, 2 workers": lambda n, raw=raw, o=options: shardgen.convert(
+                    name, raw, work / name / f"w2_{n}", progress=False, verify=False, workers=2, **o
+                ),
             }
             medians = {}
             for method, run in methods.items():
@@ -135,7 +152,9 @@ def main() -> None:
                     medians[method] = statistics.median(timed(lambda: run(n)) for n in range(args.repeat))
             for method, seconds in medians.items():
                 speedup = medians["spikingjelly"] / seconds
-                print(f"{name:<12} {method:<22} {seconds:>9.3f} {events / seconds / 1e6:>11.2f} {size / seconds / 1e6:>11.1f} {speedup:>15.1f}x")
+                print(
+                    f"{name:<12} {method:<22} {seconds:>9.3f} {events / seconds / 1e6:>11.2f} {size / seconds / 1e6:>11.1f} {speedup:>15.1f}x"
+                )
             print(f"{'':<12} {events} events, {size / 1e6:.1f} MB raw")
 
 

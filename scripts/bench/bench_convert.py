@@ -119,7 +119,9 @@ def sj_run(dataset: str, folder: str, target: str) -> None:
         pass
     from spikingjelly.datasets import cifar10_dvs, dvs128_gesture, n_mnist
 
-    adapter = {"cifar10dvs": cifar10_dvs.CIFAR10DVS, "dvs128gesture": dvs128_gesture.DVS128Gesture, "nmnist": n_mnist.NMNIST}[dataset]
+    adapter = {"cifar10dvs": cifar10_dvs.CIFAR10DVS, "dvs128gesture": dvs128_gesture.DVS128Gesture, "nmnist": n_mnist.NMNIST}[
+        dataset
+    ]
     started = time.perf_counter()
     adapter.create_raw_from_extracted(Path(folder), Path(target))
     print(json.dumps({"seconds": time.perf_counter() - started}))
@@ -130,7 +132,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="size factor of the synthetic raw files (default 1)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--datasets", nargs="+", default=list(TARGETS), choices=list(TARGETS))
-    parser.add_argument("--sj-python", default=str(ROOT / ".venv-oracle" / "bin" / "python"), help="interpreter with spikingjelly, or 'none'")
+    parser.add_argument(
+        "--sj-python", default=str(ROOT / ".venv-oracle" / "bin" / "python"), help="interpreter with spikingjelly, or 'none'"
+    )
     parser.add_argument("--sj-repeat", type=int, default=1, help="SpikingJelly runs per dataset (slow; default 1)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--sj-run", nargs=3, metavar=("DATASET", "EXTRACTED", "TARGET"), help=argparse.SUPPRESS)
@@ -167,17 +171,22 @@ def main() -> None:
 
 def report(rows: list[dict], header: bool) -> None:
     if header:
-        print(f"{'dataset':<14} {'events':>9} {'raw MB':>7} | {'copy MB/s':>9} | {'ours w=1':>20} | {'ours w=2':>20} | "
-              f"{'SpikingJelly':>20} | {'ours/SJ':>7} {'ours/copy':>9}")
+        print(
+            f"{'dataset':<14} {'events':>9} {'raw MB':>7} | {'copy MB/s':>9} | {'ours w=1':>20} | {'ours w=2':>20} | "
+            f"{'SpikingJelly':>20} | {'ours/SJ':>7} {'ours/copy':>9}"
+        )
     for row in rows:
+
         def rate(seconds: float) -> str:
             return f"{row['events'] / seconds / 1e6:6.2f} Mev/s {row['raw_mb'] / seconds:6.1f} MB/s"
 
         best = min(row["ours1_s"], row["ours2_s"])
         sj = f"{rate(row['sj_s'])}" if "sj_s" in row else "-"
         speedup = f"{row['sj_s'] / best:6.1f}x" if "sj_s" in row else "-"
-        print(f"{row['dataset']:<14} {row['events']:>9} {row['raw_mb']:>7.1f} | {row['raw_mb'] / row['copy_s']:>9.1f} | "
-              f"{rate(row['ours1_s'])} | {rate(row['ours2_s'])} | {sj:>20} | {speedup:>7} {row['copy_s'] / best:>9.2f}")
+        print(
+            f"{row['dataset']:<14} {row['events']:>9} {row['raw_mb']:>7.1f} | {row['raw_mb'] / row['copy_s']:>9.1f} | "
+            f"{rate(row['ours1_s'])} | {rate(row['ours2_s'])} | {sj:>20} | {speedup:>7} {row['copy_s'] / best:>9.2f}"
+        )
         sys.stdout.flush()
 
 

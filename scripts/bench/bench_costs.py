@@ -59,7 +59,9 @@ def index_costs(directory: Path, sizes: tuple[int, int], repeat: int) -> dict:
     results: dict[str, list[dict]] = {}
     on_disk = []
     for train in sizes:
-        v2, _ = write_indexes(directory / f"n{train}", train, train // 25, PER_SHARD, old=False)  # a test split of 4%, as ES-ImageNet
+        v2, _ = write_indexes(
+            directory / f"n{train}", train, train // 25, PER_SHARD, old=False
+        )  # a test split of 4%, as ES-ImageNet
         index = load_index(v2)
         on_disk.append(((v2 / "index.samples").stat().st_size / train, (v2 / "index.json").stat().st_size / len(index.shards)))
         for case in ("v2 load_index", "v2 catalog"):
@@ -161,25 +163,35 @@ def main() -> None:
     read = read_costs(args.dir, args.repeat)
     sample_bytes = float(load_index(args.dir / f"n{sizes[1]}" / "v2").samples.size.mean())
 
-    print(f"measured at {sizes[0]:,} and {sizes[1]:,} samples ({PER_SHARD} per shard, {sample_bytes / 1e3:.0f} kB "
-          f"per sample on average), medians of {args.repeat}:")
-    print(f"  index.samples {index['samples_bytes']:.1f} bytes/sample; index.json {index['header_bytes_per_shard']:.0f} bytes/shard")
+    print(
+        f"measured at {sizes[0]:,} and {sizes[1]:,} samples ({PER_SHARD} per shard, {sample_bytes / 1e3:.0f} kB "
+        f"per sample on average), medians of {args.repeat}:"
+    )
+    print(
+        f"  index.samples {index['samples_bytes']:.1f} bytes/sample; index.json {index['header_bytes_per_shard']:.0f} bytes/shard"
+    )
     for case in ("v2 load_index", "v2 catalog"):
         small, large = index[(case, "measured")]
         fixed, slope = index[(case, "seconds")]
-        print(f"  {case}: open {small['seconds']:.3f} / {large['seconds']:.3f} s (fixed {fixed:.3f} s + {slope * 1e9:.0f} ns/sample); "
-              f"anon {small['anon_mb']:.1f} / {large['anon_mb']:.1f} MB ({index[(case, 'anon_mb')][1] * 1e6:.1f} B/sample); "
-              f"file-backed {small['file_mb']:.1f} / {large['file_mb']:.1f} MB ({index[(case, 'file_mb')][1] * 1e6:.1f} B/sample)")
+        print(
+            f"  {case}: open {small['seconds']:.3f} / {large['seconds']:.3f} s (fixed {fixed:.3f} s + {slope * 1e9:.0f} ns/sample); "
+            f"anon {small['anon_mb']:.1f} / {large['anon_mb']:.1f} MB ({index[(case, 'anon_mb')][1] * 1e6:.1f} B/sample); "
+            f"file-backed {small['file_mb']:.1f} / {large['file_mb']:.1f} MB ({index[(case, 'file_mb')][1] * 1e6:.1f} B/sample)"
+        )
     world = plan[None]["world_size"]
-    print(f"  plan, per worker (batches of {BATCH}, read_ahead {READ_AHEAD}): the split's sequence and the rank's block "
-          f"(epoch_sequence, rank_block), then its own reads (worker_share, read_order, read_runs) with "
-          f"{per_rank:,} samples per rank ({world} ranks x {workers} workers at {sizes[1]:,})")
+    print(
+        f"  plan, per worker (batches of {BATCH}, read_ahead {READ_AHEAD}): the split's sequence and the rank's block "
+        f"(epoch_sequence, rank_block), then its own reads (worker_share, read_order, read_runs) with "
+        f"{per_rank:,} samples per rank ({world} ranks x {workers} workers at {sizes[1]:,})"
+    )
     for shuffle, entry in plan.items():
         rank_samples, rank_shards, rank_runs = entry["rank"]
-        print(f"    shuffle={shuffle!s:<6}: split part {entry['measured'][0] * 1e3:.1f} / {entry['measured'][1] * 1e3:.1f} ms "
-              f"({entry['seconds'][1] * 1e9:.1f} ns per sample of the split, peak {entry['peak_bytes_per_sample']:.1f} B per "
-              f"sample); own reads {entry['slot_seconds'] * 1e3:.1f} ms; the rank: {rank_samples:,} samples from "
-              f"{rank_shards} shards in {rank_runs:,} read runs")
+        print(
+            f"    shuffle={shuffle!s:<6}: split part {entry['measured'][0] * 1e3:.1f} / {entry['measured'][1] * 1e3:.1f} ms "
+            f"({entry['seconds'][1] * 1e9:.1f} ns per sample of the split, peak {entry['peak_bytes_per_sample']:.1f} B per "
+            f"sample); own reads {entry['slot_seconds'] * 1e3:.1f} ms; the rank: {rank_samples:,} samples from "
+            f"{rank_shards} shards in {rank_runs:,} read runs"
+        )
     for mode, (fixed, per_byte) in read.items():
         print(f"  read {mode:<10}: {fixed * 1e6:.1f} us/sample + {per_byte * 1e9:.3f} ns/byte (SampleReader, local page cache)")
 
@@ -190,8 +202,10 @@ def main() -> None:
     def at(fitted: tuple[float, float]) -> float:
         return fitted[0] + fitted[1] * n
 
-    print(f"\nprojection: {n:,} samples in {shards:,} shards of {PER_SHARD}, {sample_bytes / 1e3:.0f} kB each "
-          f"({n * sample_bytes / 1e12:.1f} TB), {ranks:,} ranks x {workers} DataLoader workers, {per_rank:,} samples per rank")
+    print(
+        f"\nprojection: {n:,} samples in {shards:,} shards of {PER_SHARD}, {sample_bytes / 1e3:.0f} kB each "
+        f"({n * sample_bytes / 1e12:.1f} TB), {ranks:,} ranks x {workers} DataLoader workers, {per_rank:,} samples per rank"
+    )
     print("| quantity | " + " | ".join(f"shuffle={shuffle!s}" for shuffle in plan) + " |")
     print("|---|" + "---|" * len(plan))
 
@@ -200,7 +214,10 @@ def main() -> None:
         print(f"| {label} | " + " | ".join(values if len(values) > 1 else values * len(plan)) + " |")
 
     row("index files (index.json + index.samples)", [f"{header_mb:.1f} MB + {samples_mb:.0f} MB"])
-    row("bytes each rank fetches to open the index", [f"{header_mb + samples_mb:.0f} MB ({(header_mb + samples_mb) * ranks / 1e3:.0f} GB over the ranks)"])
+    row(
+        "bytes each rank fetches to open the index",
+        [f"{header_mb + samples_mb:.0f} MB ({(header_mb + samples_mb) * ranks / 1e3:.0f} GB over the ranks)"],
+    )
     row("open (load_index + catalog of the split), per process", [f"{at(index[('v2 catalog', 'seconds')]):.2f} s"])
     row("resident per process: the catalog (anonymous)", [f"{at(index[('v2 catalog', 'anon_mb')]):.0f} MB"])
     row("resident per machine: the mapped columns (shared)", [f"{at(index[('v2 load_index', 'file_mb')]):.0f} MB"])
@@ -218,11 +235,15 @@ def main() -> None:
     gets = [entry["rank"][2] / entry["rank"][0] * per_rank for entry in plan.values()]
     row("ranged GETs per rank per epoch (without a shard cache)", [f"{count:,.0f}" for count in gets])
     row("ranged GETs per epoch, all ranks", [f"{count * ranks:,.0f}" for count in gets])
-    row("whole-shard GETs per epoch with cache_dir (each shard a rank touches, once)",
-        [f"{count * ranks:,.0f} ({count * PER_SHARD * sample_bytes / 1e9:.0f} GB per rank)" for count in touched])
+    row(
+        "whole-shard GETs per epoch with cache_dir (each shard a rank touches, once)",
+        [f"{count * ranks:,.0f} ({count * PER_SHARD * sample_bytes / 1e9:.0f} GB per rank)" for count in touched],
+    )
     sequential, shuffled = (at_bytes[0] + at_bytes[1] * sample_bytes for at_bytes in (read["sequential"], read["shuffled"]))
-    row("local read per sample (measured here, page cache)",
-        [f"{(sequential if shuffle in (None, 'shard') else shuffled) * 1e6:.0f} us" for shuffle in plan])
+    row(
+        "local read per sample (measured here, page cache)",
+        [f"{(sequential if shuffle in (None, 'shard') else shuffled) * 1e6:.0f} us" for shuffle in plan],
+    )
 
 
 if __name__ == "__main__":

@@ -144,8 +144,15 @@ def main() -> None:
                 continue
             plain = median_seconds(lambda: plain_read(path), args.repeats)
             ours = median_seconds(lambda: decode(path, name, options), args.repeats)
-            row = {"format": name, "input": origin, "MB": size / 1e6, "M events": n / 1e6,
-                   "read MB/s": size / plain / 1e6, "decode M ev/s": n / ours / 1e6, "decode MB/s": size / ours / 1e6}
+            row = {
+                "format": name,
+                "input": origin,
+                "MB": size / 1e6,
+                "M events": n / 1e6,
+                "read MB/s": size / plain / 1e6,
+                "decode M ev/s": n / ours / 1e6,
+                "decode MB/s": size / ours / 1e6,
+            }
             other = expelliarmus_decoder(name)
             if other is not None:
                 try:
@@ -158,14 +165,18 @@ def main() -> None:
             rows.append(row)
             print(" | ".join(f"{k}: {v:.1f}" if isinstance(v, float) else f"{k}: {v}" for k, v in row.items()), flush=True)
     print(f"\n{os.cpu_count()} cores visible; one core used; medians of {args.repeats} runs")
-    print("| format | input | MB | M events | plain read MB/s | decode M events/s | decode MB/s | expelliarmus M events/s (same event count) |")
+    print(
+        "| format | input | MB | M events | plain read MB/s | decode M events/s | decode MB/s | expelliarmus M events/s (same event count) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in rows:
         theirs = row.get("expelliarmus M ev/s", "not installed" if expelliarmus_decoder("evt2") is None else "n/a")
         if isinstance(theirs, float):
             theirs = f"{theirs:.1f} ({'yes' if row['expelliarmus same count'] else 'no'})"
-        print(f"| {row['format']} | {row['input']} | {row['MB']:.1f} | {row['M events']:.2f} | {row['read MB/s']:.0f} | "
-              f"{row['decode M ev/s']:.1f} | {row['decode MB/s']:.0f} | {theirs} |")
+        print(
+            f"| {row['format']} | {row['input']} | {row['MB']:.1f} | {row['M events']:.2f} | {row['read MB/s']:.0f} | "
+            f"{row['decode M ev/s']:.1f} | {row['decode MB/s']:.0f} | {theirs} |"
+        )
 
 
 if __name__ == "__main__":

@@ -115,7 +115,13 @@ def old_index_json(index: DatasetIndex) -> bytes:
     shards = []
     for number, shard in enumerate(index.shards):
         rows = slice(int(starts[number]), int(starts[number + 1]))
-        table = {"keys": keys[rows], "labels": labels[rows], "n_events": events[rows], "offsets": offsets[rows], "sizes": sizes[rows]}
+        table = {
+            "keys": keys[rows],
+            "labels": labels[rows],
+            "n_events": events[rows],
+            "offsets": offsets[rows],
+            "sizes": sizes[rows],
+        }
         shards.append({**vars(shard), "samples": table})
     header = {**index.header(), "version": 1, "shards": shards}
     return (json.dumps(header, indent=1, sort_keys=False) + "\n").encode()
@@ -169,13 +175,28 @@ def synthetic_index(train: int, test: int, per_shard: int) -> DatasetIndex:
     for number, info in enumerate(shards):
         rows = slice(starts[number], starts[number + 1])
         offset[rows] = np.concatenate([[0], np.cumsum(size[rows])[:-1]])
-        shards[number] = ShardInfo(info.path, info.split, info.n_samples, int(n_events[rows].sum()), int(size[rows].sum()) + 1024, info.sha256)
+        shards[number] = ShardInfo(
+            info.path, info.split, info.n_samples, int(n_events[rows].sum()), int(size[rows].sum()) + 1024, info.sha256
+        )
     samples = SampleColumns.build(
-        {"key": key_parts, "label": np.concatenate(label_parts), "n_events": n_events, "shard": shard, "offset": offset,
-         "size": size, "checksum": rng.integers(0, 2**63, size=total, dtype=np.uint64)}
+        {
+            "key": key_parts,
+            "label": np.concatenate(label_parts),
+            "n_events": n_events,
+            "shard": shard,
+            "offset": offset,
+            "size": size,
+            "checksum": rng.integers(0, 2**63, size=total, dtype=np.uint64),
+        }
     )
-    return DatasetIndex("esimagenet", [256, 256, 2], [f"class{c}" for c in range(1000)], shards, samples,
-                        generator={"name": "bench_index", "version": "0", "options": {}})
+    return DatasetIndex(
+        "esimagenet",
+        [256, 256, 2],
+        [f"class{c}" for c in range(1000)],
+        shards,
+        samples,
+        generator={"name": "bench_index", "version": "0", "options": {}},
+    )
 
 
 def write_indexes(directory: Path, train: int, test: int, per_shard: int, old: bool = True) -> tuple[Path, Path]:
@@ -222,7 +243,9 @@ def import_profile() -> tuple[float, list[str]]:
     """``-X importtime``'s cumulative seconds of ``streams`` imported after torch, and the shardgen
     modules present afterwards."""
     code = "import torch; import streams, sys; print(sorted(m for m in sys.modules if m.split('.')[0] == 'shardgen'))"
-    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     cumulative = 0
     for line in result.stderr.splitlines():
         fields = line.split("|")
@@ -243,25 +266,33 @@ def main() -> None:
     started = time.perf_counter()
     v2, v1 = write_indexes(args.dir, args.train, args.test, args.per_shard)
     sizes = {"v2": sum(path.stat().st_size for path in v2.iterdir()), "v1": (v1 / "index.json").stat().st_size}
-    print(f"index of {args.train + args.test:,} samples in {-(-args.train // args.per_shard) + -(-args.test // args.per_shard):,} "
-          f"shards (made or found in {time.perf_counter() - started:.1f} s): v2 {sizes['v2'] / 1e6:.1f} MB "
-          f"(index.json + index.samples), v1 {sizes['v1'] / 1e6:.1f} MB")
+    print(
+        f"index of {args.train + args.test:,} samples in {-(-args.train // args.per_shard) + -(-args.test // args.per_shard):,} "
+        f"shards (made or found in {time.perf_counter() - started:.1f} s): v2 {sizes['v2'] / 1e6:.1f} MB "
+        f"(index.json + index.samples), v1 {sizes['v1'] / 1e6:.1f} MB"
+    )
 
     cases = {"v2 load_index": v2, "v2 catalog": v2, "v2 EventStream": v2, "v1 json.load": v1, "v1 catalog": v1}
     runs: dict[str, list[dict]] = {case: [] for case in cases}
     for _ in range(args.repeat):  # alternating, so a busy moment of the machine hits every case alike
         for case, directory in cases.items():
             runs[case].append(measure(case, directory, args.train))
-    medians = {case: {name: statistics.median(run[name] for run in results) for name in results[0]} for case, results in runs.items()}
+    medians = {
+        case: {name: statistics.median(run[name] for run in results) for name in results[0]} for case, results in runs.items()
+    }
     print(f"\nopening, medians of {args.repeat} fresh processes (after import torch, streams):")
     print(f"{'case':<16} {'open s':>8} {'+RSS MB':>8} {'anon MB':>8} {'file MB':>8} {'lookup us':>10}")
     for case, values in medians.items():
-        print(f"{case:<16} {values['seconds']:>8.3f} {values['rss_mb']:>8.1f} {values['anon_mb']:>8.1f} "
-              f"{values['file_mb']:>8.1f} {values['lookup_us']:>10.2f}")
+        print(
+            f"{case:<16} {values['seconds']:>8.3f} {values['rss_mb']:>8.1f} {values['anon_mb']:>8.1f} "
+            f"{values['file_mb']:>8.1f} {values['lookup_us']:>10.2f}"
+        )
     for old, new in (("v1 json.load", "v2 load_index"), ("v1 catalog", "v2 catalog"), ("v1 catalog", "v2 EventStream")):
         o, n = medians[old], medians[new]
-        print(f"{old} / {new}: open time {o['seconds'] / n['seconds']:.1f}x, added RSS "
-              f"{o['rss_mb'] / max(n['rss_mb'], 0.1):.1f}x, added anonymous {o['anon_mb'] / max(n['anon_mb'], 0.1):.1f}x")
+        print(
+            f"{old} / {new}: open time {o['seconds'] / n['seconds']:.1f}x, added RSS "
+            f"{o['rss_mb'] / max(n['rss_mb'], 0.1):.1f}x, added anonymous {o['anon_mb'] / max(n['anon_mb'], 0.1):.1f}x"
+        )
     print("targets (issue 13): open <= 0.2 s, <= 50 MB added resident per process")
 
     torch_times, streams_times, profiles = [], [], []
@@ -270,10 +301,12 @@ def main() -> None:
         streams_times.append(wall_time("import torch, streams"))
         profiles.append(import_profile())
     loaded = profiles[-1][1]
-    print(f"\nimports, medians of {args.repeat}: python -c 'import torch' {statistics.median(torch_times):.3f} s, "
-          f"'import torch, streams' {statistics.median(streams_times):.3f} s "
-          f"(+{statistics.median(streams_times) - statistics.median(torch_times):.3f} s); "
-          f"-X importtime cumulative of streams after torch {statistics.median(p[0] for p in profiles):.3f} s")
+    print(
+        f"\nimports, medians of {args.repeat}: python -c 'import torch' {statistics.median(torch_times):.3f} s, "
+        f"'import torch, streams' {statistics.median(streams_times):.3f} s "
+        f"(+{statistics.median(streams_times) - statistics.median(torch_times):.3f} s); "
+        f"-X importtime cumulative of streams after torch {statistics.median(p[0] for p in profiles):.3f} s"
+    )
     print(f"shardgen modules loaded by import streams: {len(loaded)} {loaded if loaded else ''}")
     print("target (issue 13): import streams adds <= 0.3 s over import torch and loads no shardgen module")
 

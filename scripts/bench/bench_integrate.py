@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tonic.functional
@@ -37,8 +37,12 @@ SIZES = {  # name: (events, H, W, span µs)
 }
 FRAMES = 16
 TARGETS = {  # (size index, mode): minimum speed-up over SpikingJelly
-    (0, "number"): 8.0, (0, "time"): 8.0, (0, "duration"): 8.0,
-    (1, "number"): 2.0, (1, "time"): 5.0, (1, "duration"): 2.5,
+    (0, "number"): 8.0,
+    (0, "time"): 8.0,
+    (0, "duration"): 8.0,
+    (1, "number"): 2.0,
+    (1, "time"): 5.0,
+    (1, "duration"): 2.5,
 }
 
 
@@ -125,12 +129,13 @@ def main() -> None:
             verdict = "ok" if speedup >= target else "BELOW TARGET"
             failures += speedup < target
             line = "  ".join(
-                f"{library} {n / medians[library] / 1e6:8.1f} M ev/s ({medians[library] * 1e6:9.1f} µs)"
-                for library in libraries
+                f"{library} {n / medians[library] / 1e6:8.1f} M ev/s ({medians[library] * 1e6:9.1f} µs)" for library in libraries
             )
             print(f"  {mode:8s} {line}")
-            print(f"  {'':8s} neuroshards / spikingjelly = {speedup:5.1f}x (target >= {target}x: {verdict}); "
-                  f"neuroshards / tonic = {medians['tonic'] / medians['neuroshards']:5.1f}x")
+            print(
+                f"  {'':8s} neuroshards / spikingjelly = {speedup:5.1f}x (target >= {target}x: {verdict}); "
+                f"neuroshards / tonic = {medians['tonic'] / medians['neuroshards']:5.1f}x"
+            )
     raise SystemExit(1 if failures else 0)
 
 

@@ -118,8 +118,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 samples of 20k events")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3, help="full passes per library; the median is reported")
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "neuroshards-bench-pipeline",
-                        help="scratch folder, rebuilt on every run (default: %(default)s)")
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "neuroshards-bench-pipeline",
+        help="scratch folder, rebuilt on every run (default: %(default)s)",
+    )
     args = parser.parse_args()
     # One process each, one core each: torch's intra-op threads (SpikingJelly's and Tonic's padding)
     # spin between calls and, on a small shared machine, slow every pipeline several times over.
@@ -172,11 +176,15 @@ def main() -> None:
     print(f"\nmedian of {args.rounds} passes, one process each; raw files {raw_bytes / 1e6:.1f} MB")
     for name in libraries:
         size, note = disk[name]
-        print(f"  {name:12s} {rates[name]:8.1f} samples/s ({1e3 / rates[name]:6.2f} ms/sample)  "
-              f"{size / 1e6:8.1f} MB on disk: {note}")
+        print(
+            f"  {name:12s} {rates[name]:8.1f} samples/s ({1e3 / rates[name]:6.2f} ms/sample)  "
+            f"{size / 1e6:8.1f} MB on disk: {note}"
+        )
     speedup = rates["neuroshards"] / rates["spikingjelly"]
-    print(f"  neuroshards / spikingjelly cached = {speedup:.1f}x (target >= 10x: {'ok' if speedup >= 10 else 'BELOW TARGET'}); "
-          f"neuroshards / tonic = {rates['neuroshards'] / rates['tonic']:.1f}x")
+    print(
+        f"  neuroshards / spikingjelly cached = {speedup:.1f}x (target >= 10x: {'ok' if speedup >= 10 else 'BELOW TARGET'}); "
+        f"neuroshards / tonic = {rates['neuroshards'] / rates['tonic']:.1f}x"
+    )
 
 
 if __name__ == "__main__":

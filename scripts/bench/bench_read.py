@@ -113,7 +113,9 @@ def main() -> None:
             ratio = "" if name.startswith("webdataset") else f"  {samples_s / best_wds:5.1f}x the faster webdataset reader"
             print(f"  {name:<34} {samples_s:>10.0f} samples/s {mb_s:>8.0f} MB/s{ratio}")
         checked, unchecked = (medians[f"neuroshards streaming, {kind}"][0] for kind in ("checked", "unchecked"))
-        print(f"  checksums cost {100 * (1 - checked / unchecked):.1f}% of the streaming read (checked/unchecked {checked / unchecked:.3f})")
+        print(
+            f"  checksums cost {100 * (1 - checked / unchecked):.1f}% of the streaming read (checked/unchecked {checked / unchecked:.3f})"
+        )
 
 
 if __name__ == "__main__":

@@ -60,10 +60,18 @@ def evlib_cases(events: np.ndarray, width: int, height: int, frames_window: int,
     n_surfaces = max(int(np.floor((int(events["t"][-1] - events["t"][0]) - dt) / dt) + 1), 1)
     return {
         "stacked histogram (ToFrame time_window)": lambda: ev.densify_event_frame(
-            ev.create_stacked_histogram(table, height, width, bins=n_frames, window_duration_ms=frames_window / 1000), n_frames, 2, height, width),
-        "ToVoxelGrid": lambda: ev.densify_voxel_grid(ev.create_voxel_grid(table, height, width, n_time_bins=bins), bins, height, width),
-        "ToTimesurface": lambda: ev.densify_time_surface(ev.create_time_surface(table, height, width, dt, tau), n_surfaces, 2, height, width,
-                                                         dt, tau, float(events["t"][0])),
+            ev.create_stacked_histogram(table, height, width, bins=n_frames, window_duration_ms=frames_window / 1000),
+            n_frames,
+            2,
+            height,
+            width,
+        ),
+        "ToVoxelGrid": lambda: ev.densify_voxel_grid(
+            ev.create_voxel_grid(table, height, width, n_time_bins=bins), bins, height, width
+        ),
+        "ToTimesurface": lambda: ev.densify_time_surface(
+            ev.create_time_surface(table, height, width, dt, tau), n_surfaces, 2, height, width, dt, tau, float(events["t"][0])
+        ),
     }
 
 
@@ -77,7 +85,9 @@ def main() -> None:
     import tonic.transforms as tonic
 
     frames_window, n_frames, bins, dt, tau = 50_000, 20, 10, 200_000, 50_000.0
-    print(f"{args.events:,} events over 1 s per sensor; medians of {args.repeat}; ratio = Tonic / ours, evlib ratio = evlib / ours")
+    print(
+        f"{args.events:,} events over 1 s per sensor; medians of {args.repeat}; ratio = Tonic / ours, evlib ratio = evlib / ours"
+    )
     print(f"{'sensor':<10} {'representation':<42} {'Tonic s':>9} {'ours s':>9} {'ratio':>7} {'evlib s':>9} {'ratio':>7}")
     for sensor in args.sensors.split(","):
         width, height = (int(v) for v in sensor.split("x"))
@@ -87,21 +97,35 @@ def main() -> None:
         tonic_frames = tonic.ToFrame(size, n_time_bins=16)(events)
         cases = [
             ("ToFrame n_time_bins=10", tonic.ToFrame(size, n_time_bins=10), ours.ToFrame(size, n_time_bins=10), events),
-            ("ToFrame event_count=100k, overlap=50k", tonic.ToFrame(size, event_count=100_000, overlap=50_000),
-             ours.ToFrame(size, event_count=100_000, overlap=50_000), events),
-            ("stacked histogram (ToFrame time_window)", tonic.ToFrame(size, time_window=frames_window),
-             ours.ToFrame(size, time_window=frames_window), events),
+            (
+                "ToFrame event_count=100k, overlap=50k",
+                tonic.ToFrame(size, event_count=100_000, overlap=50_000),
+                ours.ToFrame(size, event_count=100_000, overlap=50_000),
+                events,
+            ),
+            (
+                "stacked histogram (ToFrame time_window)",
+                tonic.ToFrame(size, time_window=frames_window),
+                ours.ToFrame(size, time_window=frames_window),
+                events,
+            ),
             ("ToImage", tonic.ToImage(size), ours.ToImage(size), events),
             ("ToVoxelGrid", tonic.ToVoxelGrid(size, bins), ours.ToVoxelGrid(size, bins), events),
             ("ToTimesurface", tonic.ToTimesurface(size, dt, tau), ours.ToTimesurface(size, dt, tau), events),
-            (f"ToAveragedTimesurface ({len(hats_events) / 1e6:g} M events)", tonic.ToAveragedTimesurface(size),
-             ours.ToAveragedTimesurface(size), hats_events),
+            (
+                f"ToAveragedTimesurface ({len(hats_events) / 1e6:g} M events)",
+                tonic.ToAveragedTimesurface(size),
+                ours.ToAveragedTimesurface(size),
+                hats_events,
+            ),
             ("ToBinaRep (16 frames, 2 x 8 bits)", tonic.ToBinaRep(2, 8), ours.ToBinaRep(2, 8), tonic_frames),
         ]
         evlib = evlib_cases(events, width, height, frames_window, n_frames, bins, dt, tau)
         for name, theirs, mine, data in cases:
             mine(data[:1000])  # compile
-            functions = [functools.partial(theirs, data), functools.partial(mine, data)] + ([evlib[name]] if name in evlib else [])
+            functions = [functools.partial(theirs, data), functools.partial(mine, data)] + (
+                [evlib[name]] if name in evlib else []
+            )
             if name in evlib:
                 evlib[name]()  # warm
             slow = name.startswith("ToAveragedTimesurface")  # Tonic once, ours beside it

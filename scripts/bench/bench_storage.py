@@ -42,11 +42,14 @@ def main() -> None:
         raw_bytes = sum(p.stat().st_size for p in raw.rglob("*.bin"))
         print(f"{what}")
         for compression in (None, "zstd"):
-            summary = shardgen.convert("nmnist", raw, work / f"out-{compression}", compression=compression,
-                                       verify=False, progress=False)
+            summary = shardgen.convert(
+                "nmnist", raw, work / f"out-{compression}", compression=compression, verify=False, progress=False
+            )
             events = summary.n_events
-            print(f"  raw {raw_bytes / events:.3f} B/event | shards ({compression or 'uncompressed'}, tar included) "
-                  f"{summary.bytes / events:.3f} B/event = {summary.bytes / raw_bytes:.2f}x raw")
+            print(
+                f"  raw {raw_bytes / events:.3f} B/event | shards ({compression or 'uncompressed'}, tar included) "
+                f"{summary.bytes / events:.3f} B/event = {summary.bytes / raw_bytes:.2f}x raw"
+            )
 
 
 if __name__ == "__main__":

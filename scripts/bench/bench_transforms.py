@@ -62,13 +62,25 @@ def cases(sensor: tuple[int, int, int]) -> list[tuple[str, object, object, bool]
         ("Denoise", T.Denoise(filter_time=10_000), S.Denoise(filter_time=10_000), True),
         ("RefractoryPeriod", T.RefractoryPeriod(delta=1_000), S.RefractoryPeriod(delta=1_000), True),
         ("Decimation", T.Decimation(n=5), S.Decimation(n=5), True),
-        ("EventDownsampling integrator", T.EventDownsampling(sensor, small, "integrator", dt=1.0, noise_threshold=2),
-         S.EventDownsampling(sensor, small, "integrator", dt=1.0, noise_threshold=2), True),
-        ("EventDownsampling differentiator",
-         T.EventDownsampling(sensor, small, "differentiator", dt=1.0, noise_threshold=2, differentiator_time_bins=2),
-         S.EventDownsampling(sensor, small, "differentiator", dt=1.0, noise_threshold=2, differentiator_time_bins=2), True),
+        (
+            "EventDownsampling integrator",
+            T.EventDownsampling(sensor, small, "integrator", dt=1.0, noise_threshold=2),
+            S.EventDownsampling(sensor, small, "integrator", dt=1.0, noise_threshold=2),
+            True,
+        ),
+        (
+            "EventDownsampling differentiator",
+            T.EventDownsampling(sensor, small, "differentiator", dt=1.0, noise_threshold=2, differentiator_time_bins=2),
+            S.EventDownsampling(sensor, small, "differentiator", dt=1.0, noise_threshold=2, differentiator_time_bins=2),
+            True,
+        ),
         ("DropPixel hot pixels", T.DropPixel(hot_pixel_frequency=500), S.DropPixel(hot_pixel_frequency=500), False),
-        ("Downsample", T.Downsample(time_factor=0.001, spatial_factor=0.25), S.Downsample(time_factor=0.001, spatial_factor=0.25), False),
+        (
+            "Downsample",
+            T.Downsample(time_factor=0.001, spatial_factor=0.25),
+            S.Downsample(time_factor=0.001, spatial_factor=0.25),
+            False,
+        ),
         ("DropEvent", T.DropEvent(p=0.2), S.DropEvent(p=0.2), False),
         ("DropEventByTime", T.DropEventByTime(duration_ratio=0.2), S.DropEventByTime(duration_ratio=0.2), False),
         ("DropEventByArea", T.DropEventByArea(sensor, area_ratio=0.2), S.DropEventByArea(sensor, area_ratio=0.2), False),
@@ -103,8 +115,11 @@ def main() -> None:
             ours(events.copy())  # compile, or load numba's cache
             repeats = 3 if loops else args.repeats
             tonic_s, ours_s = median_seconds(theirs, ours, events, repeats)
-            print(f"| {name:34} | {sensor[0]}x{sensor[1]:<5} | {tonic_s * 1e3:9.1f} | {ours_s * 1e3:8.2f} | "
-                  f"{tonic_s / ours_s:9.1f}x |", flush=True)
+            print(
+                f"| {name:34} | {sensor[0]}x{sensor[1]:<5} | {tonic_s * 1e3:9.1f} | {ours_s * 1e3:8.2f} | "
+                f"{tonic_s / ours_s:9.1f}x |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

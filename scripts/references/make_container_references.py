@@ -58,7 +58,7 @@ def prepare_spikingjelly(cls, root: Path) -> None:
 
 def folder_samples(dataset, events_root: Path, split: str) -> list:
     samples = []
-    for index, (path, label) in enumerate(dataset.samples):
+    for index, (path, _label) in enumerate(dataset.samples):
         events, target = dataset[index]
         if isinstance(events, np.ndarray):  # a structured .npy (DVS-Lip): fields by name
             events = {field: events[field] for field in events.dtype.names}
@@ -245,8 +245,11 @@ def shd_frames(work: Path) -> None:
     mode it has; a case where SpikingJelly raises is stored with ``raised`` set."""
     from spikingjelly.datasets import shd
 
-    recordings = [(f"shd_{split}_{i}", t, x) for split, seed, count in (("train", 7, 6), ("test", 8, 3))
-                  for i, (t, x, _) in enumerate(writers.heidelberg_recordings(seed, count, 20))]
+    recordings = [
+        (f"shd_{split}_{i}", t, x)
+        for split, seed, count in (("train", 7, 6), ("test", 8, 3))
+        for i, (t, x, _) in enumerate(writers.heidelberg_recordings(seed, count, 20))
+    ]
     rng = np.random.default_rng(13)
     recordings += [
         ("one_time", np.full(5, 0.5, np.float16), rng.integers(0, 700, 5).astype(np.uint16)),
@@ -274,14 +277,18 @@ def shd_frames(work: Path) -> None:
                 arrays[case] = np.zeros(0, np.uint16)
                 arrays[f"{case}/raised"] = np.ones(1, bool)
     np.savez_compressed(OUT / "shd_frames.npz", **arrays)
-    print(f"shd_frames: {len(recordings)} recordings, {sum(1 for k in arrays if k.endswith('/raised'))} cases where SpikingJelly raises")
+    print(
+        f"shd_frames: {len(recordings)} recordings, {sum(1 for k in arrays if k.endswith('/raised'))} cases where SpikingJelly raises"
+    )
 
 
 def main() -> None:
     import spikingjelly
     import tonic
 
-    print(f"spikingjelly {spikingjelly.__version__ if hasattr(spikingjelly, '__version__') else '?'}, tonic {tonic.__version__}, numpy {np.__version__}")
+    print(
+        f"spikingjelly {spikingjelly.__version__ if hasattr(spikingjelly, '__version__') else '?'}, tonic {tonic.__version__}, numpy {np.__version__}"
+    )
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         asldvs(work)

@@ -38,7 +38,8 @@ def digest(events: dict) -> list:
 def file_digests(root: Path) -> dict:
     return {
         path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(root.rglob("*")) if path.is_file()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
     }
 
 
@@ -85,8 +86,10 @@ def cifar10dvs(work: Path) -> dict:
     davis_path.write_bytes(writers.davis_fixture())
     with open(davis_path, "rb") as stream:
         t, x, y, p = cifar10_dvs._load_events(stream, filter_dvs=True)
-    result["davis240_filter_dvs"] = {"sha256": hashlib.sha256(davis_path.read_bytes()).hexdigest(),
-                                     "events": digest({"t": t, "x": x, "y": y, "p": p.astype(np.uint8)})}
+    result["davis240_filter_dvs"] = {
+        "sha256": hashlib.sha256(davis_path.read_bytes()).hexdigest(),
+        "events": digest({"t": t, "x": x, "y": y, "p": p.astype(np.uint8)}),
+    }
     return result
 
 
@@ -102,7 +105,7 @@ def dvs128gesture(work: Path) -> dict:
     for split in ("train", "test"):
         dataset = dvs128_gesture.DVS128Gesture(str(root), train=split == "train", data_type="event")
         samples = []
-        for index, (path, label) in enumerate(dataset.samples):
+        for index, (path, _label) in enumerate(dataset.samples):
             events, returned = dataset[index]
             folder = Path(path).parent.name
             trial, _, number = Path(path).stem.rpartition("_")

@@ -64,8 +64,18 @@ def make_cases(rng: np.random.Generator) -> dict[str, tuple[dict[str, np.ndarray
         "empty": (_events([], [], [], []), 10, 12),
         "fewer_than_T": (_random(rng, 5, 10, 12, 1000), 10, 12),
         "single": (_events([42], [3], [4], [1]), 10, 12),
-        "one_timestamp": (_events(np.full(60, 7_000), rng.integers(0, 12, 60), rng.integers(0, 10, 60), rng.integers(0, 2, 60)), 10, 12),
-        "span_shorter_than_T": (_events(np.sort(rng.integers(100, 110, 40)), rng.integers(0, 12, 40), rng.integers(0, 10, 40), rng.integers(0, 2, 40)), 10, 12),
+        "one_timestamp": (
+            _events(np.full(60, 7_000), rng.integers(0, 12, 60), rng.integers(0, 10, 60), rng.integers(0, 2, 60)),
+            10,
+            12,
+        ),
+        "span_shorter_than_T": (
+            _events(
+                np.sort(rng.integers(100, 110, 40)), rng.integers(0, 12, 40), rng.integers(0, 10, 40), rng.integers(0, 2, 40)
+            ),
+            10,
+            12,
+        ),
     }
     # Two bursts far apart: most fixed-time windows (and fixed-duration frames) hold no event.
     burst = np.sort(np.concatenate([rng.integers(0, 1_000, 300), rng.integers(900_000, 901_000, 300)]))
@@ -156,7 +166,7 @@ class Recorder:
         else:
             prefix = f"out/{len(self.calls)}"
             record["output"] = prefix
-            for name, value in (result.items() if isinstance(result, dict) else {"value": result}.items()):
+            for name, value in result.items() if isinstance(result, dict) else {"value": result}.items():
                 self.arrays[f"{prefix}/{name}"], record.setdefault("dtypes", {})[name] = compact(value)
         self.calls.append(record)
 
@@ -181,24 +191,44 @@ def compact(value) -> tuple[np.ndarray, str]:
 def record_integration(recorder: Recorder, name: str, events: dict[str, np.ndarray], H: int, W: int) -> None:
     x, y, p, t = events["x"], events["y"], events["p"], events["t"]
     for j_l, j_r in ((0, None), (3, 17), (-40, None), (10, 3), (0, len(t) + 5)):
-        recorder.call(name, "integrate_events_segment_to_frame", {"H": H, "W": W, "j_l": j_l, "j_r": j_r},
-                      lambda: sj.integrate_events_segment_to_frame(x, y, p, H, W, j_l, j_r))
+        recorder.call(
+            name,
+            "integrate_events_segment_to_frame",
+            {"H": H, "W": W, "j_l": j_l, "j_r": j_r},
+            lambda: sj.integrate_events_segment_to_frame(x, y, p, H, W, j_l, j_r),
+        )
     for split_by in ("number", "time"):
         for frames_num in FRAME_COUNTS:
             args = {"split_by": split_by, "frames_num": frames_num}
-            recorder.call(name, "cal_fixed_frames_number_segment_index", args,
-                          lambda: dict(zip(("j_l", "j_r"), sj.cal_fixed_frames_number_segment_index(t, split_by, frames_num))))
-            recorder.call(name, "integrate_events_by_fixed_frames_number", {**args, "H": H, "W": W},
-                          lambda: sj.integrate_events_by_fixed_frames_number(events, split_by, frames_num, H, W))
+            recorder.call(
+                name,
+                "cal_fixed_frames_number_segment_index",
+                args,
+                lambda: dict(zip(("j_l", "j_r"), sj.cal_fixed_frames_number_segment_index(t, split_by, frames_num))),
+            )
+            recorder.call(
+                name,
+                "integrate_events_by_fixed_frames_number",
+                {**args, "H": H, "W": W},
+                lambda: sj.integrate_events_by_fixed_frames_number(events, split_by, frames_num, H, W),
+            )
     for duration in durations(events):
-        recorder.call(name, "integrate_events_by_fixed_duration", {"duration": duration, "H": H, "W": W},
-                      lambda: sj.integrate_events_by_fixed_duration(events, duration, H, W))
+        recorder.call(
+            name,
+            "integrate_events_by_fixed_duration",
+            {"duration": duration, "H": H, "W": W},
+            lambda: sj.integrate_events_by_fixed_duration(events, duration, H, W),
+        )
 
 
 def record_padding(recorder: Recorder, rng: np.random.Generator) -> None:
     batches = {
-        "varying_lengths": [(rng.integers(0, 5, (T, 2, 3, 4)).astype(np.float32), label) for T, label in ((3, 1), (7, 0), (1, 9), (5, 2))],
-        "torch_tensors": [(torch.from_numpy(rng.random((T, 2, 2, 3)).astype(np.float32)), label) for T, label in ((4, 3), (2, 5))],
+        "varying_lengths": [
+            (rng.integers(0, 5, (T, 2, 3, 4)).astype(np.float32), label) for T, label in ((3, 1), (7, 0), (1, 9), (5, 2))
+        ],
+        "torch_tensors": [
+            (torch.from_numpy(rng.random((T, 2, 2, 3)).astype(np.float32)), label) for T, label in ((4, 3), (2, 5))
+        ],
         "zero_length": [(np.zeros((0, 2, 3, 3), np.float32), 1), (np.ones((2, 2, 3, 3), np.float32), 0)],
         "single": [(rng.random((6, 2, 4, 4)), 4)],
         "float64_numpy": [(rng.random((T, 2, 3, 3)), label) for T, label in ((2, 1), (5, 0))],
@@ -211,11 +241,19 @@ def record_padding(recorder: Recorder, rng: np.random.Generator) -> None:
         for i, (frames, _) in enumerate(batch):
             recorder.arrays[f"{key}/{i}"] = frames.numpy() if isinstance(frames, torch.Tensor) else frames
         kinds = ["torch" if isinstance(frames, torch.Tensor) else "numpy" for frames, _ in batch]
-        recorder.call(name, "pad_sequence_collate", {"batch": key, "size": len(batch), "kinds": kinds},
-                      lambda: dict(zip(("frames", "labels", "lengths"), sj.pad_sequence_collate(batch))))
+        recorder.call(
+            name,
+            "pad_sequence_collate",
+            {"batch": key, "size": len(batch), "kinds": kinds},
+            lambda: dict(zip(("frames", "labels", "lengths"), sj.pad_sequence_collate(batch))),
+        )
     for lengths, T in (([3, 1, 4], None), ([3, 1, 4], 6), ([3, 1, 4], 2), ([0, 2], None), ([5], None)):
-        recorder.call("mask", "padded_sequence_mask", {"sequence_len": lengths, "T": T},
-                      lambda: sj.padded_sequence_mask(torch.tensor(lengths), T))
+        recorder.call(
+            "mask",
+            "padded_sequence_mask",
+            {"sequence_len": lengths, "T": T},
+            lambda: sj.padded_sequence_mask(torch.tensor(lengths), T),
+        )
 
 
 def main() -> None:

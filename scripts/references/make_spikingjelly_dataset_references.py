@@ -52,7 +52,12 @@ OUT = ROOT / "tests" / "references" / "spikingjelly_datasets"
 STORED_SAMPLES = 2  # full arrays kept per configuration and split (every sample has a digest)
 
 # How SpikingJelly's root is prepared from the case's raw tree.
-ARCHIVE_WRITERS = {"asldvs": "write_asldvs_archive", "dvslip": "write_dvslip", "hardvs": "write_hardvs_archive", "bullying10k": "write_bullying10k"}
+ARCHIVE_WRITERS = {
+    "asldvs": "write_asldvs_archive",
+    "dvslip": "write_dvslip",
+    "hardvs": "write_hardvs_archive",
+    "bullying10k": "write_bullying10k",
+}
 
 
 def prepare(case: cases.Case, root: Path) -> None:
@@ -108,16 +113,20 @@ def fallback_for_crashes(raised: list[str]):
     def by_number(loader, events_np_file, output_dir, split_by, frames_num, H, W, print_save=False):
         try:
             return originals[sj_utils, "integrate_events_file_to_frames_file_by_fixed_frames_number"](
-                loader, events_np_file, output_dir, split_by, frames_num, H, W, print_save)
+                loader, events_np_file, output_dir, split_by, frames_num, H, W, print_save
+            )
         except (IndexError, ValueError):
             raised.append(str(events_np_file))
-            frames = functional.integrate_events_by_fixed_frames_number(events_of(loader, events_np_file), split_by, frames_num, H, W)
+            frames = functional.integrate_events_by_fixed_frames_number(
+                events_of(loader, events_np_file), split_by, frames_num, H, W
+            )
             sj_utils.np_savez(os.path.join(output_dir, os.path.basename(events_np_file)), frames=frames)
 
     def by_duration(loader, events_np_file, output_dir, duration, H, W, print_save=False):
         try:
             return originals[sj_utils, "integrate_events_file_to_frames_file_by_fixed_duration"](
-                loader, events_np_file, output_dir, duration, H, W, print_save)
+                loader, events_np_file, output_dir, duration, H, W, print_save
+            )
         except (IndexError, ValueError):
             raised.append(str(events_np_file))
             frames = functional.integrate_events_by_fixed_duration(events_of(loader, events_np_file), duration, H, W)
@@ -131,7 +140,9 @@ def fallback_for_crashes(raised: list[str]):
 
     def shd_by_number(h5_file, i, output_dir, split_by, frames_num, W):
         try:
-            return originals[sj_shd, "_integrate_events_file_to_frames_file_by_fixed_frames_number"](h5_file, i, output_dir, split_by, frames_num, W)
+            return originals[sj_shd, "_integrate_events_file_to_frames_file_by_fixed_frames_number"](
+                h5_file, i, output_dir, split_by, frames_num, W
+            )
         except (IndexError, ValueError):
             raised.append(f"{h5_file.filename}:{i}")
             frames = our_shd.integrate_events_by_fixed_frames_number(h5_events(h5_file, i), split_by, frames_num, W)
@@ -139,7 +150,9 @@ def fallback_for_crashes(raised: list[str]):
 
     def shd_by_duration(h5_file, i, output_dir, duration, W):
         try:
-            return originals[sj_shd, "_integrate_events_file_to_frames_file_by_fixed_duration"](h5_file, i, output_dir, duration, W)
+            return originals[sj_shd, "_integrate_events_file_to_frames_file_by_fixed_duration"](
+                h5_file, i, output_dir, duration, W
+            )
         except (IndexError, ValueError):
             raised.append(f"{h5_file.filename}:{i}")
             frames = our_shd.integrate_events_by_fixed_duration(h5_events(h5_file, i), duration * 1000, W)
@@ -162,7 +175,13 @@ def fallback_for_crashes(raised: list[str]):
 
 def compact(array: np.ndarray) -> np.ndarray:
     """Frames of whole counts as the smallest unsigned type that holds them (the test compares digests)."""
-    if array.dtype.kind == "f" and array.size and np.array_equal(array, np.round(array)) and array.min() >= 0 and array.max() < 65536:
+    if (
+        array.dtype.kind == "f"
+        and array.size
+        and np.array_equal(array, np.round(array))
+        and array.min() >= 0
+        and array.max() < 65536
+    ):
         return array.astype(np.uint8 if array.max() < 256 else np.uint16)
     return array
 
@@ -184,7 +203,10 @@ def record(case: cases.Case, root: Path) -> tuple[dict, dict]:
         if config == "custom" and case.dataset in ("shd", "ssc"):
             continue  # SpikingJelly's SHD custom function writes files itself (h5_file, i, dir, W): not comparable
         raised: list[str] = []
-        entry = manifest["configurations"][config] = {"arguments": {k: getattr(v, "__name__", v) for k, v in kwargs.items()}, "splits": {}}
+        entry = manifest["configurations"][config] = {
+            "arguments": {k: getattr(v, "__name__", v) for k, v in kwargs.items()},
+            "splits": {},
+        }
         with containers.allow_empty_classes(), fallback_for_crashes(raised):
             for split, split_arguments in case.splits.items():
                 dataset = cls(str(root), **split_arguments, **kwargs)
@@ -195,8 +217,14 @@ def record(case: cases.Case, root: Path) -> tuple[dict, dict]:
                 stored = np.unique(np.linspace(0, len(dataset) - 1, STORED_SAMPLES).astype(int)) if keep else []
                 for index in range(len(dataset)):
                     data, label = dataset[index]
-                    samples.append([sample_name(dataset, index, processed), cases.label_signature(label),
-                                    cases.digest(data), cases.loose_digest(data)])
+                    samples.append(
+                        [
+                            sample_name(dataset, index, processed),
+                            cases.label_signature(label),
+                            cases.digest(data),
+                            cases.loose_digest(data),
+                        ]
+                    )
                     if index in stored:
                         prefix = f"{config}/{split}/{index}"
                         if isinstance(data, dict):
@@ -205,7 +233,9 @@ def record(case: cases.Case, root: Path) -> tuple[dict, dict]:
                         else:
                             arrays[f"{prefix}/data"] = compact(np.asarray(data))
                 entry["splits"][split] = {"samples": samples, "stored": [int(i) for i in stored]}
-        entry["raised"] = sorted({Path(item).relative_to(root).as_posix() if ":" not in item else item.rsplit("/", 1)[-1] for item in raised})
+        entry["raised"] = sorted(
+            {Path(item).relative_to(root).as_posix() if ":" not in item else item.rsplit("/", 1)[-1] for item in raised}
+        )
         counts = ", ".join(f"{split} {len(value['samples'])}" for split, value in entry["splits"].items())
         print(f"  {config}: {counts}" + (f"; SpikingJelly raised on {len(entry['raised'])} file(s)" if raised else ""))
     return manifest, arrays
@@ -227,7 +257,12 @@ def main() -> None:
             root = Path(folder) / "root"
             prepare(case, root)
             manifest, arrays = record(case, root)
-        manifest.update(dataset=case.dataset, spikingjelly_class=case.spikingjelly_class, spikingjelly=version("spikingjelly"), numpy=np.__version__)
+        manifest.update(
+            dataset=case.dataset,
+            spikingjelly_class=case.spikingjelly_class,
+            spikingjelly=version("spikingjelly"),
+            numpy=np.__version__,
+        )
         path = OUT / f"{name}.npz"
         np.savez_compressed(path, manifest=np.array(json.dumps(manifest)), **arrays)
         print(f"  wrote {path.relative_to(ROOT)} ({path.stat().st_size / 1e3:.0f} kB)")

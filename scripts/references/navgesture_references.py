@@ -45,8 +45,9 @@ def fixtures(rng) -> dict[str, bytes]:
     files["user01/user01_ri_1_td.dat"] = writers.write_dat(backwards, layout="atis")
 
     headerless = recording(rng, 250, t0=3)
-    files["user01/user01_up_1_td.dat"] = writers.write_dat(headerless, layout="atis")[len(writers.write_dat(
-        {k: v[:0] for k, v in headerless.items()}, layout="atis")):]
+    files["user01/user01_up_1_td.dat"] = writers.write_dat(headerless, layout="atis")[
+        len(writers.write_dat({k: v[:0] for k, v in headerless.items()}, layout="atis")) :
+    ]
 
     edges = recording(rng, 200, t0=1, max_gap=2)  # many equal timestamps
     edges["y"][:3] = [0, 239, 0]

@@ -92,12 +92,17 @@ def convert_on_ray(
             parts = max(1, cpus // workers)
         parts = max(1, min(parts, recordings))
         options = dict(
-            workers=workers, max_samples=max_samples, max_bytes=max_bytes, compression=compression, on_error=on_error,
-            **dataset_options
+            workers=workers,
+            max_samples=max_samples,
+            max_bytes=max_bytes,
+            compression=compression,
+            on_error=on_error,
+            **dataset_options,
         )
         convert_part = ray.remote(_convert_part).options(num_cpus=workers)
-        labels = {convert_part.remote(dataset, raw, out, (number, parts), options): f"part {number}/{parts}"
-                  for number in range(parts)}
+        labels = {
+            convert_part.remote(dataset, raw, out, (number, parts), options): f"part {number}/{parts}" for number in range(parts)
+        }
         pending = list(labels)
         summaries = []
         try:

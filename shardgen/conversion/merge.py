@@ -10,9 +10,9 @@ shard paths are relative to its folder, so the shards stay where the parts wrote
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -66,8 +66,14 @@ def scan_shard(path: Path) -> tuple[dict[str, list], int, str, list[int]]:
             raise ShardError(f"{path}: sample {key!r} lacks its {EVENTS_MEMBER} or {LABEL_MEMBER} member") from None
         except (RecordError, ValueError) as error:
             raise ShardError(f"{path}: sample {key!r}: {error}") from None
-        for column, value in (("key", key), ("label", label), ("n_events", int(record["n"])), ("offset", start),
-                              ("size", end - start), ("checksum", sample_checksum(data[start:end]))):
+        for column, value in (
+            ("key", key),
+            ("label", label),
+            ("n_events", int(record["n"])),
+            ("offset", start),
+            ("size", end - start),
+            ("checksum", sample_checksum(data[start:end])),
+        ):
             columns[column].append(value)
         sensor = [int(side) for side in record["sensor_size"]]
         start = end
@@ -90,8 +96,11 @@ def reindex(directory: str | os.PathLike) -> Path:
         tables.append(SampleColumns.build({**columns, "shard": [0] * len(columns["key"])}))
     samples = SampleColumns.concatenate(tables, range(len(tables)))
     labels = samples.label.tolist()
-    classes = header.get("classes") if isinstance(header.get("classes"), list) else [
-        str(label) for label in range(max(labels, default=-1) + 1)]
+    classes = (
+        header.get("classes")
+        if isinstance(header.get("classes"), list)
+        else [str(label) for label in range(max(labels, default=-1) + 1)]
+    )
     index = DatasetIndex(
         dataset=str(header.get("dataset", directory.name)),
         sensor_size=header.get("sensor_size") if isinstance(header.get("sensor_size"), list) else sensor or [1, 1, 1],

@@ -20,8 +20,8 @@ import os
 import posixpath
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from neuroshards.errors import ShardError
 from neuroshards.index import DatasetIndex, load_index, samples_file_name, save_index
@@ -128,7 +128,7 @@ class OutputTarget:
             self._pool.shutdown(wait=True)
             shutil.rmtree(self.staging, ignore_errors=True)
 
-    def __enter__(self) -> "OutputTarget":
+    def __enter__(self) -> OutputTarget:
         return self
 
     def __exit__(self, *exc) -> None:

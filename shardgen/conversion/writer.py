@@ -28,9 +28,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import xxhash
 
@@ -140,9 +141,7 @@ class ConversionSummary:
         for split, entry in self.splits.items():
             lines.append(f"  split {split}: {entry['n_samples']} samples in {entry['n_shards']} shards")
         if self.samples_outside_sensor:
-            lines.append(
-                f"  warning: {self.samples_outside_sensor} samples hold events outside the sensor size; kept as read"
-            )
+            lines.append(f"  warning: {self.samples_outside_sensor} samples hold events outside the sensor size; kept as read")
         if self.skipped:
             lines.append(f"  skipped {len(self.skipped)} (on error: skip):")
             lines += [f"    {entry['error']}" for entry in self.skipped]
@@ -184,8 +183,9 @@ def _spool_tasks(batch: list[tuple[tuple[Task, tuple[int, ...], str | None], str
                 try:
                     for sample in _encode_stream(job):
                         handle.write(sample.record)
-                        facts.append((sample.key, sample.label, sample.split, len(sample.record), sample.n_events,
-                                      sample.outside_sensor))
+                        facts.append(
+                            (sample.key, sample.label, sample.split, len(sample.record), sample.n_events, sample.outside_sensor)
+                        )
                 except ConversionError as error:  # the samples before it stand, as with one worker
                     failure = error
         except OSError as error:  # the spool's disk is full or read-only
@@ -324,7 +324,12 @@ class ShardSink:
     """Writes one split's samples into a numbered series of tar shards."""
 
     def __init__(
-        self, out: Path, split: str, max_samples: int, max_bytes: int, name_prefix: str = "",
+        self,
+        out: Path,
+        split: str,
+        max_samples: int,
+        max_bytes: int,
+        name_prefix: str = "",
         on_shard: Callable[[Path], None] | None = None,
     ):
         self.out, self.split, self.name_prefix = out, split, name_prefix
@@ -349,8 +354,14 @@ class ShardSink:
         checksum = self._file.add_sample(
             ((f"{sample.key}.{EVENTS_MEMBER}", sample.record), (f"{sample.key}.{LABEL_MEMBER}", label))
         )
-        for column, value in (("key", sample.key), ("label", sample.label), ("n_events", sample.n_events),
-                              ("offset", offset), ("size", self._file.size - offset), ("checksum", checksum)):
+        for column, value in (
+            ("key", sample.key),
+            ("label", sample.label),
+            ("n_events", sample.n_events),
+            ("offset", offset),
+            ("size", self._file.size - offset),
+            ("checksum", checksum),
+        ):
             self._table[column].append(value)
 
     def close(self) -> tuple[list[ShardInfo], list[SampleColumns]]:
@@ -433,7 +444,9 @@ def _worker_context():
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["shardgen.conversion.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.numba_warmup"])
+    context.set_forkserver_preload(
+        ["shardgen.conversion.writer", "shardgen.datasets", "shardgen.formats", "shardgen.formats.numba_warmup"]
+    )
     return context
 
 
@@ -545,14 +558,21 @@ def _check_sample(sample: EncodedSample, task: Task, seen: dict[str, str], n_cla
     """A ConversionError for a sample that cannot be written: a split or key that is not a plain
     name (it would leave ``out`` or break the tar layout), a repeated key, a label outside the classes."""
     if not SPLIT_NAME.match(sample.split):
-        raise ConversionError(task.source, None, f"split {sample.split!r} is not a plain name (letters, digits, '_', '-'): "
-                              "it would name files outside the output folder", sample=sample.key)
+        raise ConversionError(
+            task.source,
+            None,
+            f"split {sample.split!r} is not a plain name (letters, digits, '_', '-'): "
+            "it would name files outside the output folder",
+            sample=sample.key,
+        )
     if not sample.key or KEY_FORBIDDEN.search(sample.key):
-        raise ConversionError(task.source, None, f"sample key {sample.key!r} holds '/', '\\', '.' or control characters",
-                              sample=sample.key)
+        raise ConversionError(
+            task.source, None, f"sample key {sample.key!r} holds '/', '\\', '.' or control characters", sample=sample.key
+        )
     if sample.key in seen:
-        raise ConversionError(task.source, None, f"sample key {sample.key!r} already came from {seen[sample.key]}",
-                              sample=sample.key)
+        raise ConversionError(
+            task.source, None, f"sample key {sample.key!r} already came from {seen[sample.key]}", sample=sample.key
+        )
     if not 0 <= sample.label < n_classes:
         raise ConversionError(task.source, None, f"label {sample.label} is outside the {n_classes} classes", sample=sample.key)
 
@@ -609,4 +629,3 @@ def _progress(total: int, enabled: bool, label: str):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=f"convert {label}", unit="file", dynamic_ncols=True)
-

@@ -68,11 +68,7 @@ class NCaltech101(DatasetAdapter):
             if match:
                 found.append((match.group(1), file.relpath[match.start() :].lstrip("/").split("/", 1)[1], file))
         if not found:  # --raw points at the Caltech101 folder itself
-            found = [
-                (match.group(1), file.relpath, file)
-                for file in files
-                if (match := self._in_folder.search(file.relpath))
-            ]
+            found = [(match.group(1), file.relpath, file) for file in files if (match := self._in_folder.search(file.relpath))]
         if not found:
             raise self.missing(raw, "Caltech101/<class>/*.bin (or Caltech101.zip)")
         # SpikingJelly's labels: class folders in sorted order (upper case first), files sorted.

@@ -8,9 +8,10 @@ and returns the labelled samples it holds. The order of the tasks fixes the orde
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence
+from typing import Any, ClassVar, Protocol
 
 from neuroshards.events import Events
 from neuroshards.keys import key_from_path
@@ -57,7 +58,7 @@ class FileTask:
         return [Sample(self.key, self.label, self.split, self.read(self.file))]
 
     @classmethod
-    def from_path(cls, file: RawFile, relpath: str, label: int, split: str, read) -> "FileTask":
+    def from_path(cls, file: RawFile, relpath: str, label: int, split: str, read) -> FileTask:
         """The task of ``file``, keyed by its path in the dataset (``key_from_path(relpath)``)."""
         return cls(file, key_from_path(relpath), label, split, read)
 

@@ -10,9 +10,9 @@ frame arithmetic can be reproduced from the shards.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -68,19 +68,23 @@ def check_vlen_storage(dataset, start: int, stop: int, path: str) -> None:
     with open(path, "rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         if offset + storage > size:  # a damaged layout once hung HDF5
-            raise FormatError(path, offset, f"{dataset.name}: {storage} bytes of storage at byte {offset} do not fit "
-                              f"in the {size}-byte file")
+            raise FormatError(
+                path, offset, f"{dataset.name}: {storage} bytes of storage at byte {offset} do not fit in the {size}-byte file"
+            )
         if storage != VLEN_ENTRY.itemsize * n:  # 4-byte file offsets: elements of another size, not checked
             return
         handle.seek(offset + VLEN_ENTRY.itemsize * start)
         entries = np.frombuffer(handle.read(VLEN_ENTRY.itemsize * (stop - start)), VLEN_ENTRY)
         if len(entries) < stop - start:
             raise FormatError(path, offset, f"{dataset.name}: the stored elements end early: truncated")
-        for at, (length, address, _index) in enumerate(entries.tolist()):
+        for at, (length, _address, _index) in enumerate(entries.tolist()):
             where = offset + VLEN_ENTRY.itemsize * (start + at)
             if length * base.itemsize > size:
-                raise FormatError(path, where, f"{dataset.name}[{start + at}] declares {length} values, more than the "
-                                  f"{size}-byte file holds: corrupt")
+                raise FormatError(
+                    path,
+                    where,
+                    f"{dataset.name}[{start + at}] declares {length} values, more than the {size}-byte file holds: corrupt",
+                )
         for address in sorted({int(a) for a, length in zip(entries["address"], entries["length"]) if length}):
             _check_heap_collection(handle, address, size, path, dataset.name)
 
@@ -134,7 +138,9 @@ class HeidelbergTask:
                 units = h5["spikes/units"][self.start : self.stop]
                 labels = h5["labels"][self.start : self.stop]
             except KeyError as error:
-                raise FormatError(self.path, None, f"missing dataset ({error}); expected spikes/times, spikes/units, labels") from None
+                raise FormatError(
+                    self.path, None, f"missing dataset ({error}); expected spikes/times, spikes/units, labels"
+                ) from None
         prefix = key_from_path(Path(self.path).name)
         return [
             Sample(f"{prefix}_{index:06d}", int(label), self.split, spike_events(t, x, source=f"{self.path} recording {index}"))
@@ -177,7 +183,10 @@ class HeidelbergDataset(DatasetAdapter):
         return Plan(
             classes=classes,
             tasks=tasks,
-            extra={"label_rule": "the file's labels; class names from extra/keys", "time_rule": "t_us = floor(float64(t_seconds) * 1e6)"},
+            extra={
+                "label_rule": "the file's labels; class names from extra/keys",
+                "time_rule": "t_us = floor(float64(t_seconds) * 1e6)",
+            },
         )
 
 
@@ -235,7 +244,14 @@ class TidigitsTask:
                 except KeyError:
                     raise FormatError(where, None, f"missing from {self.split}_timestamps or {self.split}_addresses") from None
                 digit = utterance.split("-")[-1]
-                samples.append(Sample(key_from_path(f"{self.split}/{utterance}"), label_of[digit], self.split, spike_events(times, units, source=where)))
+                samples.append(
+                    Sample(
+                        key_from_path(f"{self.split}/{utterance}"),
+                        label_of[digit],
+                        self.split,
+                        spike_events(times, units, source=where),
+                    )
+                )
         return samples
 
 
@@ -270,7 +286,10 @@ class NTIDIGITS18(DatasetAdapter):
                 unknown = [name for name in single if name.split("-")[-1] not in N_TIDIGITS_CLASSES]
                 if unknown:
                     raise FormatError(path, None, f"{split} utterance {unknown[0]!r} names no known digit")
-                tasks += [TidigitsTask(path, split, single[start : start + SAMPLES_PER_TASK]) for start in range(0, len(single), SAMPLES_PER_TASK)]
+                tasks += [
+                    TidigitsTask(path, split, single[start : start + SAMPLES_PER_TASK])
+                    for start in range(0, len(single), SAMPLES_PER_TASK)
+                ]
         return Plan(
             classes=list(N_TIDIGITS_CLASSES),
             tasks=tasks,

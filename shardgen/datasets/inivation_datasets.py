@@ -7,9 +7,9 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
@@ -120,7 +120,8 @@ def read_label_rows(file: RawFile) -> np.ndarray:
             values = []
         if len(values) != 3 or not 1 <= values[0] <= GESTURE_CLASS_COUNT or min(values) < 0 or max(values) >= MAX_TIMESTAMP_US:
             raise FormatError(
-                file.location, None,
+                file.location,
+                None,
                 f"line {number} is not 'class,startTime_usec,endTime_usec' with class 1..11 and times 0..2**62: {row}",
             )
         rows.append(values)

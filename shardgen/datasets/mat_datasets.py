@@ -57,4 +57,8 @@ class ASLDVS(DatasetAdapter):
             raise self.missing(raw, "<letter>/*.mat or the letter zips")
         # SpikingJelly: a DatasetFolder over the letter folders (no j, z).
         classes, tasks = class_folder_tasks(found, read_asl_dvs_mat)
-        return Plan(classes=classes, tasks=tasks, extra={"label_rule": "index of the letter folder in sorted order (SpikingJelly); no official split"})
+        return Plan(
+            classes=classes,
+            tasks=tasks,
+            extra={"label_rule": "index of the letter folder in sorted order (SpikingJelly); no official split"},
+        )

@@ -71,7 +71,9 @@ class NAVGesture(DatasetAdapter):
             raise self.missing(raw, f"<user>/*_<gesture>_*.dat (or the per-user zips inside {outer}: unzip {outer} once)")
         classes = sorted(GESTURES)
         found.sort(key=lambda item: (classes.index(item[0]), item[1]))
-        tasks = [FileTask(file, key_from_path(name), classes.index(code), "all", read_navgesture_td) for code, name, file in found]
+        tasks = [
+            FileTask(file, key_from_path(name), classes.index(code), "all", read_navgesture_td) for code, name, file in found
+        ]
         return Plan(classes=classes, tasks=tasks, extra={"gestures": GESTURES, "split_rule": "none (SpikingJelly gives one set)"})
 
 

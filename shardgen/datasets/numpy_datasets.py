@@ -44,7 +44,9 @@ def read_packet_npy(file: RawFile, *, allow_pickle: bool) -> Events:
     if array.dtype == object:
         packets = [np.asarray(packet) for packet in array.reshape(-1)]
         if not packets:
-            return canonical_events({name: np.zeros(0, np.int64) for name in "txyp"}, time_unit="us", source=file.location, where="packets")
+            return canonical_events(
+                {name: np.zeros(0, np.int64) for name in "txyp"}, time_unit="us", source=file.location, where="packets"
+            )
         names = packets[0].dtype.names
         if names and len(names) >= 4 and all(packet.dtype == packets[0].dtype for packet in packets):
             # Field by field: joining structured arrays whole is some 40x slower in NumPy.
@@ -81,7 +83,11 @@ def read_es_imagenet_npz(file: RawFile) -> Events:
     for name, array in arrays.items():
         if array.ndim != 2 or array.shape[1] < 3:
             raise FormatError(file.location, None, f"{name!r} has shape {array.shape}, expected [N, 3] of (y, x, t)")
-    stacked = np.concatenate([arrays["pos"][:, :3], arrays["neg"][:, :3]]) if len(arrays["pos"]) + len(arrays["neg"]) else np.zeros((0, 3))
+    stacked = (
+        np.concatenate([arrays["pos"][:, :3], arrays["neg"][:, :3]])
+        if len(arrays["pos"]) + len(arrays["neg"])
+        else np.zeros((0, 3))
+    )
     p = np.concatenate([np.ones(len(arrays["pos"]), np.int64), np.zeros(len(arrays["neg"]), np.int64)])
     columns = {"t": stacked[:, 2], "x": stacked[:, 1], "y": stacked[:, 0], "p": p}
     events = canonical_events(columns, time_unit="us", source=file.location, where="pos and neg")
@@ -99,7 +105,9 @@ class DVSLip(DatasetAdapter):
     _pattern = re.compile(r"(?:^|/)(train|test)/([^/]+)/[^/]+\.npy$")
 
     def plan(self, raw: str | Path) -> Plan:
-        found = [(match.group(1), match.group(2), relpath, file) for match, relpath, file in matching(self.scan(raw), self._pattern)]
+        found = [
+            (match.group(1), match.group(2), relpath, file) for match, relpath, file in matching(self.scan(raw), self._pattern)
+        ]
         if not found:
             raise self.missing(raw, "DVS-Lip/{train,test}/<word>/*.npy (or DVS-Lip.zip)")
         # SpikingJelly: one DatasetFolder per split; both splits hold every word.
@@ -153,7 +161,11 @@ class HARDVS(DatasetAdapter):
                     raise RawInputError(f"{lists[split].location} line {line_number}: sample {entry!r} not found under {raw}")
                 action = entry.split("/")[0]
                 tasks.append(FileTask.from_path(file, f"{split}/{entry}", label_of[action], split, read_numpy_events))
-        return Plan(classes=list(self.classes), tasks=tasks, extra={"label_rule": "action_NNN -> NNN - 1; splits from {train,val,test}_label.txt"})
+        return Plan(
+            classes=list(self.classes),
+            tasks=tasks,
+            extra={"label_rule": "action_NNN -> NNN - 1; splits from {train,val,test}_label.txt"},
+        )
 
     def _action_of(self, file: RawFile) -> str | None:
         parts = PurePosixPath(file.relpath).parts
@@ -179,7 +191,18 @@ def _hardvs_list(file: RawFile) -> list[tuple[int, str]]:
     return entries
 
 
-BULLYING10K_CLASSES = ["handshake", "slapping", "punching", "walking", "fingerguess", "strangling", "greeting", "pushing", "hairgrabs", "kicking"]
+BULLYING10K_CLASSES = [
+    "handshake",
+    "slapping",
+    "punching",
+    "walking",
+    "fingerguess",
+    "strangling",
+    "greeting",
+    "pushing",
+    "hairgrabs",
+    "kicking",
+]
 
 
 def walk_order(relpath: str) -> tuple:
@@ -252,7 +275,9 @@ class Bullying10K(DatasetAdapter):
         label_of = {name: index for index, name in enumerate(BULLYING10K_CLASSES)}
         read = functools.partial(read_packet_npy, allow_pickle=True)
         tasks = [
-            FileTask.from_path(file, f"{cls}/{relpath}", label_of[cls], "test" if position % self.test_every == 0 else "train", read)
+            FileTask.from_path(
+                file, f"{cls}/{relpath}", label_of[cls], "test" if position % self.test_every == 0 else "train", read
+            )
             for position, (cls, relpath, file) in enumerate(found)
         ]
         return Plan(
@@ -279,14 +304,30 @@ class ESImageNet(DatasetAdapter):
         (f"ES-imagenet-0.18.part{index:02d}.rar", f"{ES_IMAGENET_URL}files/?p=%2FES-imagenet-0.18.part{index:02d}.rar&dl=1", md5)
         for index, md5 in enumerate(
             (
-                "900bdd57b5641f7d81cd4620283fef76", "5982532009e863a8f4e18e793314c54b", "8f408c1f5a1d4604e48d0d062a8289a0",
-                "5c5b5cf0a55954eb639964e3da510097", "51feb661b4c9fa87860b63e76b914673", "fcd007a2b17b7c13f338734c53f6db31",
-                "d3e74b96d9c5df15714bbc3abcd329fc", "65b9cf7fa63e18d2e7d92ff45a42a5e5", "241c9a37a83ff9efd305fe46d012211e",
-                "ceee96971008e30d0cdc34086c49fd75", "4fbfefbe6e48758fbb72427c81f119cf", "c8cc163be4e5f6451201dccbded4ec24",
-                "08c9dff32f6b42c49ef7cd78e37c728e", "43aa157dc5bd5fcea81315a46e0322cf", "480a69b050f465ef01efcc44ae29f7df",
-                "11abd24d92b93e7f85acd63abd4a18ab", "3891486a6862c63a325c5f16cd01fdd1", "cf8bb0525b514f411bca9d7c2d681f7c",
-                "3766bc35572ccacc03f0f293c571d0ae", "bf73a5e338644122220e41da7b5630e6", "564de4a2609cbb0bb67ffa1bc51f2487",
-                "60a9e52db1acadfccc9a9809073f0b04", "373b5484826d40d7ec35f0e1605cb6ea", "a50612e889b20f99cc7b2725dfd72e9e",
+                "900bdd57b5641f7d81cd4620283fef76",
+                "5982532009e863a8f4e18e793314c54b",
+                "8f408c1f5a1d4604e48d0d062a8289a0",
+                "5c5b5cf0a55954eb639964e3da510097",
+                "51feb661b4c9fa87860b63e76b914673",
+                "fcd007a2b17b7c13f338734c53f6db31",
+                "d3e74b96d9c5df15714bbc3abcd329fc",
+                "65b9cf7fa63e18d2e7d92ff45a42a5e5",
+                "241c9a37a83ff9efd305fe46d012211e",
+                "ceee96971008e30d0cdc34086c49fd75",
+                "4fbfefbe6e48758fbb72427c81f119cf",
+                "c8cc163be4e5f6451201dccbded4ec24",
+                "08c9dff32f6b42c49ef7cd78e37c728e",
+                "43aa157dc5bd5fcea81315a46e0322cf",
+                "480a69b050f465ef01efcc44ae29f7df",
+                "11abd24d92b93e7f85acd63abd4a18ab",
+                "3891486a6862c63a325c5f16cd01fdd1",
+                "cf8bb0525b514f411bca9d7c2d681f7c",
+                "3766bc35572ccacc03f0f293c571d0ae",
+                "bf73a5e338644122220e41da7b5630e6",
+                "564de4a2609cbb0bb67ffa1bc51f2487",
+                "60a9e52db1acadfccc9a9809073f0b04",
+                "373b5484826d40d7ec35f0e1605cb6ea",
+                "a50612e889b20f99cc7b2725dfd72e9e",
                 "0802ccdeb0cff29237faf55164524101",
             ),
             start=1,
@@ -343,16 +384,32 @@ class POKERDVS(DatasetAdapter):
     sensor_size = (35, 35, 2)
     homepage = "http://www2.imse-cnm.csic.es/caviar/POKERDVS.html"
     resources = (
-        ("pips_train.tar.gz", "https://github.com/neuromorphs/tonic/tree/develop/tonic/datasets", "412bcfb96826e4fcb290558e8c150aae"),
-        ("pips_test.tar.gz", "https://github.com/neuromorphs/tonic/tree/develop/tonic/datasets", "eef2bf7d0d3defae89a6fa98b07c17af"),
+        (
+            "pips_train.tar.gz",
+            "https://github.com/neuromorphs/tonic/tree/develop/tonic/datasets",
+            "412bcfb96826e4fcb290558e8c150aae",
+        ),
+        (
+            "pips_test.tar.gz",
+            "https://github.com/neuromorphs/tonic/tree/develop/tonic/datasets",
+            "eef2bf7d0d3defae89a6fa98b07c17af",
+        ),
     )
     _pattern = re.compile(r"(?:^|/)pips_(train|test)/(?:.*/)?([^/]*(" + "|".join(POKER_DVS_CLASSES) + r"))/[^/]+\.npy$")
 
     def plan(self, raw: str | Path) -> Plan:
-        found = [(match.group(1), match.group(3), relpath, file) for match, relpath, file in matching(self.scan(raw), self._pattern)]
+        found = [
+            (match.group(1), match.group(3), relpath, file) for match, relpath, file in matching(self.scan(raw), self._pattern)
+        ]
         if not found:
             raise self.missing(raw, "pips_{train,test}/<..cl|he|di|sp>/*.npy (or pips_train.tar.gz, pips_test.tar.gz)")
         found.sort(key=lambda item: (item[0] != "train", item[2]))
         label_of = {name: index for index, name in enumerate(POKER_DVS_CLASSES)}
-        tasks = [FileTask.from_path(file, relpath, label_of[suit], split, read_numpy_events) for split, suit, relpath, file in found]
-        return Plan(classes=list(POKER_DVS_CLASSES), tasks=tasks, extra={"label_rule": "Tonic's: last two letters of the folder, cl he di sp -> 0 1 2 3"})
+        tasks = [
+            FileTask.from_path(file, relpath, label_of[suit], split, read_numpy_events) for split, suit, relpath, file in found
+        ]
+        return Plan(
+            classes=list(POKER_DVS_CLASSES),
+            tasks=tasks,
+            extra={"label_rule": "Tonic's: last two letters of the folder, cl he di sp -> 0 1 2 3"},
+        )

@@ -14,9 +14,10 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..formats import FORMATS, FormatError, concatenate, open_recording
 from ..formats.rawtree import RawFile, RawInputError, scan
@@ -159,12 +160,26 @@ class OwnRecordings(DatasetAdapter):
 
     @classmethod
     def add_arguments(cls, parser) -> None:
-        parser.add_argument("--format", default=None, choices=sorted(FORMATS),
-                            help="event format of every file (default: detect from header, else extension)")
-        parser.add_argument("--sensor-size", nargs=2, type=int, metavar=("W", "H"), default=None,
-                            help="sensor width and height (required where the files' headers do not record it)")
-        parser.add_argument("--time-unit", choices=["ns", "us", "ms", "s"], default="us",
-                            help="unit of timestamps in HDF5/NumPy/text files (default us)")
+        parser.add_argument(
+            "--format",
+            default=None,
+            choices=sorted(FORMATS),
+            help="event format of every file (default: detect from header, else extension)",
+        )
+        parser.add_argument(
+            "--sensor-size",
+            nargs=2,
+            type=int,
+            metavar=("W", "H"),
+            default=None,
+            help="sensor width and height (required where the files' headers do not record it)",
+        )
+        parser.add_argument(
+            "--time-unit",
+            choices=["ns", "us", "ms", "s"],
+            default="us",
+            help="unit of timestamps in HDF5/NumPy/text files (default us)",
+        )
         parser.add_argument("--window-us", type=int, default=None, help="cut recordings into windows of this many µs")
         parser.add_argument("--window-events", type=int, default=None, help="cut recordings into windows of this many events")
         parser.add_argument("--overlap", type=int, default=0, help="µs or events shared by consecutive windows (default 0)")
@@ -216,8 +231,12 @@ class Folder(OwnRecordings):
     @classmethod
     def add_arguments(cls, parser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--split-ratio", type=float, default=None,
-                            help="per class, the first ceil(r * n) recordings (sorted) are train, the rest test")
+        parser.add_argument(
+            "--split-ratio",
+            type=float,
+            default=None,
+            help="per class, the first ceil(r * n) recordings (sorted) are train, the rest test",
+        )
 
     @classmethod
     def options_from_arguments(cls, args) -> dict[str, Any]:
@@ -239,7 +258,9 @@ class Folder(OwnRecordings):
             for rank, file in enumerate(files):
                 split = "all" if n_train is None else ("train" if rank < n_train else "test")
                 work.append((file, [Segment(key_from_path(file.relpath), label, split)]))
-        rule = "all" if self.split_ratio is None else f"per class, first ceil({self.split_ratio} * n) sorted files train, rest test"
+        rule = (
+            "all" if self.split_ratio is None else f"per class, first ceil({self.split_ratio} * n) sorted files train, rest test"
+        )
         return self._plan(work, classes, {"split_rule": rule})
 
 
@@ -262,8 +283,12 @@ class Manifest(OwnRecordings):
     @classmethod
     def add_arguments(cls, parser) -> None:
         super().add_arguments(parser)
-        parser.add_argument("--manifest", type=Path, required=True,
-                            help="CSV rows path,label[,split][,start_us,end_us]; relative paths from --raw or the manifest's folder")
+        parser.add_argument(
+            "--manifest",
+            type=Path,
+            required=True,
+            help="CSV rows path,label[,split][,start_us,end_us]; relative paths from --raw or the manifest's folder",
+        )
 
     @classmethod
     def options_from_arguments(cls, args) -> dict[str, Any]:
@@ -314,8 +339,12 @@ def read_manifest(path: Path) -> list[tuple[int, str, str, str, int | None, int 
         columns = None
     result = []
     for number, row in rows:
-        names = columns or {2: ["path", "label"], 3: ["path", "label", "split"], 4: ["path", "label", "start_us", "end_us"],
-                            5: list(MANIFEST_COLUMNS)}.get(len(row))
+        names = columns or {
+            2: ["path", "label"],
+            3: ["path", "label", "split"],
+            4: ["path", "label", "start_us", "end_us"],
+            5: list(MANIFEST_COLUMNS),
+        }.get(len(row))
         if names is None or len(row) != len(names):
             raise RawInputError(f"{path}: line {number} has {len(row)} values; expected path,label[,split][,start_us,end_us]")
         cells = dict(zip(names, row))
@@ -332,7 +361,9 @@ def read_manifest(path: Path) -> list[tuple[int, str, str, str, int | None, int 
             raise RawInputError(f"{path}: line {number}: end_us {end} is not after start_us {start}")
         split = cells.get("split", "")
         if split and not SPLIT_NAME.match(split):
-            raise RawInputError(f"{path}: line {number}: split {split!r} is not a plain name (letters, digits, '_', '-'): "
-                                "it names shard files inside --out")
+            raise RawInputError(
+                f"{path}: line {number}: split {split!r} is not a plain name (letters, digits, '_', '-'): "
+                "it names shard files inside --out"
+            )
         result.append((number, cells["path"], cells["label"], split, start, end))
     return result

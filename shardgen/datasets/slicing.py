@@ -14,7 +14,7 @@ They need time-sorted events (checked: a timestamp going backwards is an error).
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 

@@ -16,7 +16,8 @@ The layout defaults to the one of the chip named by the header's ``# AEChip:`` l
 
 from __future__ import annotations
 
-from typing import BinaryIO, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -95,8 +96,12 @@ class Aedat2Reader:
         an empty recording."""
         produced = False
         for _offset, block in record_blocks(
-            self.stream, source=self.source, record_bytes=RECORD_BYTES, records_per_block=max_events,
-            offset=self.header.end, pending=self.header.rest,
+            self.stream,
+            source=self.source,
+            record_bytes=RECORD_BYTES,
+            records_per_block=max_events,
+            offset=self.header.end,
+            pending=self.header.rest,
         ):
             produced = True
             yield np.frombuffer(block, dtype=np.uint8).reshape(-1, RECORD_BYTES)

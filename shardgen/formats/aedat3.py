@@ -20,8 +20,9 @@ These checks run once per packet, not per event.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 from numba import njit
@@ -51,8 +52,7 @@ MAX_OVERFLOW = (1 << 31) - 1
 
 @njit(cache=True, inline="always")
 def _u32(data, at):
-    return (np.int64(data[at]) | (np.int64(data[at + 1]) << 8) | (np.int64(data[at + 2]) << 16)
-            | (np.int64(data[at + 3]) << 24))
+    return np.int64(data[at]) | (np.int64(data[at + 1]) << 8) | (np.int64(data[at + 2]) << 16) | (np.int64(data[at + 3]) << 24)
 
 
 @njit(cache=True, nogil=True)
@@ -230,7 +230,7 @@ class PolarityPackets:
     packets: np.ndarray
 
     @classmethod
-    def gather(cls, data: np.ndarray, table: np.ndarray) -> "PolarityPackets":
+    def gather(cls, data: np.ndarray, table: np.ndarray) -> PolarityPackets:
         """The events of the packets ``table`` lists in ``data`` (see ``_scan_packets``)."""
         parity = int(table[0, 0]) % 4 if len(table) else 0
         words = np.frombuffer(data, dtype="<u4", offset=parity, count=max(0, len(data) - parity) // 4)
@@ -304,13 +304,19 @@ class Aedat3Reader:
             if bad >= 0:
                 _kind, _source, size, ts_offset, _overflow, capacity, *_rest = PACKET_HEADER.unpack_from(pending, bad)
                 if problem == _TIME_BEYOND:
-                    raise FormatError(self.source, offset + bad, f"timestamp overflow counter {_overflow} puts times beyond "
-                                      "2**62 µs: corrupt")
+                    raise FormatError(
+                        self.source, offset + bad, f"timestamp overflow counter {_overflow} puts times beyond 2**62 µs: corrupt"
+                    )
                 if problem == _TOO_LARGE:
-                    raise FormatError(self.source, offset + bad, f"packet header declares {capacity} events of {size} bytes, "
-                                      f"over the {MAX_PACKET_BYTES}-byte limit: corrupt")
+                    raise FormatError(
+                        self.source,
+                        offset + bad,
+                        f"packet header declares {capacity} events of {size} bytes, "
+                        f"over the {MAX_PACKET_BYTES}-byte limit: corrupt",
+                    )
                 raise FormatError(
-                    self.source, offset + bad,
+                    self.source,
+                    offset + bad,
                     f"polarity packet with event size {size} and timestamp offset {ts_offset} (expected 8 and 4)",
                 )
             if len(table):

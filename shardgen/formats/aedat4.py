@@ -15,7 +15,8 @@ import os
 import shutil
 import struct
 import tempfile
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -32,9 +33,7 @@ def _aedat_module():
     try:
         import aedat
     except ImportError:
-        raise ImportError(
-            "reading AEDAT 4.0 needs the 'aedat' package: pip install neuroshards[aedat4]"
-        ) from None
+        raise ImportError("reading AEDAT 4.0 needs the 'aedat' package: pip install neuroshards[aedat4]") from None
     return aedat
 
 
@@ -143,8 +142,9 @@ class Aedat4Reader:
         self.sensor_size: tuple[int, int] | None = None
         if self.stream_id is not None:
             info = streams[self.stream_id]
-            self.sensor_size = checked_sensor_size(info.get("width"), info.get("height"), source=source,
-                                                   where=f"stream {self.stream_id} description")
+            self.sensor_size = checked_sensor_size(
+                info.get("width"), info.get("height"), source=source, where=f"stream {self.stream_id} description"
+            )
 
     @guarded()
     def packets(self) -> Iterator[Events]:

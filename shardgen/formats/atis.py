@@ -61,9 +61,7 @@ def _atis_fill(records, overflow, t0, t, x, y, bits):
 def _records(data: bytes | np.ndarray, source: str) -> np.ndarray:
     if len(data) % RECORD_BYTES:
         whole = len(data) - len(data) % RECORD_BYTES
-        raise FormatError(
-            source, whole, f"truncated ATIS record: {len(data)} bytes is not a multiple of {RECORD_BYTES}"
-        )
+        raise FormatError(source, whole, f"truncated ATIS record: {len(data)} bytes is not a multiple of {RECORD_BYTES}")
     return np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD_BYTES)
 
 
@@ -81,9 +79,7 @@ def decode_atis_bin(data: bytes, *, source: str = "<bytes>", overflow: bool = Fa
 
 
 @guarded("atis")
-def pack_atis_bin(
-    data: bytes, sensor_size: tuple[int, ...], *, source: str = "<bytes>", overflow: bool = False
-) -> PackedEvents:
+def pack_atis_bin(data: bytes, sensor_size: tuple[int, ...], *, source: str = "<bytes>", overflow: bool = False) -> PackedEvents:
     """The same events decoded straight into the record's field layout (two passes over the
     bytes, no event arrays in between: most of the time of converting N-MNIST's small files)."""
     records = _records(data, source)

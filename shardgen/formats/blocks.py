@@ -10,7 +10,8 @@ offset where the incomplete record starts. ``new_events``, ``concatenate``, ``sp
 from __future__ import annotations
 
 import functools
-from typing import BinaryIO, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 from numba import njit

@@ -7,7 +7,8 @@ integer microseconds from ``time_unit`` (``"us"``, ``"ms"``, ``"s"``, ``"ns"``);
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import BinaryIO
 
 import numpy as np
 
@@ -76,9 +77,7 @@ def to_microseconds(values: np.ndarray, time_unit: str, *, source: str, where: s
     return np.floor(scaled + 0.5).astype(np.int64) if time_unit != "ns" else np.floor(scaled).astype(np.int64)
 
 
-def canonical_events(
-    columns: Mapping[str, np.ndarray], *, time_unit: str, source: str, where: str
-) -> dict[str, np.ndarray]:
+def canonical_events(columns: Mapping[str, np.ndarray], *, time_unit: str, source: str, where: str) -> dict[str, np.ndarray]:
     """Columns t, x, y, p (any numeric dtypes) -> canonical event arrays, validated."""
     events = {"t": to_microseconds(np.asarray(columns["t"]), time_unit, source=source, where=where)}
     for name in ("x", "y"):
@@ -105,9 +104,7 @@ class ColumnFileReader:
     (the order of t, x, y, p); the sensor size only from the option (these files do not record it,
     HDF5 attributes aside)."""
 
-    def __init__(
-        self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us", columns: str = "txyp"
-    ):
+    def __init__(self, stream: BinaryIO, *, source: str, sensor_size=None, time_unit: str = "us", columns: str = "txyp"):
         check_time_unit(time_unit)
         if sorted(columns) != sorted("txyp"):
             raise ValueError(f"columns must order the letters t, x, y, p, got {columns!r}")

@@ -27,8 +27,12 @@ def _check_npy_size(data: bytes, source: str) -> None:
         return  # a pickle: refused below unless allowed, and then sized by its own bytes
     declared = dtype.itemsize * int(np.prod(shape, dtype=object))
     if any(side < 0 for side in shape) or declared > len(data) - stream.tell():
-        raise FormatError(source, stream.tell(), f"header declares a {shape} array of {dtype} ({declared} bytes), "
-                          f"but {len(data) - stream.tell()} bytes follow: corrupt or truncated")
+        raise FormatError(
+            source,
+            stream.tell(),
+            f"header declares a {shape} array of {dtype} ({declared} bytes), "
+            f"but {len(data) - stream.tell()} bytes follow: corrupt or truncated",
+        )
 
 
 @guarded("npy")
@@ -169,8 +173,11 @@ def check_mat5(data: bytes, *, source: str) -> None:
             except zlib.error as error:
                 raise FormatError(source, at, f"damaged compressed .mat variable ({error})") from None
             if inflater.unconsumed_tail:
-                raise FormatError(source, at, f"compressed .mat variable expands beyond {limit} bytes (the archive member "
-                                  "limit: --max-member-bytes)")
+                raise FormatError(
+                    source,
+                    at,
+                    f"compressed .mat variable expands beyond {limit} bytes (the archive member limit: --max-member-bytes)",
+                )
             inner_kind, inner_size, inner_start, _ = _mat_tag(inner, 0, len(inner), order, source, at)
             if inner_kind != _MI_MATRIX:
                 raise FormatError(source, at, f"compressed .mat element of type {inner_kind}, expected a matrix")

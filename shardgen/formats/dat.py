@@ -14,7 +14,8 @@ Geometry comes from ``% Width`` / ``% Height`` lines when present.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -97,8 +98,11 @@ class DatReader:
             yield events
 
     def _check(self, events: dict[str, np.ndarray], offset: int, width: int, height: int) -> None:
-        for name, limit, what in (("p", 2, "polarity above 1"), ("x", width, f"x >= the sensor width {width}"),
-                                  ("y", height, f"y >= the sensor height {height}")):
+        for name, limit, what in (
+            ("p", 2, "polarity above 1"),
+            ("x", width, f"x >= the sensor width {width}"),
+            ("y", height, f"y >= the sensor height {height}"),
+        ):
             if limit and len(events[name]) and events[name].max() >= limit:  # one cheap pass when all is well
                 bad = np.flatnonzero(events[name] >= limit)
                 raise FormatError(self.source, offset + int(bad[0]) * EVENT_BYTES, f"DAT event with {what}: corrupt data")
@@ -106,8 +110,10 @@ class DatReader:
 
 def _sniff(head: bytes) -> bool:
     header = parse_header_bytes(head)
-    return header.present and header.encoding() is None and (
-        "Version" in header.fields or head.startswith(b"% Data file containing")
+    return (
+        header.present
+        and header.encoding() is None
+        and ("Version" in header.fields or head.startswith(b"% Data file containing"))
     )
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from .errors import FormatError
 from .rawtree import RawFile

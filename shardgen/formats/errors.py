@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from neuroshards.errors import FormatError
 
@@ -88,6 +89,7 @@ def guarded(format: str | None = None) -> Callable[[F], F]:
             return format or getattr(args[0] if args else None, "format_name", None)
 
         if inspect.isgeneratorfunction(method):
+
             @functools.wraps(method)
             def generator(*args, **kwargs):
                 try:

@@ -8,7 +8,8 @@ else from the option.
 
 from __future__ import annotations
 
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -60,14 +61,15 @@ class Hdf5Reader:
             datasets = {name: item for name, item in group.items() if isinstance(item, h5py.Dataset)}
             # Numeric columns only: variable-length (object) datasets are never read, as a damaged
             # one can crash HDF5 itself (see hdf5_datasets.check_vlen_storage).
-            names = match_columns(name for name, item in datasets.items()
-                                  if item.ndim == 1 and item.dtype.names is None and item.dtype.kind != "O")
+            names = match_columns(
+                name for name, item in datasets.items() if item.ndim == 1 and item.dtype.names is None and item.dtype.kind != "O"
+            )
             if names is not None:
                 lengths = {datasets[actual].shape[0] for actual in names.values()}
                 if len(lengths) != 1:
                     raise FormatError(self.source, None, f"{group.name}: datasets t, x, y, p differ in length {sorted(lengths)}")
                 return group, names, None
-            for name, item in datasets.items():
+            for _name, item in datasets.items():
                 if item.dtype.names and item.ndim == 1 and (fields := match_columns(item.dtype.names)) is not None:
                     return group, fields, item
         raise FormatError(self.source, None, "no t, x, y, p datasets (or compound dataset with those fields) found")
@@ -78,11 +80,14 @@ class Hdf5Reader:
             if "sensor_size" in attributes:
                 size = np.asarray(attributes["sensor_size"]).ravel()
                 if len(size) < 2:
-                    raise FormatError(self.source, None, f"{holder.name}: attribute sensor_size {size.tolist()} is not (W, H[, P])")
+                    raise FormatError(
+                        self.source, None, f"{holder.name}: attribute sensor_size {size.tolist()} is not (W, H[, P])"
+                    )
                 return checked_sensor_size(size[0], size[1], source=self.source, where=f"{holder.name} attribute sensor_size")
             if "width" in attributes and "height" in attributes:
-                return checked_sensor_size(attributes["width"], attributes["height"], source=self.source,
-                                           where=f"{holder.name} attributes width/height")
+                return checked_sensor_size(
+                    attributes["width"], attributes["height"], source=self.source, where=f"{holder.name} attributes width/height"
+                )
         return None
 
     @guarded()
@@ -101,12 +106,20 @@ class Hdf5Reader:
                 else:
                     columns = {canonical: self.group[actual][start:stop] for canonical, actual in self.names.items()}
             except OSError as error:  # a damaged or truncated file
-                raise FormatError(self.source, None, f"{self.group.name} events {start}..{stop - 1}: unreadable ({error})") from None
+                raise FormatError(
+                    self.source, None, f"{self.group.name} events {start}..{stop - 1}: unreadable ({error})"
+                ) from None
             yield canonical_events(
                 columns, time_unit=self.time_unit, source=self.source, where=f"{self.group.name} events {start}..{stop - 1}"
             )
 
 
 register_format(
-    FormatSpec(name="hdf5", suffixes=(".h5", ".hdf5", ".hdf"), open=Hdf5Reader, sniff=starts_with(HDF5_MAGIC), description="HDF5 t/x/y/p datasets")
+    FormatSpec(
+        name="hdf5",
+        suffixes=(".h5", ".hdf5", ".hdf"),
+        open=Hdf5Reader,
+        sniff=starts_with(HDF5_MAGIC),
+        description="HDF5 t/x/y/p datasets",
+    )
 )

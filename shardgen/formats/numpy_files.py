@@ -9,7 +9,8 @@ them would unpickle, which runs code).
 from __future__ import annotations
 
 import zipfile
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -48,7 +49,9 @@ class NpyStream:
             if len(data) != rows * self.row_bytes:
                 whole = len(data) - len(data) % max(self.row_bytes, 1)
                 raise FormatError(
-                    self.source, offset + whole, f"array of {self.rows} rows ends after {start + whole // self.row_bytes}: truncated"
+                    self.source,
+                    offset + whole,
+                    f"array of {self.rows} rows ends after {start + whole // self.row_bytes}: truncated",
                 )
             offset += len(data)
             yield np.frombuffer(data, self.dtype).reshape((rows, *self.shape[1:]))
@@ -102,7 +105,9 @@ class NumpyReader(ColumnFileReader):
         names = _layout(array, self.order)
         for index, block in enumerate(array.blocks(max_events)):
             where = f"events {index * max_events}..{index * max_events + len(block) - 1}"
-            yield canonical_events(_columns_of(block, names, self.order), time_unit=self.time_unit, source=array.source, where=where)
+            yield canonical_events(
+                _columns_of(block, names, self.order), time_unit=self.time_unit, source=array.source, where=where
+            )
 
     def _columns(self, archive: zipfile.ZipFile, names: dict[str, str], max_events: int) -> Iterator[dict[str, np.ndarray]]:
         members = {canonical: archive.open(actual + ".npy") for canonical, actual in names.items()}
@@ -120,4 +125,8 @@ class NumpyReader(ColumnFileReader):
                 member.close()
 
 
-register_format(FormatSpec(name="npy", suffixes=(".npy", ".npz"), open=NumpyReader, sniff=starts_with(NPY_MAGIC), description="NumPy .npy/.npz"))
+register_format(
+    FormatSpec(
+        name="npy", suffixes=(".npy", ".npz"), open=NumpyReader, sniff=starts_with(NPY_MAGIC), description="NumPy .npy/.npz"
+    )
+)

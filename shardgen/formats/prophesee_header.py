@@ -13,8 +13,9 @@ not ``%`` or by a ``% end`` line (newer RAW files). What it may record:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
@@ -65,9 +66,7 @@ class PropheseeHeader:
         return checked_sensor_size(*size, source=source, where="'%' header geometry") if size else None
 
     def _recorded_size(self) -> tuple[int, int] | None:
-        options = dict(
-            part.split("=", 1) for part in self.fields.get("format", "").split(";")[1:] if "=" in part
-        )
+        options = dict(part.split("=", 1) for part in self.fields.get("format", "").split(";")[1:] if "=" in part)
         if "width" in options and "height" in options:
             return _size(options["width"], options["height"])
         geometry = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", self.fields.get("geometry", ""))
@@ -221,8 +220,14 @@ class WordStreamReader:
             start = 0
             while start < len(words):
                 n, used = type(self).kernel(
-                    words[start:], state, out["t"][filled:], out["x"][filled:], out["y"][filled:],
-                    out["p"][filled:], width, height,
+                    words[start:],
+                    state,
+                    out["t"][filled:],
+                    out["x"][filled:],
+                    out["y"][filled:],
+                    out["p"][filled:],
+                    width,
+                    height,
                 )
                 filled += n
                 if state[ERROR_CODE]:

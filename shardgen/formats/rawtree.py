@@ -17,9 +17,9 @@ import hashlib
 import os
 import tarfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from neuroshards.errors import RawInputError
 
@@ -41,8 +41,10 @@ def check_member_size(declared: int, location: str) -> None:
     """A RawInputError when an archive member declares more than ``max_member_bytes()``."""
     limit = max_member_bytes()
     if declared > limit:
-        raise RawInputError(f"{location}: archive member expands to {declared} bytes, over the limit of {limit} "
-                            f"(raise it with --max-member-bytes or {MAX_MEMBER_BYTES_VARIABLE})")
+        raise RawInputError(
+            f"{location}: archive member expands to {declared} bytes, over the limit of {limit} "
+            f"(raise it with --max-member-bytes or {MAX_MEMBER_BYTES_VARIABLE})"
+        )
 
 
 @dataclass(frozen=True, order=True)

@@ -6,8 +6,9 @@ file order) of at most ``max_events`` events, so a multi-GB recording is never h
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
 from neuroshards.events import Events
 

@@ -10,7 +10,7 @@ its byte offset.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from numba import njit
@@ -103,7 +103,9 @@ class TextReader(ColumnFileReader):
         line_starts = np.concatenate(([0], np.flatnonzero(codes == _NEWLINE) + 1))[: len(per_line)]
         bad = np.flatnonzero((per_line != 4) & (per_line != 0))
         if len(bad):
-            raise FormatError(self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)")
+            raise FormatError(
+                self.source, offset + int(line_starts[bad[0]]), f"line has {per_line[bad[0]]} values, expected 4 (t x y p)"
+            )
         # Split at the separators counted above only (bytes.split() also splits at \v and \f).
         table = np.array([token for token in normal.replace(b"\n", b" ").split(b" ") if token]).reshape(-1, 4)
         row_starts = offset + line_starts[per_line > 0]

@@ -19,8 +19,13 @@ SENSOR = 34
 DURATION_US = 300_000
 # Segments a..g of a seven-segment display, as (row0, row1, col0, col1) on a 20 x 12 glyph.
 _SEGMENTS = {
-    "a": (0, 2, 1, 11), "b": (1, 10, 10, 12), "c": (10, 19, 10, 12), "d": (18, 20, 1, 11),
-    "e": (10, 19, 0, 2), "f": (1, 10, 0, 2), "g": (9, 11, 1, 11),
+    "a": (0, 2, 1, 11),
+    "b": (1, 10, 10, 12),
+    "c": (10, 19, 10, 12),
+    "d": (18, 20, 1, 11),
+    "e": (10, 19, 0, 2),
+    "f": (1, 10, 0, 2),
+    "g": (9, 11, 1, 11),
 }
 _DIGITS = ["abcdef", "bc", "abged", "abgcd", "fgbc", "afgcd", "afgedc", "abc", "abcdefg", "abcdfg"]
 

@@ -78,7 +78,12 @@ def asl_dvs_letter_zips() -> dict[str, dict[str, bytes]]:
             if n > 2:
                 x[:2], y[:2] = (0, 239), (0, 179)  # both edges of the sensor
             if letter == "y" and number == 2:  # integer-typed variables
-                columns = {"ts": ts.astype(np.int32), "x": x.astype(np.uint8), "y": y.astype(np.uint8), "pol": pol.astype(np.uint8)}
+                columns = {
+                    "ts": ts.astype(np.int32),
+                    "x": x.astype(np.uint8),
+                    "y": y.astype(np.uint8),
+                    "pol": pol.astype(np.uint8),
+                }
             else:
                 columns = {"ts": ts.astype(float), "x": x.astype(float), "y": y.astype(float), "pol": pol.astype(float)}
             members[f"{letter}/{letter}_{number:04d}.mat"] = _mat(columns)
@@ -126,7 +131,11 @@ def write_dvslip(root: Path) -> Path:
 # HARDVS ----------------------------------------------------------------------------------------
 
 HARDVS_SAMPLES = {
-    "train": ["action_001/dvSave-2021_10_15_19_18_02", "action_002/dvSave-2021_10_15_19_20_11", "action_300/dvSave-2021_12_01_10_00_00"],
+    "train": [
+        "action_001/dvSave-2021_10_15_19_18_02",
+        "action_002/dvSave-2021_10_15_19_20_11",
+        "action_300/dvSave-2021_12_01_10_00_00",
+    ],
     "val": ["action_001/dvSave-2021_10_15_19_30_45"],
     "test": ["action_002/dvSave-2021_10_16_08_00_00", "action_300/dvSave-2021_12_01_10_05_00"],
 }
@@ -182,7 +191,11 @@ def _packets(rng: np.random.Generator, sizes: list[int], start: int) -> list[np.
     for size in sizes:
         packet = np.zeros(size, DV_EVENT_DTYPE)
         packet["timestamp"] = t + np.sort(rng.integers(0, 10_000, size))
-        packet["x"], packet["y"], packet["polarity"] = rng.integers(0, 346, size), rng.integers(0, 260, size), rng.integers(0, 2, size)
+        packet["x"], packet["y"], packet["polarity"] = (
+            rng.integers(0, 346, size),
+            rng.integers(0, 260, size),
+            rng.integers(0, 2, size),
+        )
         packets.append(packet)
         t += 10_000
     return packets
@@ -193,10 +206,16 @@ def bullying10k_files() -> dict[str, dict[str, bytes]]:
     one file of equal-length packets (a plain 2-D structured array) and one with an empty packet."""
     rng = _rng(4)
     layout = {
-        "handshake": [("1", "dvSave-2022_01_01_10_00_00", [5, 9, 3]), ("1", "dvSave-2022_01_01_10_01_00", [4, 4, 4]),
-                      ("2", "dvSave-2022_01_02_09_00_00", [7])],
-        "kicking": [("1", "dvSave-2022_02_01_10_00_00", [6, 0, 8]), ("3", "dvSave-2022_02_03_10_00_00", [2, 11]),
-                    ("3", "dvSave-2022_02_03_10_09_00", [3, 5])],
+        "handshake": [
+            ("1", "dvSave-2022_01_01_10_00_00", [5, 9, 3]),
+            ("1", "dvSave-2022_01_01_10_01_00", [4, 4, 4]),
+            ("2", "dvSave-2022_01_02_09_00_00", [7]),
+        ],
+        "kicking": [
+            ("1", "dvSave-2022_02_01_10_00_00", [6, 0, 8]),
+            ("3", "dvSave-2022_02_03_10_00_00", [2, 11]),
+            ("3", "dvSave-2022_02_03_10_09_00", [3, 5]),
+        ],
         "walking": [("1", "dvSave-2022_03_01_10_00_00", [10, 1]), ("2", "dvSave-2022_03_02_10_00_00", [4, 6, 2])],
     }
     zips = {}
@@ -268,7 +287,10 @@ def write_pokerdvs(root: Path) -> Path:
             for suit in ("cl", "he", "di", "sp"):
                 for number in range(per_suit):
                     n = int(rng.integers(3, 40))
-                    array = np.stack([_sorted_times(rng, n, 50_000), rng.integers(0, 35, n), rng.integers(0, 35, n), rng.integers(0, 2, n)], axis=1)
+                    array = np.stack(
+                        [_sorted_times(rng, n, 50_000), rng.integers(0, 35, n), rng.integers(0, 35, n), rng.integers(0, 2, n)],
+                        axis=1,
+                    )
                     if (split, suit, number) == ("train", "di", 2):
                         array = array.astype(np.float64)
                     data = _npy(array)
@@ -313,10 +335,48 @@ def _write_heidelberg(path: Path, recordings, keys: list[str]) -> None:
         h5.create_dataset("extra/speaker", data=np.arange(len(recordings), dtype=np.uint16) % 3)
 
 
-SHD_KEYS = [f"{language}-{word}" for language in ("english", "german") for word in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")]
-SSC_KEYS = ["backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward", "four", "go", "happy", "house",
-            "learn", "left", "marvin", "nine", "no", "off", "on", "one", "right", "seven", "sheila", "six", "stop", "three",
-            "tree", "two", "up", "visual", "wow", "yes", "zero"]
+SHD_KEYS = [
+    f"{language}-{word}"
+    for language in ("english", "german")
+    for word in ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+]
+SSC_KEYS = [
+    "backward",
+    "bed",
+    "bird",
+    "cat",
+    "dog",
+    "down",
+    "eight",
+    "five",
+    "follow",
+    "forward",
+    "four",
+    "go",
+    "happy",
+    "house",
+    "learn",
+    "left",
+    "marvin",
+    "nine",
+    "no",
+    "off",
+    "on",
+    "one",
+    "right",
+    "seven",
+    "sheila",
+    "six",
+    "stop",
+    "three",
+    "tree",
+    "two",
+    "up",
+    "visual",
+    "wow",
+    "yes",
+    "zero",
+]
 
 
 def write_shd(root: Path) -> Path:

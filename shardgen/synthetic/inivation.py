@@ -23,14 +23,30 @@ CIFAR_HEADER = (
     "# Data format is int32 address, int32 timestamp (8 bytes total), repeated for each event",
     "# Timestamps tick is 1 us",
 )
-GESTURE_HEADER = ("#!AER-DAT3.1", "#Format: RAW", "#Source 1: DVS128", "#Start-Time: 2017-05-31 16:20:01 (TZ+0200)", "#!END-HEADER")
+GESTURE_HEADER = (
+    "#!AER-DAT3.1",
+    "#Format: RAW",
+    "#Source 1: DVS128",
+    "#Start-Time: 2017-05-31 16:20:01 (TZ+0200)",
+    "#!END-HEADER",
+)
 GESTURE_NAMES = (
-    "hand_clapping", "right_hand_wave", "left_hand_wave", "right_arm_clockwise", "right_arm_counter_clockwise",
-    "left_arm_clockwise", "left_arm_counter_clockwise", "arm_roll", "air_drums", "air_guitar", "other_gestures",
+    "hand_clapping",
+    "right_hand_wave",
+    "left_hand_wave",
+    "right_arm_clockwise",
+    "right_arm_counter_clockwise",
+    "left_arm_clockwise",
+    "left_arm_counter_clockwise",
+    "arm_roll",
+    "air_drums",
+    "air_guitar",
+    "other_gestures",
 )
 
 
 # AEDAT 2.0 ------------------------------------------------------------------------------------
+
 
 def aedat2_bytes(address, t, header=("#!AER-DAT2.0",), newline="\r\n") -> bytes:
     """Header lines (newline appended to each), then each event as big-endian u32 address, u32 t."""
@@ -65,12 +81,17 @@ def davis_fixture() -> bytes:
     t = np.sort(rng.integers(0, 2_000_000, n))
     x, y, p = rng.integers(0, 240, n), rng.integers(0, 180, n), rng.integers(0, 2, n)
     aps = (rng.random(n) < 0.2).astype(np.uint64)
-    header = ("#!AER-DAT2.0", "# This is a raw AE data file - do not edit",
-              "# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C", "# Timestamps tick is 1 us")
+    header = (
+        "#!AER-DAT2.0",
+        "# This is a raw AE data file - do not edit",
+        "# AEChip: eu.seebetter.ini.chips.davis.DAVIS240C",
+        "# Timestamps tick is 1 us",
+    )
     return aedat2_bytes(davis_address(x, y, p, aps=aps), t, header)
 
 
 # AEDAT 3.1 ------------------------------------------------------------------------------------
+
 
 def aedat3_packet(kind: int, payload: bytes, *, event_size: int, capacity: int, overflow: int = 0, ts_offset: int = 4) -> bytes:
     """A packet: 28-byte little-endian header (type, source, size, ts offset, ts overflow,
@@ -124,6 +145,7 @@ def aedat3_bytes(packets: list[bytes], header=GESTURE_HEADER, newline="\r\n") ->
 
 # Synthetic recordings -------------------------------------------------------------------------
 
+
 def random_events(rng: np.random.Generator, n: int, t_start: int, t_end: int, size: int = 128):
     t = np.sort(rng.integers(t_start, t_end, size=n, dtype=np.int64))
     x = rng.integers(0, size, size=n)
@@ -132,8 +154,15 @@ def random_events(rng: np.random.Generator, n: int, t_start: int, t_end: int, si
     return t, x, y, p
 
 
-def cifar10dvs_tree(root: Path, *, numbers=(0, 1, 2, 10, 11, 100, 101), events=(200, 2000), seed: int = 0,
-                    extra_files: dict | None = None, as_zip: bool = True) -> Path:
+def cifar10dvs_tree(
+    root: Path,
+    *,
+    numbers=(0, 1, 2, 10, 11, 100, 101),
+    events=(200, 2000),
+    seed: int = 0,
+    extra_files: dict | None = None,
+    as_zip: bool = True,
+) -> Path:
     """``<class>.zip`` archives holding ``<class>/cifar10_<class>_<n>.aedat`` (or extracted folders).
 
     Edge cases: one recording with an LF-only header, one with no events, address bits above 15
@@ -170,19 +199,38 @@ def cifar10dvs_tree(root: Path, *, numbers=(0, 1, 2, 10, 11, 100, 101), events=(
 
 # label rows of the synthetic trials: (class, start, end); edge cases named
 GESTURE_TRIALS = {
-    "user01_fluorescent": ("train", [(1, 1_000_000, 1_400_000), (2, 1_500_000, 1_900_000), (8, 2_000_000, 2_300_000),
-                                     (8, 2_300_000, 2_600_000), (10, 2_700_000, 3_000_000), (11, 3_100_000, 3_400_000),
-                                     (3, 3_500_000, 3_800_000)]),
+    "user01_fluorescent": (
+        "train",
+        [
+            (1, 1_000_000, 1_400_000),
+            (2, 1_500_000, 1_900_000),
+            (8, 2_000_000, 2_300_000),
+            (8, 2_300_000, 2_600_000),
+            (10, 2_700_000, 3_000_000),
+            (11, 3_100_000, 3_400_000),
+            (3, 3_500_000, 3_800_000),
+        ],
+    ),
     # overlapping rows (an event belongs to two samples) and an empty row (start == end)
-    "user02_led": ("train", [(4, 500_000, 900_000), (5, 800_000, 1_200_000), (6, 1_300_000, 1_300_000),
-                             (7, 5_000_000, 5_100_000), (9, 1_400_000, 1_800_000)]),
+    "user02_led": (
+        "train",
+        [
+            (4, 500_000, 900_000),
+            (5, 800_000, 1_200_000),
+            (6, 1_300_000, 1_300_000),
+            (7, 5_000_000, 5_100_000),
+            (9, 1_400_000, 1_800_000),
+        ],
+    ),
     # absolute timestamps across 2**31 µs: packets with timestamp overflow 0 and 1; every class
     # (SpikingJelly's folder dataset needs each class folder non-empty)
     "user24_lab": ("test", [(c, 2_147_000_000 + 100_000 * c, 2_147_080_000 + 100_000 * c) for c in range(1, 12)]),
 }
 
 
-def gesture_recording(rng: np.random.Generator, rows, *, rate_per_ms: float = 2, variant: int = 0, newline: str = "\r\n") -> bytes:
+def gesture_recording(
+    rng: np.random.Generator, rows, *, rate_per_ms: float = 2, variant: int = 0, newline: str = "\r\n"
+) -> bytes:
     """An AEDAT 3.1 recording spanning the label rows (plus margins) with special and other
     packets interleaved and some events not marked valid; ``variant`` 1 adds odd header lines.
     (SpikingJelly's reader needs CRLF header lines: with LF-only ones it misreads the data.)"""
@@ -200,7 +248,9 @@ def gesture_recording(rng: np.random.Generator, rows, *, rate_per_ms: float = 2,
             mixed.append(special_packet(3, t0 & 0x7FFFFFFF))
         if index % 5 == 2:
             mixed.append(frame_like_packet(t0 & 0x7FFFFFFF))
-    header = GESTURE_HEADER if variant == 0 else GESTURE_HEADER[:2] + ("#-Source 1: odd line; with : colons", "#") + GESTURE_HEADER[2:]
+    header = (
+        GESTURE_HEADER if variant == 0 else GESTURE_HEADER[:2] + ("#-Source 1: odd line; with : colons", "#") + GESTURE_HEADER[2:]
+    )
     return aedat3_bytes(mixed, header, newline)
 
 
@@ -287,8 +337,13 @@ def aedat4_event_packet(t, x, y, p) -> bytes:
     return struct.pack("<I", len(body)) + body
 
 
-def aedat4_bytes(streams: dict[int, tuple[str, int, int]], packets: list[tuple[int, tuple]], *,
-                 compression: str = "none", table: bytes | None = None) -> bytes:
+def aedat4_bytes(
+    streams: dict[int, tuple[str, int, int]],
+    packets: list[tuple[int, tuple]],
+    *,
+    compression: str = "none",
+    table: bytes | None = None,
+) -> bytes:
     """A file: magic, IOHeader, packets (stream id, (t, x, y, p)) and, when given, ``table``
     bytes standing for the packet table (its position goes in the IOHeader)."""
     payloads = []

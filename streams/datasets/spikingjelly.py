@@ -44,8 +44,9 @@ unstable sort orders them by the NumPy build), so ``split_by="number"`` frames m
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Optional
+from typing import Any, ClassVar
 
 import numpy as np
 import torch.utils.data
@@ -84,13 +85,13 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
         root: str | os.PathLike,
         split: str,
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
@@ -134,7 +135,9 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
     def integrate(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
         """Frames of the configured kind, from the decoded events (int64 µs, as stored)."""
         if self.frames_number is not None:
-            return integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, self.H, self.W, dtype=FRAME_DTYPE)
+            return integrate_events_by_fixed_frames_number(
+                events, self.split_by, self.frames_number, self.H, self.W, dtype=FRAME_DTYPE
+            )
         return integrate_events_by_fixed_duration(events, self.duration, self.H, self.W, dtype=FRAME_DTYPE)
 
     def _frames_file_name(self, stem: str, storage_index: int | None) -> str:
@@ -157,7 +160,9 @@ class NeuromorphicDatasetFolder(torch.utils.data.Dataset):
         label_of_folder = {folder: index for index, folder in enumerate(sorted(folders))}
         folder_of = [folders[int(label)] for label in labels]
         stems = [self.file_stem(key, folder) for key, folder in zip(keys, folder_of)]
-        counted = stems_needing_frame_counts(folder_of, stems) if self.data_type == "frame" and self.duration is not None else set()
+        counted = (
+            stems_needing_frame_counts(folder_of, stems) if self.data_type == "frame" and self.duration is not None else set()
+        )
         names = [self._frames_file_name(stem, i if i in counted else None) for i, stem in enumerate(stems)]
         order = sorted(range(len(keys)), key=lambda i: (folder_of[i], names[i]))
         if self.label_rule == "dataset":
@@ -204,7 +209,9 @@ def check_configuration(data_type, frames_number, split_by, duration, custom_int
     if data_type == "event":
         return
     if sum(option is not None for option in (frames_number, duration, custom_integrate_function)) != 1:
-        raise ValueError('When data_type="frame", one and only one of "frames_number", "duration", or "custom_integrate_function" should be set.')
+        raise ValueError(
+            'When data_type="frame", one and only one of "frames_number", "duration", or "custom_integrate_function" should be set.'
+        )
     if frames_number is not None:
         if not isinstance(frames_number, int) or frames_number <= 0:
             raise ValueError("frames_number must be a positive integer")
@@ -284,22 +291,33 @@ class _TrainTestFolder(NeuromorphicDatasetFolder):
         root: str | os.PathLike,
         train: bool = True,
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
     ) -> None:
         if train is None:
             raise ValueError("`train` must be `True` or `False`")
-        super().__init__(root, "train" if train else "test", data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
-                         order=order, labels=labels)
+        super().__init__(
+            root,
+            "train" if train else "test",
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
+            order=order,
+            labels=labels,
+        )
 
 
 class _WholeFolder(NeuromorphicDatasetFolder):
@@ -310,20 +328,31 @@ class _WholeFolder(NeuromorphicDatasetFolder):
         self,
         root: str | os.PathLike,
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
     ) -> None:
-        super().__init__(root, "all", data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
-                         order=order, labels=labels)
+        super().__init__(
+            root,
+            "all",
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
+            order=order,
+            labels=labels,
+        )
 
 
 # The datasets --------------------------------------------------------------------------------
@@ -363,13 +392,13 @@ class CIFAR10DVSTEBNSplit(CIFAR10DVS):
         root: str | os.PathLike,
         train: bool = True,
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
@@ -377,9 +406,19 @@ class CIFAR10DVSTEBNSplit(CIFAR10DVS):
         if train is None:
             raise ValueError("`train` must be `True` or `False`")
         self.train = train
-        super().__init__(root, data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
-                         order=order, labels=labels)
+        super().__init__(
+            root,
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
+            order=order,
+            labels=labels,
+        )
 
     def _spikingjelly_order(self) -> tuple[np.ndarray, list[int]]:
         order, targets = super()._spikingjelly_order()
@@ -441,24 +480,35 @@ class HARDVS(NeuromorphicDatasetFolder):
     def __init__(
         self,
         root: str | os.PathLike,
-        train_test_val: Optional[str] = None,
+        train_test_val: str | None = None,
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
     ) -> None:
         if train_test_val not in ("train", "val", "test"):  # SpikingJelly fails later on None (Path / None)
             raise ValueError(f'train_test_val must be "train", "val" or "test", but got {train_test_val!r}')
-        super().__init__(root, train_test_val, data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
-                         order=order, labels=labels)
+        super().__init__(
+            root,
+            train_test_val,
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
+            order=order,
+            labels=labels,
+        )
 
     def file_stem(self, key: str, folder: str) -> str:
         return after_prefix(key, f"{self.split}_{key_from_path(folder)}_")
@@ -513,22 +563,33 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
         root: str | os.PathLike,
         train: bool = True,
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
     ) -> None:
         if train is None:
             raise ValueError("`train` must be `True` or `False`")
-        super().__init__(root, "train" if train else "test", data_type, frames_number, split_by, duration,
-                         custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
-                         order=order, labels=labels)
+        super().__init__(
+            root,
+            "train" if train else "test",
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
+            order=order,
+            labels=labels,
+        )
 
     def class_folder(self, label: int) -> str:
         return str(label)
@@ -556,7 +617,9 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
 
     def integrate(self, events: Mapping[str, np.ndarray]) -> np.ndarray:
         if self.frames_number is not None:
-            return one_dimensional.integrate_events_by_fixed_frames_number(events, self.split_by, self.frames_number, self.W, dtype=FRAME_DTYPE)
+            return one_dimensional.integrate_events_by_fixed_frames_number(
+                events, self.split_by, self.frames_number, self.W, dtype=FRAME_DTYPE
+            )
         return one_dimensional.integrate_events_by_fixed_duration(events, self.duration * 1000, self.W, dtype=FRAME_DTYPE)
 
 
@@ -570,13 +633,13 @@ class SpikingSpeechCommands(SpikingHeidelbergDigits):
         root: str | os.PathLike,
         split: str = "train",
         data_type: str = "event",
-        frames_number: Optional[int] = None,
-        split_by: Optional[str] = None,
-        duration: Optional[int] = None,
-        custom_integrate_function: Optional[Callable] = None,
-        custom_integrated_frames_dir_name: Optional[str] = None,
-        transform: Optional[Callable] = None,
-        target_transform: Optional[Callable] = None,
+        frames_number: int | None = None,
+        split_by: str | None = None,
+        duration: int | None = None,
+        custom_integrate_function: Callable | None = None,
+        custom_integrated_frames_dir_name: str | None = None,
+        transform: Callable | None = None,
+        target_transform: Callable | None = None,
         *,
         order: str = "spikingjelly",
         labels: str = "spikingjelly",
@@ -584,9 +647,21 @@ class SpikingSpeechCommands(SpikingHeidelbergDigits):
         splits = ("train", "valid", "test")
         if split not in splits:
             raise ValueError(f"Invalid split: {split}; valid splits are {splits}")
-        NeuromorphicDatasetFolder.__init__(self, root, split, data_type, frames_number, split_by, duration,
-                                           custom_integrate_function, custom_integrated_frames_dir_name, transform, target_transform,
-                                           order=order, labels=labels)
+        NeuromorphicDatasetFolder.__init__(
+            self,
+            root,
+            split,
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
+            order=order,
+            labels=labels,
+        )
 
 
 __all__ = [

@@ -91,8 +91,11 @@ def _downsampled_columns(x, y, p, sensor_size, target_size):
     on the target frame, for ``_integrate``."""
     factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
     columns = _downsampled_column(x, factor[0]), _downsampled_column(y, factor[1])
-    on_frame = (_on_frame(columns[0], target_size[0]) and _on_frame(columns[1], target_size[1])
-                and (len(p) == 0 or (p.min() >= 0 and p.max() < 2)))
+    on_frame = (
+        _on_frame(columns[0], target_size[0])
+        and _on_frame(columns[1], target_size[1])
+        and (len(p) == 0 or (p.min() >= 0 and p.max() < 2))
+    )
     return (*columns[0], *columns[1], p, bool(on_frame))
 
 
@@ -102,7 +105,9 @@ def _rescaled(values, table, low, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _accumulate_window(x, x_table, x_low, y, y_table, y_low, p, on_frame, start, end, counts, spike):  # pragma: no cover - compiled
+def _accumulate_window(
+    x, x_table, x_low, y, y_table, y_low, p, on_frame, start, end, counts, spike
+):  # pragma: no cover - compiled
     """spike += ON - OFF counts of events[start:end]; counts (flat [polarity, y, x]) are int16 as
     Tonic's frames. ``on_frame``: every event's pixel and polarity are known to lie on the frame,
     so the per-event index checks (5x the cost of the rest) are skipped."""
@@ -143,8 +148,9 @@ def _fire(spike, threshold, fired):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _integrate(x, x_table, x_low, y, y_table, y_low, p, on_frame, starts, ends, height, width, threshold,
-               frame_of_window, n_frames):  # pragma: no cover - compiled
+def _integrate(
+    x, x_table, x_low, y, y_table, y_low, p, on_frame, starts, ends, height, width, threshold, frame_of_window, n_frames
+):  # pragma: no cover - compiled
     """Walk the windows; integrator events as (window, x, y, polarity) rows in Tonic's order.
 
     With ``frame_of_window`` (differentiator), count instead, per frame, pixel and polarity, the
@@ -191,25 +197,38 @@ def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
     return dt, _downsampled_columns(x, y, p, sensor_size, target_size), starts.astype(np.int64), ends.astype(np.int64)
 
 
-def integrator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
-                          sensor_size: tuple, target_size: tuple, dt: float,
-                          noise_threshold: int = 0) -> tuple[np.ndarray, ...]:
+def integrator_downsample(
+    x: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    t: np.ndarray,
+    sensor_size: tuple,
+    target_size: tuple,
+    dt: float,
+    noise_threshold: int = 0,
+) -> tuple[np.ndarray, ...]:
     """ON/OFF differencing and an integrate-and-fire neuron per downsampled pixel (Tonic's
     ``integrator_downsample``): returns int32 columns (x, y, p, t)."""
     if len(t) == 0:
         return _EMPTY
     dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
     width, height = int(target_size[0]), int(target_size[1])
-    rows, _, _ = _integrate(*columns, starts, ends, height, width, float(noise_threshold),
-                            np.zeros(0, np.int64), 0)
+    rows, _, _ = _integrate(*columns, starts, ends, height, width, float(noise_threshold), np.zeros(0, np.int64), 0)
     times = (rows[:, 0] * dt).astype(np.int32)
     return rows[:, 1].astype(np.int32), rows[:, 2].astype(np.int32), rows[:, 3].astype(np.int32), times
 
 
-def differentiator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np.ndarray,
-                              sensor_size: tuple, target_size: tuple, dt: float,
-                              differentiator_time_bins: int = 2,
-                              noise_threshold: int = 0) -> tuple[np.ndarray, ...]:
+def differentiator_downsample(
+    x: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    t: np.ndarray,
+    sensor_size: tuple,
+    target_size: tuple,
+    dt: float,
+    differentiator_time_bins: int = 2,
+    noise_threshold: int = 0,
+) -> tuple[np.ndarray, ...]:
     """The integrator on ``differentiator_time_bins`` sub-windows of ``dt``, then an event where a
     pixel fired in more sub-windows than in the previous ``dt`` window (Tonic's
     ``differentiator_downsample``): returns int32 columns (x, y, p, t)."""
@@ -217,14 +236,14 @@ def differentiator_downsample(x: np.ndarray, y: np.ndarray, p: np.ndarray, t: np
         raise ValueError(f"differentiator_time_bins must be a positive integer, got {differentiator_time_bins}")
     if len(t) == 0:
         return _EMPTY
-    sub_dt, columns, starts, ends = _windows_and_columns(
-        x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
+    sub_dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
     frame_dt = dt * 1000 if np.issubdtype(t.dtype, np.integer) else dt
     # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
     frame_of_window = ((np.arange(len(starts)) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
-    _, frames, last_fired = _integrate(*columns, starts, ends, height, width,
-                                       float(noise_threshold), frame_of_window, int(frame_of_window[-1]) + 1)
+    _, frames, last_fired = _integrate(
+        *columns, starts, ends, height, width, float(noise_threshold), frame_of_window, int(frame_of_window[-1]) + 1
+    )
     if last_fired < 0:
         return _EMPTY
     # Tonic's frames are [frame, y, x, polarity]; these [frame, polarity, y, x].

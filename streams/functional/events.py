@@ -48,15 +48,16 @@ def _denoise(x, y, t, width, height, filter_time, initial):  # pragma: no cover 
         now = t[k]
         memory[i, j] = now + filter_time
         # Tonic checks the raw coordinate against the borders, then indexes the neighbour.
-        keep[k] = ((x[k] > 0 and memory[i - 1, j] > now)
-                   or (x[k] < width - 1 and memory[_wrap(x[k] + 1, width), j] > now)
-                   or (y[k] > 0 and memory[i, j - 1] > now)
-                   or (y[k] < height - 1 and memory[i, _wrap(y[k] + 1, height)] > now))
+        keep[k] = (
+            (x[k] > 0 and memory[i - 1, j] > now)
+            or (x[k] < width - 1 and memory[_wrap(x[k] + 1, width), j] > now)
+            or (y[k] > 0 and memory[i, j - 1] > now)
+            or (y[k] < height - 1 and memory[i, _wrap(y[k] + 1, height)] > now)
+        )
     return keep
 
 
-def denoise_mask(x: np.ndarray, y: np.ndarray, t: np.ndarray, filter_time: float,
-                 memory_of_time_zero: bool = True) -> np.ndarray:
+def denoise_mask(x: np.ndarray, y: np.ndarray, t: np.ndarray, filter_time: float, memory_of_time_zero: bool = True) -> np.ndarray:
     """Keep an event when one of its 4 neighbours fired less than ``filter_time`` before it.
 
     Tonic's rule, in event order: every event (kept or not) sets its pixel's memory to
@@ -89,8 +90,9 @@ def _refractory(x, y, t, width, height, period, initial, remember_dropped):  # p
     return keep
 
 
-def refractory_period_mask(x: np.ndarray, y: np.ndarray, t: np.ndarray, refractory_period: float,
-                           tonic_rule: bool = True) -> np.ndarray:
+def refractory_period_mask(
+    x: np.ndarray, y: np.ndarray, t: np.ndarray, refractory_period: float, tonic_rule: bool = True
+) -> np.ndarray:
     """Keep an event when its pixel's previous event lies more than ``refractory_period`` before it.
 
     Tonic's rule (``tonic_rule=True``): every event, kept or dropped, restarts its pixel's
@@ -102,8 +104,9 @@ def refractory_period_mask(x: np.ndarray, y: np.ndarray, t: np.ndarray, refracto
         return np.zeros(0, dtype=bool)
     xi, yi = _as_index(x), _as_index(y)
     initial = -float(refractory_period) if tonic_rule else -np.inf
-    return _refractory(xi, yi, t.astype(np.float64), _memory_size(xi), _memory_size(yi),
-                       float(refractory_period), initial, tonic_rule)
+    return _refractory(
+        xi, yi, t.astype(np.float64), _memory_size(xi), _memory_size(yi), float(refractory_period), initial, tonic_rule
+    )
 
 
 @numba.njit(cache=True, nogil=True)
@@ -193,8 +196,9 @@ def drop_by_time_mask(t: np.ndarray, duration_ratio: float, rng: np.random.Gener
     return ~((t >= start) & (t <= start + duration))
 
 
-def drop_by_area_mask(x: np.ndarray, y: np.ndarray, sensor_size: tuple, area_ratio: float,
-                      rng: np.random.Generator) -> np.ndarray:
+def drop_by_area_mask(
+    x: np.ndarray, y: np.ndarray, sensor_size: tuple, area_ratio: float, rng: np.random.Generator
+) -> np.ndarray:
     """Keep mask dropping the events in a box of ``area_ratio`` x the sensor's width and height,
     placed uniformly on the sensor (x first, then y, as Tonic draws them)."""
     width, height = int(sensor_size[0] * area_ratio), int(sensor_size[1] * area_ratio)

@@ -14,8 +14,9 @@ def roll(x: np.ndarray, y: np.ndarray, dx: int, dy: int, width: int, height: int
     return (np.add(x, dx, dtype=np.int64) % width, np.add(y, dy, dtype=np.int64) % height)
 
 
-def affine(x: np.ndarray, y: np.ndarray, matrix: np.ndarray, width: int, height: int
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def affine(
+    x: np.ndarray, y: np.ndarray, matrix: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Map pixel centres through the 2x2 ``matrix`` about the sensor's centre, to the nearest pixel.
 
     Returns (x, y, inside): the events mapped outside the sensor are False in ``inside`` (an
@@ -59,15 +60,19 @@ def cutmix_box(width: int, height: int, lam: float, rng: np.random.Generator) ->
     return cutout_box_sides(centre_x, centre_y, int(width * ratio), int(height * ratio), width, height)
 
 
-def cutout_box_sides(centre_x: int, centre_y: int, side_x: int, side_y: int, width: int, height: int
-                     ) -> tuple[int, int, int, int]:
+def cutout_box_sides(
+    centre_x: int, centre_y: int, side_x: int, side_y: int, width: int, height: int
+) -> tuple[int, int, int, int]:
     """A box of sides (side_x, side_y) around a centre, clipped to the sensor: (x0, y0, x1, y1)."""
-    return (int(np.clip(centre_x - side_x // 2, 0, width)), int(np.clip(centre_y - side_y // 2, 0, height)),
-            int(np.clip(centre_x + side_x // 2, 0, width)), int(np.clip(centre_y + side_y // 2, 0, height)))
+    return (
+        int(np.clip(centre_x - side_x // 2, 0, width)),
+        int(np.clip(centre_y - side_y // 2, 0, height)),
+        int(np.clip(centre_x + side_x // 2, 0, width)),
+        int(np.clip(centre_y + side_y // 2, 0, height)),
+    )
 
 
-def blob_score(x: np.ndarray, y: np.ndarray, t: np.ndarray, bounds: tuple, centre: np.ndarray,
-               scale: np.ndarray) -> np.ndarray:
+def blob_score(x: np.ndarray, y: np.ndarray, t: np.ndarray, bounds: tuple, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Log-density (up to constants) of a 3-D Gaussian over the cube of ``bounds`` = (width,
     height, t_first, t_last) normalised to [0, 1]^3, with ``centre`` and per-axis ``scale``."""
     width, height, first, last = bounds

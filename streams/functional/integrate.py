@@ -21,7 +21,7 @@ Frames are float32 unless ``dtype`` says otherwise; integer dtypes saturate at t
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numba
 import numpy as np

@@ -25,7 +25,7 @@ share one time give one frame (duration); channels x >= W are dropped.
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -118,11 +118,15 @@ def integrate_channel_segments(
     out = np.zeros((len(j_l), W), dtype)  # one 1 x W plane: channels x >= W fall outside and are dropped
     if len(x):
         zeros = np.zeros(len(x), dtype=np.uint8)
-        _integrate_ranges(x, zeros, zeros, np.asarray(j_l, dtype=np.int64), np.asarray(j_r, dtype=np.int64), 1, W, out, _limit(dtype))
+        _integrate_ranges(
+            x, zeros, zeros, np.asarray(j_l, dtype=np.int64), np.asarray(j_r, dtype=np.int64), 1, W, out, _limit(dtype)
+        )
     return out
 
 
-def integrate_events_segment_to_frame(x: np.ndarray, W: int, j_l: int = 0, j_r: int | None = None, *, dtype=np.float32) -> np.ndarray:
+def integrate_events_segment_to_frame(
+    x: np.ndarray, W: int, j_l: int = 0, j_r: int | None = None, *, dtype=np.float32
+) -> np.ndarray:
     """One frame ``[W]``: how many of x[j_l:j_r] fall on each channel."""
     start, stop, _ = slice(j_l, j_r).indices(len(x))
     return integrate_channel_segments({"x": x}, np.array([start]), np.array([max(start, stop)]), W, dtype)[0]

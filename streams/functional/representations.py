@@ -95,8 +95,13 @@ def _python_slice_bounds(starts: np.ndarray, stops: np.ndarray, n: int) -> tuple
 
 
 def time_windows(
-    t_first, t_last, time_window: float, overlap: float = 0, include_incomplete: bool = False,
-    start_time: float | None = None, end_time: float | None = None,
+    t_first,
+    t_last,
+    time_window: float,
+    overlap: float = 0,
+    include_incomplete: bool = False,
+    start_time: float | None = None,
+    end_time: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Start and end times of ``SliceByTime``'s windows for a recording from ``t_first`` to ``t_last``."""
     stride = time_window - overlap
@@ -183,11 +188,21 @@ def frame_slices(
     last_bin_to_end: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The slices of ``to_frame`` for exactly one of its four slicing modes."""
-    chosen = [name for name, value in (("time_window", time_window), ("event_count", event_count),
-                                       ("n_time_bins", n_time_bins), ("n_event_bins", n_event_bins)) if value is not None]
+    chosen = [
+        name
+        for name, value in (
+            ("time_window", time_window),
+            ("event_count", event_count),
+            ("n_time_bins", n_time_bins),
+            ("n_event_bins", n_event_bins),
+        )
+        if value is not None
+    ]
     if len(chosen) != 1:
         raise ValueError(f"give exactly one of time_window, event_count, n_time_bins, n_event_bins; got {chosen or 'none'}")
-    value = {"time_window": time_window, "event_count": event_count, "n_time_bins": n_time_bins, "n_event_bins": n_event_bins}[chosen[0]]
+    value = {"time_window": time_window, "event_count": event_count, "n_time_bins": n_time_bins, "n_event_bins": n_event_bins}[
+        chosen[0]
+    ]
     if not value > 0:
         raise ValueError(f"{chosen[0]} must be positive, got {value}")
     n = len(t)
@@ -245,8 +260,17 @@ def count_slices(
     frames = np.zeros((len(starts), P * H * W), np.int16)
     if len(x):
         x, y, p = _contiguous(x, y, p)
-        _count_slices(x, x if y is None else y, p, np.asarray(starts, np.int64), np.asarray(stops, np.int64),
-                      W, -1 if y is None else H, P, frames)
+        _count_slices(
+            x,
+            x if y is None else y,
+            p,
+            np.asarray(starts, np.int64),
+            np.asarray(stops, np.int64),
+            W,
+            -1 if y is None else H,
+            P,
+            frames,
+        )
     return frames.reshape((len(starts), P, W) if y is None else (len(starts), P, H, W))
 
 
@@ -275,8 +299,9 @@ def to_frame(
         sensor_size = infer_sensor_size(x, y, p)
     if time_window is not None or n_time_bins is not None:
         t = np.ascontiguousarray(t)  # np.searchsorted copies a strided array on every call
-    starts, stops = frame_slices(t, time_window, event_count, n_time_bins, n_event_bins, overlap,
-                                 include_incomplete, start_time, end_time, last_bin_to_end)
+    starts, stops = frame_slices(
+        t, time_window, event_count, n_time_bins, n_event_bins, overlap, include_incomplete, start_time, end_time, last_bin_to_end
+    )
     return count_slices(x, y, p, starts, stops, sensor_size)
 
 
@@ -363,7 +388,12 @@ VOXEL_STRIPE_BYTES = 1 << 20
 
 
 def to_voxel_grid(
-    t: np.ndarray, x: np.ndarray, y: np.ndarray, p: np.ndarray, sensor_size: SensorSize, n_time_bins: int,
+    t: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    p: np.ndarray,
+    sensor_size: SensorSize,
+    n_time_bins: int,
     stripe_bytes: int = VOXEL_STRIPE_BYTES,
 ) -> np.ndarray:
     """Tonic's ``ToVoxelGrid`` (Zhu et al. 2019): float64 ``[n_time_bins, 1, H, W]``; polarity 0
@@ -441,9 +471,9 @@ def to_timesurface(
         for i, surface in enumerate(out):
             _remember(t, x, y, p, starts[i], stops[i], W, H, P, memory)
             for lo in range(0, len(surface), _SURFACE_PIECE):
-                piece = surface[lo:lo + _SURFACE_PIECE]
+                piece = surface[lo : lo + _SURFACE_PIECE]
                 # Tonic's exp(-(end - memory) / tau), in numpy: memory - end is -(end - memory) exactly.
-                np.subtract(memory[lo:lo + _SURFACE_PIECE], ends[i], out=piece)
+                np.subtract(memory[lo : lo + _SURFACE_PIECE], ends[i], out=piece)
                 np.divide(piece, tau, out=piece)
                 np.exp(piece, out=piece)
     return out.reshape(len(starts), P, H, W)
@@ -490,7 +520,7 @@ def _float32_block_sum(a, lo, hi):  # pragma: no cover - compiled
         for k in range(lo, hi):
             total += a[k]
         return total
-    r = a[lo:lo + 8].copy()
+    r = a[lo : lo + 8].copy()
     k = lo + 8
     while k < hi - n % 8:
         for j in range(8):
@@ -535,8 +565,9 @@ def _numpy_float32_sum(a, lo, hi):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, state, end_state,
-                            differences, decays, event_sums, hist, accumulate):  # pragma: no cover - compiled
+def _averaged_surfaces_walk(
+    order, bounds, t32, t_start, x, y, rho, t_sorted, state, end_state, differences, decays, event_sums, hist, accumulate
+):  # pragma: no cover - compiled
     """Walk Tonic's pairs (event i, earlier event j of its cell and polarity within rho and with
     t_j >= max(0, t_i - time_window)) from ``state`` = (group, position, window start).
 
@@ -573,14 +604,18 @@ def _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, st
         pairs = 0
         for m in range(lo + first, lo + i):
             j = order[m]
-            if abs(np.int64(x[j]) - np.int64(x[k])) <= rho and abs(np.int64(y[j]) - np.int64(y[k])) <= rho and t32[j] >= t_start[k]:
+            if (
+                abs(np.int64(x[j]) - np.int64(x[k])) <= rho
+                and abs(np.int64(y[j]) - np.int64(y[k])) <= rho
+                and t32[j] >= t_start[k]
+            ):
                 pairs += 1
         if not accumulate and used + pairs > differences.shape[0]:
             break
         if accumulate:
             if rho == 0:
                 layers = np.empty(pairs + 1, np.float32)
-                layers[:pairs] = decays[used:used + pairs]
+                layers[:pairs] = decays[used : used + pairs]
                 layers[pairs] = 1
                 event_sums[lo + i] = _numpy_float32_sum(layers, 0, pairs + 1)
                 used += pairs
@@ -645,16 +680,18 @@ def to_averaged_timesurface(
         differences = np.empty(pair_buffer, np.float32)
         event_sums = np.empty(len(order) if rho == 0 else 0, np.float32)
         while state[0] < len(bounds) - 1:
-            end_state, used = _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, state,
-                                                      state, differences, differences, event_sums, hist, False)
+            end_state, used = _averaged_surfaces_walk(
+                order, bounds, t32, t_start, x, y, rho, t_sorted, state, state, differences, differences, event_sums, hist, False
+            )
             if used == 0 and (end_state == state).all():  # one event has more pairs than the buffer
                 differences = np.empty(2 * len(differences), np.float32)
                 continue
             d = differences[:used]
             with np.errstate(over="ignore"):  # later events before earlier ones (unsorted t): inf
                 decays = (np.exp(-d / tau) if decay == "exp" else -d / (3 * tau) + 1).astype(np.float32)
-            _averaged_surfaces_walk(order, bounds, t32, t_start, x, y, rho, t_sorted, state,
-                                    end_state, differences, decays, event_sums, hist, True)
+            _averaged_surfaces_walk(
+                order, bounds, t32, t_start, x, y, rho, t_sorted, state, end_state, differences, decays, event_sums, hist, True
+            )
             state = end_state
     return hist.reshape(n_cells, P, surface_size, surface_size)
 
@@ -674,8 +711,9 @@ def to_bina_rep(event_frames: np.ndarray, n_frames: int = 1, n_bits: int = 8) ->
     if n_frames < 1 or n_bits < 2:
         raise ValueError(f"need n_frames >= 1 and n_bits >= 2, got {n_frames} and {n_bits}")
     if event_frames.shape[0] != n_frames * n_bits:
-        raise ValueError(f"{n_frames} bina-rep frames of {n_bits} bits need {n_frames * n_bits} event frames, "
-                         f"got {event_frames.shape[0]}")
+        raise ValueError(
+            f"{n_frames} bina-rep frames of {n_bits} bits need {n_frames * n_bits} event frames, got {event_frames.shape[0]}"
+        )
     groups = (event_frames > 0).reshape(n_frames, n_bits, *event_frames.shape[1:])
     out = np.zeros((n_frames, *event_frames.shape[1:]), np.float32)
     for bit in range(n_bits):

@@ -54,8 +54,9 @@ def _valid(lengths: torch.Tensor, width: int) -> torch.Tensor:
     return torch.arange(width, device=lengths.device)[None, :] < lengths[:, None]
 
 
-def _pixels(x: torch.Tensor, y: torch.Tensor | None, p: torch.Tensor, valid: torch.Tensor,
-            sensor_size: SensorSize) -> tuple[torch.Tensor, torch.Tensor]:
+def _pixels(
+    x: torch.Tensor, y: torch.Tensor | None, p: torch.Tensor, valid: torch.Tensor, sensor_size: SensorSize
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Flat index (c*H + y)*W + x of each event and whether it is a real event inside the sensor
     (the CPU kernels' rule: one channel on a single-polarity sensor, else channel p)."""
     W, H, P = (int(v) for v in sensor_size)
@@ -82,8 +83,9 @@ def _saturated(counts: torch.Tensor) -> torch.Tensor:
     return counts[:-1].clamp_(max=_COUNT_MAX).to(torch.int16)
 
 
-def to_image(x: torch.Tensor, y: torch.Tensor | None, p: torch.Tensor, lengths: torch.Tensor,
-             sensor_size: SensorSize) -> torch.Tensor:
+def to_image(
+    x: torch.Tensor, y: torch.Tensor | None, p: torch.Tensor, lengths: torch.Tensor, sensor_size: SensorSize
+) -> torch.Tensor:
     """``ToImage`` per sample: int16 ``[B, P, H, W]`` (``[B, P, W]`` without y)."""
     W, H, P = (int(v) for v in sensor_size)
     B, N = x.shape
@@ -97,8 +99,10 @@ def to_image(x: torch.Tensor, y: torch.Tensor | None, p: torch.Tensor, lengths: 
 def _check_sorted(t: torch.Tensor, lengths: torch.Tensor) -> None:
     later = _valid(lengths, t.shape[1])[:, 1:]
     if bool(((t[:, 1:] < t[:, :-1]) & later).any()):
-        raise ValueError("the device path slices by time with searchsorted and needs each sample's events "
-                         "sorted by t; use the CPU transform for unsorted events")
+        raise ValueError(
+            "the device path slices by time with searchsorted and needs each sample's events "
+            "sorted by t; use the CPU transform for unsorted events"
+        )
 
 
 def _searchsorted_rows(t: torch.Tensor, lengths: torch.Tensor, times: np.ndarray) -> torch.Tensor:
@@ -106,8 +110,9 @@ def _searchsorted_rows(t: torch.Tensor, lengths: torch.Tensor, times: np.ndarray
     queries = torch.from_numpy(times).to(t.device)
     keys = t.double() if queries.is_floating_point() else t
     queries = queries.to(keys.dtype)
-    top = torch.tensor(float("inf") if keys.is_floating_point() else torch.iinfo(torch.int64).max,
-                       dtype=keys.dtype, device=t.device)
+    top = torch.tensor(
+        float("inf") if keys.is_floating_point() else torch.iinfo(torch.int64).max, dtype=keys.dtype, device=t.device
+    )
     keys = torch.where(_valid(lengths, t.shape[1]), keys, top).contiguous()
     return torch.minimum(torch.searchsorted(keys, queries.contiguous()), lengths[:, None])
 
@@ -141,6 +146,7 @@ def frame_slices(
     if n_event_bins is not None and not overlap < 1:
         raise ValueError(f"the device path needs an n_event_bins overlap below 1 (slices in order), got {overlap}")
     if time_window is None and n_time_bins is None or not any(n_events):
+
         def ranges_of(n: int) -> tuple[np.ndarray, np.ndarray]:  # from the count alone: no t needed
             if n == 0:
                 return R.frame_slices(np.zeros(0, np.int64), time_window, event_count, n_time_bins, n_event_bins)
@@ -163,7 +169,9 @@ def frame_slices(
             count = 1 if time_window is not None else n_time_bins
             windows.append((np.full(count, np.iinfo(np.int64).max), np.full(count, np.iinfo(np.int64).max)))
         elif time_window is not None:
-            windows.append(R.time_windows(np.int64(first), np.int64(last), time_window, overlap, include_incomplete, start_time, end_time))
+            windows.append(
+                R.time_windows(np.int64(first), np.int64(last), time_window, overlap, include_incomplete, start_time, end_time)
+            )
         else:
             windows.append(R.time_bin_windows(np.int64(first), np.int64(last), n_time_bins, overlap))
     counts = torch.tensor([len(w[0]) for w in windows], device=t.device)
@@ -207,8 +215,19 @@ def to_frame(
     y), zero past each sample's frame count, and the counts ``[B]``."""
     W, H, P = (int(v) for v in sensor_size)
     B, N = x.shape
-    starts, stops, counts = frame_slices(t, lengths, time_window, event_count, n_time_bins, n_event_bins, overlap,
-                                         include_incomplete, start_time, end_time, last_bin_to_end)
+    starts, stops, counts = frame_slices(
+        t,
+        lengths,
+        time_window,
+        event_count,
+        n_time_bins,
+        n_event_bins,
+        overlap,
+        include_incomplete,
+        start_time,
+        end_time,
+        last_bin_to_end,
+    )
     S = starts.shape[1]
     plane = P * (H if y is not None else 1) * W
     pixels, inside = _pixels(x, y, p, _valid(lengths, N), sensor_size)
@@ -225,8 +244,14 @@ def to_frame(
 
 
 def to_voxel_grid(
-    t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: torch.Tensor, lengths: torch.Tensor,
-    sensor_size: SensorSize, n_time_bins: int, dtype: torch.dtype = torch.float64,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    p: torch.Tensor,
+    lengths: torch.Tensor,
+    sensor_size: SensorSize,
+    n_time_bins: int,
+    dtype: torch.dtype = torch.float64,
 ) -> torch.Tensor:
     """``ToVoxelGrid`` per sample: ``[B, n_time_bins, 1, H, W]`` (float64 as Tonic; ``dtype`` may
     ask for float32, summed in float32). Any event order, as on the CPU."""
@@ -242,7 +267,9 @@ def to_voxel_grid(
     index = torch.clamp(lengths - 1, min=0)[:, None]
     t0 = t[:, :1]
     span = (t.gather(1, index) - t0).double()
-    ts = torch.where(span != 0, n_time_bins * (t.double() - t0.double()) / span, torch.zeros((), dtype=torch.float64, device=t.device))
+    ts = torch.where(
+        span != 0, n_time_bins * (t.double() - t0.double()) / span, torch.zeros((), dtype=torch.float64, device=t.device)
+    )
     bins = ts.trunc().long()
     share = ts - bins
     polarity = torch.where(p != 0, p.double(), -1.0)
@@ -259,8 +286,14 @@ def to_voxel_grid(
 
 
 def to_timesurface(
-    t: torch.Tensor, x: torch.Tensor, y: torch.Tensor, p: torch.Tensor, lengths: torch.Tensor,
-    sensor_size: SensorSize, dt: float, tau: float,
+    t: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    p: torch.Tensor,
+    lengths: torch.Tensor,
+    sensor_size: SensorSize,
+    dt: float,
+    tau: float,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``ToTimesurface`` per sample: float64 ``[B, S_max, P, H, W]``, zero past each sample's
     surface count, and the counts ``[B]``. Events sorted by t in each sample."""

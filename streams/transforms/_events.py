@@ -105,16 +105,16 @@ def from_columns(like: Events, columns: Mapping[str, np.ndarray], dtype: np.dtyp
         for name in dtype.names:
             out[name] = columns[name]
         return out
-    return {name: _fit(columns[name], np.asarray(like[name])) if name in like else columns[name]
-            for name in columns}
+    return {name: _fit(columns[name], np.asarray(like[name])) if name in like else columns[name] for name in columns}
 
 
 def resolve_sensor_size(own: SensorSize | None, given: SensorSize | None, who: str) -> SensorSize:
     """The transform's own sensor size when set, else the one it was called with."""
     size = own if own is not None else given
     if size is None:
-        raise ValueError(f"{who} needs the sensor size: pass sensor_size= to it, or call it with "
-                         "sensor_size= (a stream passes each sample's)")
+        raise ValueError(
+            f"{who} needs the sensor size: pass sensor_size= to it, or call it with sensor_size= (a stream passes each sample's)"
+        )
     return tuple(size)
 
 
@@ -133,8 +133,7 @@ def takes_stream_arguments(transform: Callable) -> bool:
     return "rng" in parameters and "sensor_size" in parameters
 
 
-def call(transform: Callable, events: Any, rng: np.random.Generator | None,
-         sensor_size: SensorSize | None) -> Any:
+def call(transform: Callable, events: Any, rng: np.random.Generator | None, sensor_size: SensorSize | None) -> Any:
     if takes_stream_arguments(transform):
         return transform(events, rng=rng, sensor_size=sensor_size)
     return transform(events)

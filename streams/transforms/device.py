@@ -38,10 +38,13 @@ def collate_events(samples: list[Sample]) -> dict[str, Any]:
         if "events" not in sample:
             raise SampleError(f"{_where(sample)}: batch_events() needs decoded events; add a decode stage first")
         if tuple(sample["sensor_size"]) != size:
-            raise SampleError(f"{_where(sample)}: sensor size {tuple(sample['sensor_size'])} differs from {size} "
-                              "of the batch's first sample; their events cannot share a batch")
-    batch: dict[str, Any] = {name: [sample.get(name) for sample in samples]
-                             for name in samples[0] if name not in ("events", "label", "sensor_size")}
+            raise SampleError(
+                f"{_where(sample)}: sensor size {tuple(sample['sensor_size'])} differs from {size} "
+                "of the batch's first sample; their events cannot share a batch"
+            )
+    batch: dict[str, Any] = {
+        name: [sample.get(name) for sample in samples] for name in samples[0] if name not in ("events", "label", "sensor_size")
+    }
     batch.update(pad_events([sample["events"] for sample in samples]))
     batch["label"] = torch.as_tensor([sample.get("label", -1) for sample in samples])
     batch["sensor_size"] = size

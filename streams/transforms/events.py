@@ -47,8 +47,9 @@ def _check_ratio(name: str, value: Any) -> None:
 class EventTransform:
     """Base of the transforms: events in, same kind out; ``rng`` and ``sensor_size`` by keyword."""
 
-    def __call__(self, events: Events, *, rng: np.random.Generator | None = None,
-                 sensor_size: SensorSize | None = None) -> Events:
+    def __call__(
+        self, events: Events, *, rng: np.random.Generator | None = None, sensor_size: SensorSize | None = None
+    ) -> Events:
         raise NotImplementedError
 
     def output_sensor_size(self, sensor_size: SensorSize | None) -> SensorSize | None:
@@ -83,8 +84,11 @@ class Compose(EventTransform):
 def _crop(events: Events, x0: int, y0: int, width: int, height: int, shift_x: int, shift_y: int) -> Events:
     x, y = E.column(events, "x"), E.column(events, "y")
     kept = E.select(events, (x0 <= x) & (x < x0 + width) & (y0 <= y) & (y < y0 + height))
-    return E.assign(kept, x=np.subtract(E.column(kept, "x"), shift_x, dtype=np.int64),
-                    y=np.subtract(E.column(kept, "y"), shift_y, dtype=np.int64))
+    return E.assign(
+        kept,
+        x=np.subtract(E.column(kept, "x"), shift_x, dtype=np.int64),
+        y=np.subtract(E.column(kept, "y"), shift_y, dtype=np.int64),
+    )
 
 
 @dataclass
@@ -168,8 +172,9 @@ class Denoise(EventTransform):
     memory_of_time_zero: bool = True
 
     def __call__(self, events, *, rng=None, sensor_size=None):
-        mask = kernels.denoise_mask(E.column(events, "x"), E.column(events, "y"), E.column(events, "t"),
-                                    self.filter_time, self.memory_of_time_zero)
+        mask = kernels.denoise_mask(
+            E.column(events, "x"), E.column(events, "y"), E.column(events, "t"), self.filter_time, self.memory_of_time_zero
+        )
         return E.select(events, mask)
 
 
@@ -493,8 +498,9 @@ class RefractoryPeriod(EventTransform):
         delta = self.delta
         if isinstance(delta, (tuple, list)):
             delta = int(_draw(delta, E.default_rng(rng)))
-        mask = kernels.refractory_period_mask(E.column(events, "x"), E.column(events, "y"),
-                                              E.column(events, "t"), delta, self.tonic_rule)
+        mask = kernels.refractory_period_mask(
+            E.column(events, "x"), E.column(events, "y"), E.column(events, "t"), delta, self.tonic_rule
+        )
         return E.select(events, mask)
 
 
@@ -580,8 +586,7 @@ class UniformNoise(EventTransform):
         t = E.column(events, "t")
         ranges = {"x": (0, sensor[0]), "y": (0, sensor[1]), "p": (0, sensor[2]), "t": (t.min(), t.max())}
         noise = E.select(events, np.zeros(n, dtype=np.int64))  # n events of the input's kind and dtypes
-        columns = {name: rng.uniform(*ranges[name], size=n) if name in ranges else np.zeros(n)
-                   for name in E.names(events)}
+        columns = {name: rng.uniform(*ranges[name], size=n) if name in ranges else np.zeros(n) for name in E.names(events)}
         noise = E.assign(noise, **columns)
         order = kernels.merge_sorted_times(t, E.column(noise, "t"))
         return E.select(E.concatenate(events, noise), order)

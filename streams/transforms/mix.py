@@ -49,8 +49,10 @@ def _mix_pair(own: Sample, partner: Sample, method: str, alpha: float, rng: np.r
         threshold = geometry.blob_threshold(centre, scale, 1.0 - lam)
 
         def inside(events):
-            return geometry.blob_score(E.column(events, "x"), E.column(events, "y"), E.column(events, "t"),
-                                       bounds, centre, scale) > threshold
+            return (
+                geometry.blob_score(E.column(events, "x"), E.column(events, "y"), E.column(events, "t"), bounds, centre, scale)
+                > threshold
+            )
 
         from_own, from_partner = ~inside(a), inside(b)
         kept = int(from_own.sum()) + int(from_partner.sum())
@@ -60,8 +62,14 @@ def _mix_pair(own: Sample, partner: Sample, method: str, alpha: float, rng: np.r
     return E.select(E.concatenate(first, second), order), float(weight)
 
 
-def _mix_events(source: Iterable[Sample], batch_size: int, method: str = "cutmix", alpha: float = 1.0,
-                num_classes: int | None = None, seed: int = 0) -> Iterator[Sample]:
+def _mix_events(
+    source: Iterable[Sample],
+    batch_size: int,
+    method: str = "cutmix",
+    alpha: float = 1.0,
+    num_classes: int | None = None,
+    seed: int = 0,
+) -> Iterator[Sample]:
     if method not in ("cutmix", "eventmix"):
         raise ValueError(f"mix_events method must be 'cutmix' or 'eventmix', got {method!r}")
     if batch_size < 1:
@@ -83,12 +91,13 @@ def _mix_group(group: list[Sample], method: str, alpha: float, num_classes: int 
     for sample, partner_index in zip(group, partners):
         partner = group[partner_index]
         if tuple(partner["sensor_size"][:2]) != tuple(sample["sensor_size"][:2]):
-            raise SampleError(f"{_where(sample)}: cannot mix with {partner.get('__key__')!r}: sensor sizes "
-                              f"{sample['sensor_size']} and {partner['sensor_size']} differ")
+            raise SampleError(
+                f"{_where(sample)}: cannot mix with {partner.get('__key__')!r}: sensor sizes "
+                f"{sample['sensor_size']} and {partner['sensor_size']} differ"
+            )
         events, weight = _mix_pair(sample, partner, method, alpha, rng)
         own_label, partner_label = sample.get("label", -1), partner.get("label", -1)
-        mixed = {**sample, "events": events,
-                 "mix": {"labels": (own_label, partner_label), "weights": (weight, 1.0 - weight)}}
+        mixed = {**sample, "events": events, "mix": {"labels": (own_label, partner_label), "weights": (weight, 1.0 - weight)}}
         if num_classes is not None:
             target = np.zeros(num_classes)
             target[own_label] += weight

@@ -62,8 +62,22 @@ class ToFrame(Representation):
     def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
         t, x, y, p = R.event_fields(events)
         size = self.sensor_size if self.sensor_size is not None else sensor_size
-        return R.to_frame(t, x, y, p, size, self.time_window, self.event_count, self.n_time_bins, self.n_event_bins,
-                          self.overlap, self.include_incomplete, self.start_time, self.end_time, self.last_bin_to_end)
+        return R.to_frame(
+            t,
+            x,
+            y,
+            p,
+            size,
+            self.time_window,
+            self.event_count,
+            self.n_time_bins,
+            self.n_event_bins,
+            self.overlap,
+            self.include_incomplete,
+            self.start_time,
+            self.end_time,
+            self.last_bin_to_end,
+        )
 
 
 @dataclass(frozen=True)
@@ -81,8 +95,15 @@ class ToSparseTensor(Representation):
     def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None):
         import torch
 
-        frames = ToFrame(self.sensor_size, self.time_window, self.event_count, self.n_time_bins, self.n_event_bins,
-                         self.overlap, self.include_incomplete)(events, sensor_size=sensor_size)
+        frames = ToFrame(
+            self.sensor_size,
+            self.time_window,
+            self.event_count,
+            self.n_time_bins,
+            self.n_event_bins,
+            self.overlap,
+            self.include_incomplete,
+        )(events, sensor_size=sensor_size)
         return torch.from_numpy(frames).to_sparse()
 
 
@@ -143,8 +164,18 @@ class ToAveragedTimesurface(Representation):
 
     def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
         t, x, y, p = R.event_fields(events)
-        return R.to_averaged_timesurface(t, x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToAveragedTimesurface"),
-                                         self.cell_size, self.surface_size, self.time_window, self.tau, self.decay)
+        return R.to_averaged_timesurface(
+            t,
+            x,
+            y,
+            p,
+            _sensor_size(self.sensor_size, sensor_size, "ToAveragedTimesurface"),
+            self.cell_size,
+            self.surface_size,
+            self.time_window,
+            self.tau,
+            self.decay,
+        )
 
 
 @dataclass(frozen=True)
