@@ -68,7 +68,7 @@ class ShardInfo:
 
 
 # Column name -> dtype; keys are fixed-width bytes sized to the longest key.
-COLUMN_DTYPES = {
+COLUMN_DTYPES: dict[str, np.dtype] = {
     "label": np.dtype("<i4"),
     "n_events": np.dtype("<i8"),
     "shard": np.dtype("<i4"),
@@ -208,7 +208,7 @@ class DatasetIndex:
 
 # Reading ----------------------------------------------------------------------------------------
 
-_HEADER_FIELDS: dict[str, type | tuple[type, ...]] = {
+_HEADER_FIELDS: dict[str, type] = {
     "dataset": str,
     "sensor_size": list,
     "classes": list,
@@ -238,7 +238,7 @@ def _check_header(data: Any, source: str, directory: str) -> None:
     for number, shard in enumerate(data["shards"]):
         for name, kind in _SHARD_FIELDS.items():
             value = shard.get(name) if isinstance(shard, dict) else None
-            if not isinstance(value, kind) or isinstance(value, bool) or (kind is int and value < 0):
+            if not isinstance(value, kind) or isinstance(value, bool) or (isinstance(value, int) and value < 0):
                 raise IndexFileError(
                     f"{source}: shard {number} has no valid {name!r}; " + REINDEX_HINT.format(directory=directory)
                 )
@@ -325,7 +325,7 @@ def _file_checksum(data: np.ndarray | None, path: str) -> int:
     slices through one buffer (hashing the memory map would keep every page of it resident)."""
     digest = xxhash.xxh3_64()
     if data is not None:
-        digest.update(memoryview(data))
+        digest.update(data.data)
         return digest.intdigest()
     buffer = bytearray(8 << 20)
     with open(path, "rb", buffering=0) as stream:

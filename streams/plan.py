@@ -189,15 +189,13 @@ def resampled_sequence(
     sizes = np.diff(set_starts).astype(np.float64)
     if length < 1:
         raise PlanError(f"epoch_length must be positive, got {length}")
-    if weights is None:
-        weights = sizes
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights.shape != sizes.shape or np.any(weights < 0) or not np.isfinite(weights).all() or weights.sum() <= 0:
-        raise PlanError(f"weights must be {len(sizes)} non-negative numbers, not all zero; got {weights.tolist()}")
-    if np.any((weights > 0) & (sizes == 0)):
+    chances = sizes if weights is None else np.asarray(weights, dtype=np.float64)
+    if chances.shape != sizes.shape or np.any(chances < 0) or not np.isfinite(chances).all() or chances.sum() <= 0:
+        raise PlanError(f"weights must be {len(sizes)} non-negative numbers, not all zero; got {chances.tolist()}")
+    if np.any((chances > 0) & (sizes == 0)):
         raise PlanError("a shard set with a positive weight holds no samples")
     rng = epoch_rng(seed, epoch)
-    chosen = rng.choice(len(sizes), size=length, p=weights / weights.sum())
+    chosen = rng.choice(len(sizes), size=length, p=chances / chances.sum())
     within = np.floor(rng.random(length) * sizes[chosen]).astype(np.int64)
     return set_starts[chosen] + within
 

@@ -57,7 +57,8 @@ def tebn_split(index: DatasetIndex) -> tuple[list[str], list[str]]:
     class test, the others train; keys in SpikingJelly's order."""
     _require(index, "tebn_test_below")
     below = int(index.extra["tebn_test_below"])
-    train, test = [], []
+    train: list[str] = []
+    test: list[str] = []
     for key, _label in _spikingjelly_order(index):
         match = _TRAILING_NUMBER.search(key)
         if match is None:

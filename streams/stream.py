@@ -155,7 +155,7 @@ class EventStream(IterableDataset):
         if shuffle not in SHUFFLES:
             raise ValueError(f"shuffle must be True, False or one of {SHUFFLES}, got {shuffle!r}")
         Layout(remainder=remainder)  # checks the policy's name now
-        locations = list(path) if isinstance(path, (list, tuple)) else [path]
+        locations: list[str | os.PathLike] = list(path) if isinstance(path, (list, tuple)) else [path]  # type: ignore[list-item]
         if len(locations) > 1 and epoch_length is None:
             raise ValueError("mixing several shard directories draws samples by weight: give epoch_length")
         if weights is not None and epoch_length is None:
@@ -372,7 +372,7 @@ class StreamLoader(DataLoader):
     def __len__(self) -> int:
         return len(self.stream)
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # the DataLoader's items, counted
         self.stream._begin_pass(max(self.num_workers, 1))
         for item in super().__iter__():
             self.stream._state.delivered()

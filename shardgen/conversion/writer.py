@@ -120,7 +120,7 @@ class EncodedSample:
 @dataclass
 class ConversionSummary:
     dataset: str
-    out: Path
+    out: Path | str  # a folder, or the object storage URL the shards were published to
     n_samples: int = 0
     n_events: int = 0
     n_shards: int = 0
