@@ -2,14 +2,16 @@
 
     python scripts/bench/bench_read.py [--dir /tmp/bench_read] [--repeats 5]
 
-Writes shards of random payloads (16 kB and 1 MB samples, each an ``events.msgpack`` member and a
-``cls`` member, with an index), warms the page cache, then times raw sample iteration (tar members
+Writes shards of random events (16 kB and 1 MB records of a 128 x 128 sensor, each an
+``events.msgpack`` member and a ``cls`` member, with an index), warms the page cache, then times raw sample iteration (tar members
 as bytes, no decoding) of the same shards in one process, alternating the readers in each repeat:
 
 * ``streaming, checked``: the epoch plan's sequential read (what ``EventStream`` reads without
   shuffling), every sample's xxh3 checksum verified before parsing;
 * ``streaming, unchecked``: the same with the checks off (they cannot be turned off for users:
   this row prices them);
+* ``decoded, checked`` / ``decoded, unchecked``: the same, each sample decoded into its event
+  arrays (what a stream delivers to the frames stage);
 * ``shuffled epoch``: a fresh permutation of all samples, read in storage order within windows of
   64 (what ``EventStream(shuffle=True)`` reads);
 * ``random access``: ``ShardDataset.raw(i)`` for every i in random order (one positioned read each);
@@ -31,14 +33,17 @@ import numpy as np
 import webdataset as wds
 
 from neuroshards.index import DatasetIndex, SampleColumns, save_index
+from neuroshards.record import encode_events
 from neuroshards.sources import ShardStore
 from neuroshards.tar import iter_samples
 from shardgen.conversion.writer import EncodedSample, ShardSink
 from streams import ShardDataset
 from streams.plan import build_catalog
 from streams.reader import SampleReader
+from streams.stages import decode_sample
 
 CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
+SENSOR = (128, 128, 2)
 
 
 def write_case(directory: Path, payload: int, count: int) -> list[str]:
@@ -47,12 +52,20 @@ def write_case(directory: Path, payload: int, count: int) -> list[str]:
         directory.mkdir(parents=True, exist_ok=True)
         rng = np.random.default_rng(0)
         sink = ShardSink(directory, "train", max_samples=10**9, max_bytes=64 << 20)
+        n = payload // 6  # events of a 128 x 128 sensor take ~6 bytes each in a record
         for number in range(count):
-            record = rng.integers(0, 256, payload, dtype=np.uint8).tobytes()
-            sink.add(EncodedSample(f"s{number:07d}", number % 10, "train", record, 0, 0))
+            events = {
+                "t": np.sort(rng.integers(0, 10**6, n)),
+                "x": rng.integers(0, 128, n),
+                "y": rng.integers(0, 128, n),
+                "p": rng.integers(0, 2, n),
+            }
+            key = f"s{number:07d}"
+            record = encode_events(events, SENSOR, key=key)
+            sink.add(EncodedSample(key, number % 10, "train", record, n, False))
         shards, tables = sink.close()
         samples = SampleColumns.concatenate(tables, range(len(tables)))
-        save_index(DatasetIndex("bench", [1, 1, 1], [str(c) for c in range(10)], shards, samples), directory)
+        save_index(DatasetIndex("bench", list(SENSOR), [str(c) for c in range(10)], shards, samples), directory)
     return sorted(str(path) for path in directory.glob("train-*.tar"))
 
 
@@ -71,6 +84,13 @@ def readers(directory: Path, urls: list[str]) -> dict:
     return {
         "neuroshards streaming, checked": lambda: SampleReader([store], catalog).read(everything),
         "neuroshards streaming, unchecked": lambda: SampleReader([store], catalog, verify=False).read(everything),
+        # What a stream delivers: each sample decoded into event arrays (raw samples counted).
+        "neuroshards decoded, checked": lambda: (
+            raw for raw in SampleReader([store], catalog).read(everything) if decode_sample(raw)
+        ),
+        "neuroshards decoded, unchecked": lambda: (
+            raw for raw in SampleReader([store], catalog, verify=False).read(everything) if decode_sample(raw)
+        ),
         "neuroshards shuffled epoch": lambda: SampleReader([store], catalog).read(shuffled),
         "neuroshards random access": lambda: (dataset.raw(i) for i in shuffled.tolist()),
         "neuroshards iter_samples": sequential,
@@ -112,10 +132,11 @@ def main() -> None:
         for name, (samples_s, mb_s) in medians.items():
             ratio = "" if name.startswith("webdataset") else f"  {samples_s / best_wds:5.1f}x the faster webdataset reader"
             print(f"  {name:<34} {samples_s:>10.0f} samples/s {mb_s:>8.0f} MB/s{ratio}")
-        checked, unchecked = (medians[f"neuroshards streaming, {kind}"][0] for kind in ("checked", "unchecked"))
-        print(
-            f"  checksums cost {100 * (1 - checked / unchecked):.1f}% of the streaming read (checked/unchecked {checked / unchecked:.3f})"
-        )
+        for what in ("streaming", "decoded"):
+            checked, unchecked = (medians[f"neuroshards {what}, {kind}"][0] for kind in ("checked", "unchecked"))
+            print(
+                f"  checksums cost {100 * (1 - checked / unchecked):.1f}% of the {what} read (checked/unchecked {checked / unchecked:.3f})"
+            )
 
 
 if __name__ == "__main__":
