@@ -83,6 +83,13 @@ class PlannedSource(IterableDataset):
         self.shuffle_buffer, self.shuffle_block = shuffle_buffer, shuffle_block
         self.epoch_length, self.weights, self.read_ahead = epoch_length, weights, read_ahead
 
+    def warm_up(self) -> None:
+        """Load the compiled kernels of the plan and of the reader in this process, once, so that
+        DataLoader workers forked from it inherit them instead of each loading them every epoch."""
+        if self.shuffle == "shard":
+            self.sequence(0)
+        SampleReader.warm_up()
+
     def sequence(self, epoch: int) -> np.ndarray:
         """The epoch's sequence of sample ids (over all ranks)."""
         if self.epoch_length is not None:
@@ -190,8 +197,6 @@ class EventStream(IterableDataset):
         self._stages: list[Callable] = [stages.decode()]
         self._batch: stages.Batch | None = None
         self._layout()  # a plan error (too few samples, no batch at all) now, not in every worker
-        self._source.sequence(0)  # the plan's and the reader's compiled kernels load here, once, before workers fork
-        SampleReader.warm_up()
 
     # What it reads --------------------------------------------------------------------------
 
@@ -368,6 +373,7 @@ class StreamLoader(DataLoader):
         options["batch_size"] = None
         super().__init__(stream._pipeline(), **options)
         self.stream = stream
+        stream._source.warm_up()
 
     def __len__(self) -> int:
         return len(self.stream)
