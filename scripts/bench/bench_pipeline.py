@@ -150,7 +150,7 @@ def main() -> None:
     libraries = loaders(shards, sj_frames, raw, args.batch)
     ours_first = next(iter(libraries["neuroshards"]))
     sj_first = next(iter(libraries["spikingjelly"]))
-    same = torch.equal(ours_first[0], sj_first[0]) and torch.equal(ours_first[1], sj_first[1])
+    same = torch.equal(ours_first["frames"], sj_first[0]) and torch.equal(ours_first["label"], sj_first[1])
     print(f"  first batch: neuroshards == SpikingJelly's cached frames: {same}")
     if not same:
         raise SystemExit("the two pipelines disagree: the comparison would be meaningless")
