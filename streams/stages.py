@@ -144,7 +144,9 @@ class Frames:
 def collate_frames(samples: list[Sample]) -> Sample:
     """Whole samples -> one batch: ``frames`` padded to ``[B, T_max, ...]`` with ``lengths`` [B]
     (SpikingJelly's ``pad_sequence_collate``), ``label`` [B], and every other field as a list
-    (``__key__`` included), so nothing about a sample is lost in batching."""
+    (``__key__`` included), so nothing about a sample is lost in batching; its ``events`` are
+    represented by their frames and left out (they would double what workers send to the main
+    process: pass ``collate=`` to keep them)."""
     for sample in samples:
         if "frames" not in sample:
             raise SampleError(f"{_where(sample)}: batch() needs frames; add a frames() stage first (or pass collate=)")
@@ -153,7 +155,9 @@ def collate_frames(samples: list[Sample]) -> Sample:
 
 
 def _batch_of(samples: list[Sample], frames: torch.Tensor, labels: torch.Tensor, lengths: torch.Tensor) -> Sample:
-    batch: Sample = {name: [sample.get(name) for sample in samples] for name in samples[0] if name not in ("frames", "label")}
+    batch: Sample = {
+        name: [sample.get(name) for sample in samples] for name in samples[0] if name not in ("frames", "label", "events")
+    }
     batch.update(frames=frames, label=labels, lengths=lengths)
     return batch
 
