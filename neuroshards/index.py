@@ -238,7 +238,7 @@ def _check_header(data: Any, source: str, directory: str) -> None:
     for number, shard in enumerate(data["shards"]):
         for name, kind in _SHARD_FIELDS.items():
             value = shard.get(name) if isinstance(shard, dict) else None
-            if not isinstance(value, kind) or isinstance(value, bool) or (isinstance(value, int) and value < 0):
+            if not isinstance(value, kind) or isinstance(value, bool) or (isinstance(value, int) and not 0 <= value < 1 << 63):
                 raise IndexFileError(
                     f"{source}: shard {number} has no valid {name!r}; " + REINDEX_HINT.format(directory=directory)
                 )
@@ -257,7 +257,7 @@ def _column_layout(entry: Any, source: str, directory: str) -> tuple[int, int, d
     try:
         rows, size = int(entry["rows"]), int(entry["bytes"])
         layout = {name: (np.dtype(spec["dtype"]), int(spec["offset"])) for name, spec in entry["columns"].items()}
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as error:
         raise IndexFileError(
             f"{source}: damaged 'samples' entry ({error}); " + REINDEX_HINT.format(directory=directory)
         ) from None
@@ -265,7 +265,7 @@ def _column_layout(entry: Any, source: str, directory: str) -> tuple[int, int, d
     if set(layout) != expected:
         raise IndexFileError(f"{source}: sample columns {sorted(layout)}, expected {sorted(expected)}")
     for name, (dtype, offset) in layout.items():
-        if (name == "key" and dtype.kind != "S") or (name != "key" and dtype != COLUMN_DTYPES[name]):
+        if (name == "key" and (dtype.kind != "S" or dtype.itemsize == 0)) or (name != "key" and dtype != COLUMN_DTYPES[name]):
             raise IndexFileError(f"{source}: column {name!r} has dtype {dtype}")
         if rows < 0 or offset < 0 or offset + rows * dtype.itemsize > size:
             raise IndexFileError(f"{source}: column {name!r} lies outside the {size}-byte samples file")
