@@ -2,7 +2,7 @@
 # Idempotent setup of the project's virtual environments, with neuroshards installed editable.
 #   bash scripts/setup.sh           # .venv: torch==2.13.0 (the CPU wheel; a looser pin pulls a
 #                                   #   multi-GB CUDA build), the package with its preview and zstd extras
-#   bash scripts/setup.sh --test    # .venv: the same torch, the package with its test extra
+#   bash scripts/setup.sh --test    # .venv: the same torch, the package with its test and docs extras
 #   bash scripts/setup.sh --oracle  # .venv-oracle: SpikingJelly 2.0.0 and Tonic 1.7.0 beside the
 #                                   #   package, for scripts/references/make_references.py and the benchmarks
 # Reruns are quick: nothing is installed again unless pyproject.toml, this script or the mode changed.
@@ -14,7 +14,7 @@ extras="preview,zstd"
 packages=(torch==2.13.0)
 case "${1:-}" in
   "") ;;
-  --test) extras="test" ;;
+  --test) extras="test,docs" ;;
   --oracle)
     venv=.venv-oracle
     extras="test"

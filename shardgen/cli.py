@@ -261,6 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:  # invalid option values (e.g. a window overlap larger than the window)
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of the output went away (shardgen info | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     except KeyboardInterrupt:
         print("shardgen: interrupted; rerun the same command to start again", file=sys.stderr)
         return 130

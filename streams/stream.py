@@ -226,10 +226,13 @@ class EventStream(IterableDataset):
             self._source.remainder,
         )
         if layout.batches(layout.per_rank(self._state.n_samples)) == 0:
-            raise PlanError(
-                f"{self._state.n_samples} samples over {self.world_size} ranks make no batch of {layout.batch_size} "
-                "with partial=False: use a smaller batch, partial=True, or fewer ranks"
-            )
+            if layout.drop_last:
+                advice = (
+                    f"make no batch of {layout.batch_size} with partial=False: use a smaller batch, partial=True, or fewer ranks"
+                )
+            else:  # "drop" left every rank without a sample
+                advice = f"leave no sample to each rank with remainder={layout.remainder!r}: use fewer ranks or remainder='pad'"
+            raise PlanError(f"{self._state.n_samples} samples over {self.world_size} ranks {advice}")
         return layout
 
     def __len__(self) -> int:

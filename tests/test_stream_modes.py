@@ -63,7 +63,7 @@ def test_resampled_stream_resumes_by_arithmetic(two_sets):
 
 def test_an_epoch_without_a_batch_is_a_loud_error(two_sets):
     a, _ = two_sets
-    with pytest.raises(PlanError, match="13 samples over 16 ranks make no batch of 1"):
+    with pytest.raises(PlanError, match="13 samples over 16 ranks leave no sample to each rank with remainder='drop'"):
         EventStream(a, split="train", rank=0, world_size=16, remainder="drop")
     stream = EventStream(a, split="train", rank=0, world_size=4, remainder="drop")  # 3 samples a rank
     with pytest.raises(PlanError, match="make no batch of 4 with partial=False"):  # when the stage is added

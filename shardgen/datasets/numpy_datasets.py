@@ -1,7 +1,7 @@
 """Datasets distributed as NumPy files: DVS-Lip, HARDVS, Bullying10K, ES-ImageNet, POKER-DVS.
 
 Events, labels and splits as SpikingJelly 2.0 reads them (Tonic 1.7 for POKER-DVS); where those
-depend on the file system's listing order, a sorted order is used instead and the README says how
+depend on the file system's listing order, a sorted order is used instead and docs/datasets/containers.md says how
 the two relate.
 """
 

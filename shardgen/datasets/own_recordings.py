@@ -153,7 +153,7 @@ class OwnRecordings(DatasetAdapter):
 
     @classmethod
     def where_to_get(cls) -> str:
-        return "your own recordings in any supported format (README: 'Your own recordings')"
+        return "your own recordings in any supported format (docs/datasets/own-recordings.md)"
 
     def verify(self, raw) -> list[str]:
         return []  # nothing published to check
