@@ -549,7 +549,7 @@ class NAVGestureSit(NAVGestureWalk):
     dataset = "navgesture-sit"
 
 
-class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
+class SpikingHeidelbergDigits(_TrainTestFolder):
     """Events ``{"t": float16 seconds, "x": uint16 channel}`` with the file's uint16 label, in file
     order; frames ``[T, 700]`` from ``<label>/<index>.npz`` folders (labels numbered as strings).
     ``duration`` is in ms, as SpikingJelly's SHD takes it. SpikingJelly's custom integration for
@@ -557,39 +557,6 @@ class SpikingHeidelbergDigits(NeuromorphicDatasetFolder):
     ``custom_integrate_function(events, W)`` returns the frames of one sample instead."""
 
     dataset = "shd"
-
-    def __init__(
-        self,
-        root: str | os.PathLike,
-        train: bool = True,
-        data_type: str = "event",
-        frames_number: int | None = None,
-        split_by: str | None = None,
-        duration: int | None = None,
-        custom_integrate_function: Callable | None = None,
-        custom_integrated_frames_dir_name: str | None = None,
-        transform: Callable | None = None,
-        target_transform: Callable | None = None,
-        *,
-        order: str = "spikingjelly",
-        labels: str = "spikingjelly",
-    ) -> None:
-        if train is None:
-            raise ValueError("`train` must be `True` or `False`")
-        super().__init__(
-            root,
-            "train" if train else "test",
-            data_type,
-            frames_number,
-            split_by,
-            duration,
-            custom_integrate_function,
-            custom_integrated_frames_dir_name,
-            transform,
-            target_transform,
-            order=order,
-            labels=labels,
-        )
 
     def class_folder(self, label: int) -> str:
         return str(label)
