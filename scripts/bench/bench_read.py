@@ -12,6 +12,7 @@ as bytes, no decoding) of the same shards in one process, alternating the reader
   this row prices them);
 * ``decoded, checked`` / ``decoded, unchecked``: the same, each sample decoded into its event
   arrays (what a stream delivers to the frames stage);
+* ``frames, checked`` / ``frames, unchecked``: the same, integrated into 16 frames (what training reads);
 * ``shuffled epoch``: a fresh permutation of all samples, read in storage order within windows of
   64 (what ``EventStream(shuffle=True)`` reads);
 * ``random access``: ``ShardDataset.raw(i)`` for every i in random order (one positioned read each);
@@ -40,7 +41,7 @@ from shardgen.conversion.writer import EncodedSample, ShardSink
 from streams import ShardDataset
 from streams.plan import build_catalog
 from streams.reader import SampleReader
-from streams.stages import decode_sample
+from streams.stages import Frames, decode_sample
 
 CASES = {"16 kB": (16 << 10, 6000), "1 MB": (1 << 20, 300)}
 SENSOR = (128, 128, 2)
@@ -69,6 +70,9 @@ def write_case(directory: Path, payload: int, count: int) -> list[str]:
     return sorted(str(path) for path in directory.glob("train-*.tar"))
 
 
+to_frames = Frames(16).sample_frames
+
+
 def readers(directory: Path, urls: list[str]) -> dict:
     store = ShardStore(directory)
     catalog = build_catalog([store.load_index()], "train")
@@ -90,6 +94,15 @@ def readers(directory: Path, urls: list[str]) -> dict:
         ),
         "neuroshards decoded, unchecked": lambda: (
             raw for raw in SampleReader([store], catalog, verify=False).read(everything) if decode_sample(raw)
+        ),
+        # What training reads: decoded, then integrated into 16 frames (SpikingJelly's rule).
+        "neuroshards frames, checked": lambda: (
+            raw for raw in SampleReader([store], catalog).read(everything) if to_frames(decode_sample(raw)) is not None
+        ),
+        "neuroshards frames, unchecked": lambda: (
+            raw
+            for raw in SampleReader([store], catalog, verify=False).read(everything)
+            if to_frames(decode_sample(raw)) is not None
         ),
         "neuroshards shuffled epoch": lambda: SampleReader([store], catalog).read(shuffled),
         "neuroshards random access": lambda: (dataset.raw(i) for i in shuffled.tolist()),
@@ -132,7 +145,7 @@ def main() -> None:
         for name, (samples_s, mb_s) in medians.items():
             ratio = "" if name.startswith("webdataset") else f"  {samples_s / best_wds:5.1f}x the faster webdataset reader"
             print(f"  {name:<34} {samples_s:>10.0f} samples/s {mb_s:>8.0f} MB/s{ratio}")
-        for what in ("streaming", "decoded"):
+        for what in ("streaming", "decoded", "frames"):
             checked, unchecked = (medians[f"neuroshards {what}, {kind}"][0] for kind in ("checked", "unchecked"))
             print(
                 f"  checksums cost {100 * (1 - checked / unchecked):.1f}% of the {what} read (checked/unchecked {checked / unchecked:.3f})"
