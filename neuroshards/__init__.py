@@ -8,6 +8,7 @@ object storage, with timeouts, retries and checks), which the writer and the rea
 """
 
 from .errors import (
+    ConversionError,
     EngineError,
     FormatError,
     IndexFileError,
@@ -25,6 +26,7 @@ from .index import DatasetIndex, SampleColumns, ShardInfo, load_index, save_inde
 __version__ = "0.2.0"
 
 __all__ = [
+    "ConversionError",
     "DatasetIndex",
     "Events",
     "FormatError",

@@ -38,6 +38,11 @@ def _rebuild(kind, source, offset, problem, format, sample):
     return kind(source, offset, problem, format=format, sample=sample)
 
 
+class ConversionError(FormatError, RuntimeError):
+    """A recording that could not be converted: ``source`` (the raw file), ``format``, ``offset``
+    where known, ``sample`` (the key being converted) and ``problem``; ``str()`` is one line."""
+
+
 class RawInputError(NeuroshardsError):
     """Raw input that cannot be used; the message names the file."""
 

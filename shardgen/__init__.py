@@ -44,7 +44,7 @@ def convert(
     ``engine="ray"`` converts in ``parts`` parts on the Ray cluster at ``ray_address`` and merges
     them (``shardgen.conversion.engines``).
 
-    Errors: a recording that cannot be read raises ``shardgen.conversion.writer.ConversionError`` (a
+    Errors: a recording that cannot be read raises ``shardgen.ConversionError`` (a
     ``FormatError``: file, format, byte offset, sample); with ``on_error="skip"`` it is left out
     and listed in ``summary.skipped`` and in the index (``generator.options.skipped``). Writing
     errors (full or read-only disk) are OSErrors naming the path.
@@ -69,8 +69,9 @@ def convert(
             on_error=on_error,
             **dataset_options,
         )
+    from .conversion.sink import part_tag, partial_index_name
     from .conversion.storage import output_target
-    from .conversion.writer import WriterOptions, part_tag, partial_index_name, write_shards
+    from .conversion.writer import WriterOptions, write_shards
     from .datasets import get_dataset
 
     adapter = get_dataset(dataset)(**dataset_options)
@@ -100,12 +101,19 @@ def convert(
     return summary
 
 
-from neuroshards.errors import EngineError, FormatError, NeuroshardsError, RawInputError, SliceError  # noqa: E402
+from neuroshards.errors import (  # noqa: E402
+    ConversionError,
+    EngineError,
+    FormatError,
+    NeuroshardsError,
+    RawInputError,
+    SliceError,
+)
 
 from .conversion.merge import merge_parts  # noqa: E402
 from .conversion.reindex import reindex  # noqa: E402
 from .conversion.verify import verify_dataset  # noqa: E402
-from .conversion.writer import ConversionError, ConversionSummary  # noqa: E402
+from .conversion.writer import ConversionSummary  # noqa: E402
 from .datasets import DATASETS  # noqa: E402
 
 __all__ = [

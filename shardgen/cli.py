@@ -15,9 +15,8 @@ from neuroshards.index import load_index
 from neuroshards.sources import ShardStore
 
 from . import __version__, convert
-from .conversion.writer import ConversionError
 from .datasets import DATASETS
-from .formats.rawtree import MAX_MEMBER_BYTES_VARIABLE, RawInputError
+from .formats.rawtree import MAX_MEMBER_BYTES_VARIABLE
 
 SIZE_SUFFIXES = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -251,7 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .demo import run_demo
 
             run_demo(args.out, workers=args.workers)
-    except (ConversionError, RawInputError, NeuroshardsError) as error:
+    except NeuroshardsError as error:
         print(f"shardgen: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # a full, read-only or missing output (or input) path

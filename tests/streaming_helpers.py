@@ -11,7 +11,7 @@ import numpy as np
 
 from neuroshards.index import DatasetIndex, SampleColumns, save_index
 from neuroshards.record import encode_events
-from shardgen.conversion.writer import EncodedSample, ShardSink
+from shardgen.conversion.sink import EncodedSample, ShardSink
 
 SENSOR = (4, 4, 2)
 

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import shardgen
 from neuroshards.record import encode_events, encode_packed
-from shardgen.conversion.writer import ConversionError
+from shardgen import ConversionError
 from shardgen.datasets import get_dataset
 from shardgen.formats import FormatError, decode_atis_bin, encode_atis_bin, pack_atis_bin
 from shardgen.formats.rawtree import RawInputError

@@ -17,8 +17,8 @@ import pytest
 import shardgen
 from neuroshards.events import FLOAT16_EXACT_FROM_SECONDS, microseconds_to_float16_seconds
 from neuroshards.index import load_index
+from shardgen import ConversionError
 from shardgen.cli import main as shardgen_main
-from shardgen.conversion.writer import ConversionError
 from shardgen.datasets import get_dataset, key_from_path
 from shardgen.formats.rawtree import RawInputError
 from shardgen.synthetic import containers as writers

@@ -192,7 +192,7 @@ def test_dvs128gesture_bad_label_rows_and_missing_files_are_named(tmp_path):
         "user24_lab": ("test", [(2, 0, 10)]),
     }
     writers.gesture_tree(tmp_path / "raw", trials=trials, as_tar=False)
-    with pytest.raises(shardgen.conversion.writer.ConversionError, match=r"user01_fluorescent_labels.csv.*: line 3"):
+    with pytest.raises(shardgen.ConversionError, match=r"user01_fluorescent_labels.csv.*: line 3"):
         shardgen.convert("dvs128gesture", tmp_path / "raw", tmp_path / "out", verify=False, progress=False)
     (tmp_path / "raw/DvsGesture/user24_lab.aedat").unlink()
     with pytest.raises(RawInputError, match="user24_lab.aedat"):

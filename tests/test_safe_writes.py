@@ -18,8 +18,9 @@ import pytest
 
 import shardgen
 from neuroshards.index import load_index
+from shardgen import ConversionError
 from shardgen.cli import main
-from shardgen.conversion.writer import SPOOL_LOCK, ConversionError
+from shardgen.conversion.parallel import SPOOL_LOCK
 from shardgen.synthetic import event_files as writers
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -37,7 +37,7 @@ from neuroshards.index import DatasetIndex, SampleColumns, save_index
 from neuroshards.record import encode_events
 from neuroshards.sources import ShardStore
 from neuroshards.tar import iter_samples
-from shardgen.conversion.writer import EncodedSample, ShardSink
+from shardgen.conversion.sink import EncodedSample, ShardSink
 from streams import ShardDataset
 from streams.plan import build_catalog
 from streams.reader import SampleReader

@@ -32,7 +32,8 @@ from typing import Any
 
 from neuroshards.errors import EngineError
 
-from .writer import SHARD_NAME, ConversionSummary, partial_index_name
+from .sink import SHARD_NAME, partial_index_name
+from .writer import ConversionSummary
 
 ENGINES = ("local", "ray")
 PARTIAL_INDEX = re.compile(r"^index\.part\d{4}of\d{4}\.(json|samples)$")

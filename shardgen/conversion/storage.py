@@ -114,7 +114,7 @@ class OutputTarget:
         self._wait()
         index = load_index(self.staging / index_name)
         publish_index_files(self.files, self.staging, index_name)
-        from .writer import SHARD_NAME
+        from .sink import SHARD_NAME
 
         keep = {shard.path for shard in index.shards}
         for name in self.files.list():
