@@ -245,8 +245,9 @@ def _ntidigits_seeds() -> list[tuple[str, bytes]]:
 
 
 def _navgesture_seeds() -> list[tuple[str, bytes]]:
-    fixtures = Path(__file__).resolve().parent / "fixtures" / "navgesture"
-    return [(path.name, path.read_bytes()) for path in sorted(fixtures.rglob("*.dat"))] + _dat_seeds()
+    from shardgen.synthetic.navgesture import navgesture_files
+
+    return [(Path(name).name, data) for name, data in sorted(navgesture_files().items())] + _dat_seeds()
 
 
 def _read_shd(path: str) -> None:

@@ -11,11 +11,17 @@ import pytest
 
 from shardgen import convert
 from shardgen.datasets import get_dataset
+from shardgen.synthetic.navgesture import write_navgesture_tree
 from streams import EventStream
 
 HERE = Path(__file__).resolve().parent
-FIXTURES = HERE / "fixtures" / "navgesture"
 REFERENCE = HERE / "references" / "navgesture_spikingjelly.npz"
+
+
+@pytest.fixture(scope="module")
+def fixtures(tmp_path_factory) -> Path:
+    """The NAV Gesture recordings SpikingJelly read for the reference (deterministic bytes)."""
+    return write_navgesture_tree(tmp_path_factory.mktemp("navgesture") / "raw")
 
 
 def spikingjelly_samples() -> dict[str, tuple[int, dict, int]]:
@@ -39,13 +45,13 @@ def raw_atis_events(path: Path) -> dict[str, np.ndarray]:
 
 
 @pytest.fixture(scope="module", params=["folder", "per-user zips"])
-def converted(request, tmp_path_factory):
+def converted(request, tmp_path_factory, fixtures):
     tmp = tmp_path_factory.mktemp("nav")
-    raw = FIXTURES
+    raw = fixtures
     if request.param == "per-user zips":  # as navgesture-walk.zip holds them: <user>.zip with <user>/<files>
         raw = tmp / "raw"
         raw.mkdir()
-        for user in sorted(FIXTURES.iterdir()):
+        for user in sorted(fixtures.iterdir()):
             with zipfile.ZipFile(raw / f"{user.name}.zip", "w") as archive:
                 for file in sorted(user.iterdir()):
                     archive.write(file, f"{user.name}/{file.name}")
@@ -61,7 +67,7 @@ def test_keys_labels_and_classes_match_spikingjelly(converted):
     assert converted.sensor_size == (304, 240, 2)
 
 
-def test_events_match_spikingjelly_except_its_lost_tail(converted):
+def test_events_match_spikingjelly_except_its_lost_tail(converted, fixtures):
     expected = spikingjelly_samples()
     for sample in converted:
         _label, theirs, removed = expected[sample["__key__"]]
@@ -76,7 +82,7 @@ def test_events_match_spikingjelly_except_its_lost_tail(converted):
         assert len(ours["t"]) >= n
         for k in "txyp":
             np.testing.assert_array_equal(ours[k][:n], theirs[k], err_msg=f"{sample['__key__']} {k}")
-        raw = raw_atis_events(next(FIXTURES.rglob(sample["__key__"] + ".dat")))
+        raw = raw_atis_events(next(fixtures.rglob(sample["__key__"] + ".dat")))
         kept = raw["t"] >= np.maximum.accumulate(raw["t"])
         assert len(ours["t"]) == kept.sum()
         np.testing.assert_array_equal(ours["t"], raw["t"][kept] - raw["t"][0])

@@ -2,7 +2,7 @@
 
 The references (tests/references/spikingjelly_datasets/, made by
 scripts/references/make_spikingjelly_dataset_references.py) hold what SpikingJelly's ``ds[i]`` returned on the
-raw trees of tests/spikingjelly_dataset_cases.py: per split and configuration (events; frames by
+raw trees of shardgen/synthetic/spikingjelly_cases.py: per split and configuration (events; frames by
 number, by time, by duration; a custom integration), every sample's label and a digest of its data
 (dtype, shape, bytes), in SpikingJelly's order. Here the same raw trees go through shardgen and
 ``streams.datasets``, and every ``ds[i]`` must give the same digest and label.
@@ -20,9 +20,8 @@ from torch.utils.data import DataLoader
 
 import shardgen
 import streams.datasets as datasets
+from shardgen.synthetic.spikingjelly_cases import CASES, SAMPLES, digest, label_signature, loose_digest
 from streams.functional import pad_sequence_collate
-
-from spikingjelly_dataset_cases import CASES, SAMPLES, digest, label_signature, loose_digest
 
 REFERENCES = Path(__file__).resolve().parent / "references" / "spikingjelly_datasets"
 

@@ -8,7 +8,7 @@ Run where SpikingJelly 2.0.0 and torchvision are installed, with this checkout f
 as xxhash, ``pip install --target DIR xxhash`` and add DIR to PYTHONPATH). The case ``nmnist-real``
 reads the real recordings of ../shared/samples (or NEUROSHARDS_SAMPLES) and stores digests only.
 
-For every case of ``tests/spikingjelly_dataset_cases.py`` it writes the raw tree, lets SpikingJelly
+For every case of ``shardgen.synthetic.spikingjelly_cases`` it writes the raw tree, lets SpikingJelly
 prepare it in a temporary root exactly as it would the download (``extract_downloaded_files`` and
 ``create_raw_from_extracted``; its download step is skipped because it would MD5-check, delete and
 re-download the fixture archives), then builds SpikingJelly's own class for each split and each
@@ -39,14 +39,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
-# The raw trees are the test suite's own cases (they use its committed NAV Gesture fixtures), so
-# references and tests always describe the same files: the one script that reads tests/.
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # make_container_references, beside this script
 
 import make_container_references as containers  # noqa: E402  (SpikingJelly's preparation helpers)
 
-import spikingjelly_dataset_cases as cases  # noqa: E402
+from shardgen.synthetic import spikingjelly_cases as cases  # noqa: E402
 
 OUT = ROOT / "tests" / "references" / "spikingjelly_datasets"
 STORED_SAMPLES = 2  # full arrays kept per configuration and split (every sample has a digest)

@@ -2,9 +2,9 @@
 
 Shared by ``scripts/references/make_spikingjelly_dataset_references.py`` (which runs SpikingJelly on these raw
 trees) and ``tests/test_spikingjelly_datasets.py`` (which converts the same trees with shardgen and
-reads them through ``streams.datasets``). Every raw tree comes from the tests' deterministic writers
-(``shardgen.synthetic`` and its ``inivation`` and ``containers`` writers, the committed NAV Gesture
-fixtures), so both sides read byte-identical files.
+reads them through ``streams.datasets``). Every raw tree comes from the deterministic writers of
+``shardgen.synthetic`` (and, for N-MNIST, from the real recordings of the shared samples folder), so
+both sides read byte-identical files.
 
 A case names the SpikingJelly class, how each of our splits is asked for (SpikingJelly's
 constructor argument), and the frame configurations to compare: ``frames_number`` (with both
@@ -24,10 +24,8 @@ from typing import Any
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-NAVGESTURE_FIXTURES = HERE / "fixtures" / "navgesture"
-# The real recordings beside the checkout (as tests/conftest.py finds them).
-SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or HERE.parents[1] / "shared" / "samples")
+# The real recordings beside the checkout (as tests/conftest.py finds them), or NEUROSHARDS_SAMPLES.
+SAMPLES = Path(os.environ.get("NEUROSHARDS_SAMPLES") or Path(__file__).resolve().parents[3] / "shared" / "samples")
 
 
 def write_gesture(folder: Path) -> Path:
@@ -75,7 +73,9 @@ def _containers(name: str) -> Callable[[Path], Path]:
 
 
 def write_navgesture(folder: Path) -> Path:
-    return NAVGESTURE_FIXTURES
+    from .navgesture import write_navgesture_tree
+
+    return write_navgesture_tree(folder)
 
 
 @dataclass(frozen=True)
