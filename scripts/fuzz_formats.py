@@ -1,7 +1,7 @@
 """Mutation fuzzing of every reader of outside bytes: crashes, hangs and errors outside the project's.
 
-Each target (tests/fuzz_targets.py: every raw format, the DVS128 Gesture window route and the
-dataset adapters' own parsing; tests/fuzz_shard_targets.py: shards, index files and event records
+Each target (shardgen/fuzzing/formats.py: every raw format, the DVS128 Gesture window route and the
+dataset adapters' own parsing; shardgen/fuzzing/shards.py: shards, index files and event records
 as training reads them) gets ``--inputs`` mutated files in total, split evenly (byte flips,
 truncations, length fields set to extremes, random headers) of its seeds: the real recordings in
 the samples folder and the tests' synthetic writers. Files are read in a worker subprocess, so a
@@ -20,15 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# The engine and the targets are the test suite's own (its short run uses them too).
-sys.path[:0] = [str(ROOT / "tests")]
+from shardgen.fuzzing import engine as fuzz_engine
+from shardgen.fuzzing import formats as fuzz_targets
+from shardgen.fuzzing import shards as fuzz_shard_targets
 
-import fuzz_engine  # noqa: E402
-import fuzz_shard_targets  # noqa: E402
-import fuzz_targets  # noqa: E402
-
-MODULES = {"fuzz_targets": fuzz_targets, "fuzz_shard_targets": fuzz_shard_targets}
+MODULES = {"shardgen.fuzzing.formats": fuzz_targets, "shardgen.fuzzing.shards": fuzz_shard_targets}
 
 
 def main() -> int:

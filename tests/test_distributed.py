@@ -19,7 +19,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from streaming_helpers import write_uneven_shards
+from shardgen.synthetic.shards import write_uneven_shards
 
 SIZES = [13, 3, 9, 1, 20, 7, 2, 5]  # 60 samples; a 10% hold-out is 6
 TOTAL = sum(SIZES)

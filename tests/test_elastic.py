@@ -13,7 +13,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from streaming_helpers import write_uneven_shards
+from shardgen.synthetic.shards import write_uneven_shards
 
 SIZES = [7, 11, 2, 16, 9, 15]  # 60 samples: even over 2, 3 and 4 ranks
 TOTAL = sum(SIZES)

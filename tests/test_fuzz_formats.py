@@ -1,7 +1,7 @@
 """A short mutation-fuzzing run over every raw format reader (scripts/fuzz_formats.py runs the
 long one): no crash, no hang, no error outside FormatError, and every error names the file.
 
-The inputs are read in a worker subprocess (tests/fuzz_engine.py), so a crash fails this test
+The inputs are read in a worker subprocess (shardgen.fuzzing.engine), so a crash fails this test
 instead of killing pytest. Seeds: the tests' synthetic writers and, where the shared samples
 folder exists, the real recordings in it.
 """
@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import fuzz_engine
-import fuzz_targets
+from shardgen.fuzzing import engine as fuzz_engine
+from shardgen.fuzzing import formats as fuzz_targets
 
 INPUTS_PER_TARGET = 120  # about 20 s for every target on a 2-core machine
 
@@ -29,7 +29,7 @@ def test_the_runner_sees_crashes_hangs_and_foreign_errors(tmp_path, monkeypatch)
     module = tmp_path / "bad_targets.py"
     module.write_text(
         "import os, signal, time\n"
-        "from fuzz_engine import Target\n"
+        "from shardgen.fuzzing.engine import Target\n"
         "class Mine(ValueError):\n    pass\n"
         "def read(path):\n"
         "    first = open(path, 'rb').read(1)\n"
@@ -57,7 +57,7 @@ def test_the_runner_sees_crashes_hangs_and_foreign_errors(tmp_path, monkeypatch)
 def test_no_input_crashes_hangs_or_escapes_formaterror(target):
     if target.skip_reason:
         pytest.skip(target.skip_reason)
-    [report] = fuzz_engine.run_campaign("fuzz_targets", [target], inputs=INPUTS_PER_TARGET, seed=20261204, timeout=60)
+    [report] = fuzz_engine.run_campaign("shardgen.fuzzing.formats", [target], inputs=INPUTS_PER_TARGET, seed=20261204, timeout=60)
     assert report.inputs == INPUTS_PER_TARGET
     assert not report.failures, "\n".join(
         f"input {i} ({how}): {status}: {error}" for i, how, status, error in report.failures[:5]

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-import fuzz_engine
-import fuzz_shard_targets
+from shardgen.fuzzing import engine as fuzz_engine
+from shardgen.fuzzing import shards as fuzz_shard_targets
 
 INPUTS_PER_TARGET = 60
 
 
 @pytest.mark.parametrize("target", fuzz_shard_targets.TARGETS, ids=lambda t: t.name)
 def test_no_damaged_shard_or_index_crashes_hangs_or_escapes_the_project_errors(target):
-    [report] = fuzz_engine.run_campaign("fuzz_shard_targets", [target], inputs=INPUTS_PER_TARGET, seed=20261204, timeout=60)
+    [report] = fuzz_engine.run_campaign("shardgen.fuzzing.shards", [target], inputs=INPUTS_PER_TARGET, seed=20261204, timeout=60)
     assert report.inputs == INPUTS_PER_TARGET
     assert not report.failures, "\n".join(
         f"input {i} ({how}): {status}: {error}" for i, how, status, error in report.failures[:5]

@@ -11,9 +11,8 @@ import pytest
 from neuroshards import IndexFileError, IntegrityError, NeuroshardsError
 from neuroshards.index import load_index
 from shardgen.cli import main
+from shardgen.synthetic.shards import write_uneven_shards
 from streams import EventStream
-
-from streaming_helpers import write_uneven_shards
 
 
 @pytest.fixture()

@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shardgen.synthetic.shards import write_uneven_shards
 from streams import EventStream, ShardError
-
-from streaming_helpers import write_uneven_shards
 
 SIZES = [5, 2, 8, 3]
 

@@ -20,9 +20,8 @@ from neuroshards.errors import IntegrityError, ShardError
 from neuroshards.index import load_index
 from neuroshards.sources import RemoteOptions, ShardStore
 from shardgen.cli import main
+from shardgen.synthetic.shards import write_uneven_shards
 from streams import EventStream, ShardDataset
-
-from streaming_helpers import write_uneven_shards
 
 SIZES = [6, 3, 5]
 STALL_S = 0.6  # past the 0.2 s read timeout

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from shardgen.synthetic.shards import write_uneven_shards
 from streams import EventStream
 from streams.plan import PlanError
-
-from streaming_helpers import write_uneven_shards
 
 
 @pytest.fixture(scope="module")

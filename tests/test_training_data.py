@@ -14,9 +14,8 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 from neuroshards import IndexFileError, PlanError
+from shardgen.synthetic.shards import write_uneven_shards
 from streams import EventStream, ShardDataset, Subset
-
-from streaming_helpers import write_uneven_shards
 
 CLASSES, PER_CLASS, SHARD = 11, 60, 30
 

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import streams.transforms as S
+from shardgen.synthetic.shards import SENSOR, write_uneven_shards
 from streams import EventStream, SampleError, ShardDataset
 from streams.functional import geometry
 from streams.functional.events import merge_sorted_times
 from streams.stages import sample_rng
 from streams.transforms import SampleTransform, apply_transform, mix_events
-
-from streaming_helpers import SENSOR, write_uneven_shards
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import pytest
 
 from neuroshards.index import load_index
 from shardgen.cli import main
-
-from streaming_helpers import write_uneven_shards
+from shardgen.synthetic.shards import write_uneven_shards
 
 SIZES = [4, 3, 5, 2]
 

@@ -11,30 +11,26 @@ from __future__ import annotations
 
 import functools
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from shardgen.formats import FormatError, encode_atis_bin, open_reader, pack_atis_bin
+from shardgen.formats.aedat3 import Aedat3Reader
+from shardgen.formats.containers import load_mat, load_npy, load_npz
+from shardgen.formats.rawtree import RawFile
+from shardgen.synthetic import containers as container_writers
+from shardgen.synthetic import event_files as event_file_writers
+from shardgen.synthetic import inivation as inivation_writers
 
-from shardgen.formats import FormatError, encode_atis_bin, open_reader, pack_atis_bin  # noqa: E402
-from shardgen.formats.aedat3 import Aedat3Reader  # noqa: E402
-from shardgen.formats.containers import load_mat, load_npy, load_npz  # noqa: E402
-from shardgen.formats.rawtree import RawFile  # noqa: E402
-from shardgen.synthetic import containers as container_writers  # noqa: E402
-from shardgen.synthetic import event_files as event_file_writers  # noqa: E402
-from shardgen.synthetic import inivation as inivation_writers  # noqa: E402
-
-from fuzz_engine import Target  # noqa: E402
+from .engine import Target
 
 #: The project's error class for bad input (anything else a reader raises is counted as foreign).
 EXPECTED = (FormatError,)
 
 
 def samples_dir() -> Path | None:
-    folder = Path(os.environ.get("NEUROSHARDS_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "samples"))
+    folder = Path(os.environ.get("NEUROSHARDS_SAMPLES", Path(__file__).resolve().parents[3] / "shared" / "samples"))
     return folder if folder.is_dir() else None
 
 

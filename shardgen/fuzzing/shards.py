@@ -12,23 +12,19 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import xxhash
 
-import xxhash  # noqa: E402
+from neuroshards.errors import NeuroshardsError
+from neuroshards.index import INDEX_NAME, samples_file_name
+from neuroshards.tar import iter_samples
+from streams import EventStream, ShardDataset
+from streams.stages import decode_sample
 
-from neuroshards.errors import NeuroshardsError  # noqa: E402
-from neuroshards.index import INDEX_NAME, samples_file_name  # noqa: E402
-from neuroshards.tar import iter_samples  # noqa: E402
-from streams import EventStream, ShardDataset  # noqa: E402
-from streams.stages import decode_sample  # noqa: E402
-
-from fuzz_engine import Target  # noqa: E402
-from streaming_helpers import write_uneven_shards  # noqa: E402
+from ..synthetic.shards import write_uneven_shards
+from .engine import Target
 
 EXPECTED = (NeuroshardsError,)
 SAMPLES = samples_file_name(INDEX_NAME)

@@ -240,7 +240,7 @@ class _Worker:
             [
                 sys.executable,
                 "-c",
-                f"import sys; sys.path[:0] = {sys.path!r}; import fuzz_engine; fuzz_engine._worker({self.module_name!r})",
+                f"import sys; sys.path[:0] = {sys.path!r}; from shardgen.fuzzing import engine; engine._worker({self.module_name!r})",
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
