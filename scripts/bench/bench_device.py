@@ -11,6 +11,11 @@ events per second, the same batch through the CPU numpy kernels sample by sample
 difference between the two (0 for counts; float64 sums on CUDA may differ in the last bits).
 Padding on the host and copying the events to the device are timed on their own line: the
 DataLoader does that work in its workers (``batch_events``), and moves only events.
+
+``--loader-samples N`` (0 to skip) then times whole epochs of a stream over N synthetic samples
+on each sensor: 10 frames made on the CPU in the loader's workers and copied to the device,
+against events padded in the workers and framed on the device. It prints samples per second and
+the bytes a sample takes through the loader each way (frames: int16 planes; events: 17 bytes each).
 """
 
 from __future__ import annotations
@@ -18,13 +23,19 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from shardgen.synthetic.shards import write_uneven_shards
+from streams import EventStream
 from streams.functional import representations as R
 from streams.functional import torch_batched as TB
+from streams.transforms import ToFrame
+from streams.transforms.device import collate_events, to_device
 
 
 def make_samples(batch: int, n: int, width: int, height: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -115,6 +126,49 @@ def run_all(kernel, samples) -> list:
     return [kernel(e) for e in samples]
 
 
+def bench_loader(sensor: str, args: argparse.Namespace, device: torch.device) -> None:
+    """Samples per second of a training loop's input: frames from the workers, or events framed
+    on the device. The median of three epochs after a first, untimed one."""
+    width, height = (int(v) for v in sensor.split("x"))
+    size, bins, count = (width, height, 2), 10, args.loader_samples
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write_uneven_shards(
+            root,
+            [count // 8] * 8,
+            labels=[0] * count,
+            sensor_size=size,
+            events=(args.events // 2, args.events * 3 // 2),
+            duration=1_000_000,
+        )
+        on_cpu = EventStream(root, split="train").transform(ToFrame(sensor_size=size, n_time_bins=bins))
+        on_device = EventStream(root, split="train").batch(args.loader_batch, collate=collate_events)
+        options = {"num_workers": args.workers, "pin_memory": device.type == "cuda"}
+
+        def frames_from_workers() -> None:
+            for batch in on_cpu.batch(args.loader_batch).loader(**options):
+                batch["frames"].to(device, non_blocking=True).float().sum()
+
+        def events_from_workers() -> None:
+            for batch in on_device.loader(**options):
+                b = to_device(batch, device)
+                frames, _ = TB.to_frame(b["t"], b["x"], b["y"], b["p"], b["lengths"], size, n_time_bins=bins)
+                frames.float().sum()
+
+        sample_bytes = {"frames": bins * 2 * width * height * 2, "events": args.events * 17}
+        for label, name, epoch in (
+            ("frames made in the workers", "frames", frames_from_workers),
+            ("events, framed on the device", "events", events_from_workers),
+        ):
+            epoch()
+            seconds = median_seconds(epoch, 3, device)
+            print(
+                f"{sensor:<10} loader: {label:<30} {count / seconds:8.0f} samples/s, "
+                f"{sample_bytes[name] / 1e6:6.2f} MB a sample ({args.workers} workers, batch {args.loader_batch})",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -123,6 +177,9 @@ def main() -> None:
     parser.add_argument("--sensors", default="128x128,1280x720")
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--cpu-repeat", type=int, default=3)
+    parser.add_argument("--loader-samples", type=int, default=512, help="samples of the loader test (0: skip it)")
+    parser.add_argument("--loader-batch", type=int, default=8, help="batch size of the loader test")
+    parser.add_argument("--workers", type=int, default=4, help="DataLoader workers of the loader test")
     args = parser.parse_args()
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -137,6 +194,8 @@ def main() -> None:
         bench_sensor(sensor, args, device)
         if device.type == "cuda":
             torch.cuda.empty_cache()
+    for sensor in args.sensors.split(",") if args.loader_samples else []:
+        bench_loader(sensor, args, device)
 
 
 if __name__ == "__main__":

@@ -17,10 +17,19 @@ SENSOR = (4, 4, 2)
 
 
 def write_uneven_shards(
-    out: Path, sizes: Sequence[int], *, split: str = "train", dataset: str = "uneven", labels: Sequence[int] | None = None
+    out: Path,
+    sizes: Sequence[int],
+    *,
+    split: str = "train",
+    dataset: str = "uneven",
+    labels: Sequence[int] | None = None,
+    sensor_size: tuple[int, int, int] = SENSOR,
+    events: tuple[int, int] = (1, 40),
+    duration: int = 1000,
 ) -> list[str]:
     """Shards of ``sizes`` samples under ``out`` with index.json; returns the keys in storage order.
-    Sample ``i`` has label ``labels[i]`` (default: ``i`` itself)."""
+    Sample ``i`` has label ``labels[i]`` (default: ``i`` itself) and between ``events[0]`` and
+    ``events[1] - 1`` events, uniformly random over ``sensor_size`` and ``duration`` microseconds."""
     out.mkdir(parents=True, exist_ok=True)
     staging = out / ".staging"
     rng = np.random.default_rng(len(sizes))
@@ -30,16 +39,16 @@ def write_uneven_shards(
         sink = ShardSink(staging, split, max_samples=count, max_bytes=1 << 30)
         staging.mkdir(exist_ok=True)
         for _ in range(count):
-            n = int(rng.integers(1, 40))
-            events = {
-                "t": np.sort(rng.integers(0, 1000, n)).astype(np.int64),
-                "x": rng.integers(0, SENSOR[0], n).astype(np.uint16),
-                "y": rng.integers(0, SENSOR[1], n).astype(np.uint16),
-                "p": rng.integers(0, 2, n).astype(np.uint8),
+            n = int(rng.integers(*events))
+            sample = {
+                "t": np.sort(rng.integers(0, duration, n)).astype(np.int64),
+                "x": rng.integers(0, sensor_size[0], n).astype(np.uint16),
+                "y": rng.integers(0, sensor_size[1], n).astype(np.uint16),
+                "p": rng.integers(0, sensor_size[2], n).astype(np.uint8),
             }
             key = f"{dataset}_{number:05d}"
             label = number if labels is None else int(labels[number])
-            sink.add(EncodedSample(key, label, split, encode_events(events, SENSOR, key=key), n, False))
+            sink.add(EncodedSample(key, label, split, encode_events(sample, sensor_size, key=key), n, False))
             keys.append(key)
             number += 1
         (shard,), (table,) = sink.close()
@@ -50,5 +59,5 @@ def write_uneven_shards(
     staging.rmdir()
     samples = SampleColumns.concatenate(tables, range(len(tables)))
     classes = [str(i) for i in range(number if labels is None else max(labels) + 1)]
-    save_index(DatasetIndex(dataset, list(SENSOR), classes, shards, samples), out)
+    save_index(DatasetIndex(dataset, list(sensor_size), classes, shards, samples), out)
     return keys

@@ -9,7 +9,7 @@ zero-padded where samples have different numbers of frames:
 
 * counts (``to_frame``, ``to_image``) are exact on every device;
 * float64 sums (``to_voxel_grid``) are exact on the CPU and equal up to rounding on CUDA, whose
-  atomic adds sum in any order; time surfaces use torch's exp, equal to numpy's up to an ulp.
+  atomic adds sum in any order; time surfaces use torch's exp, equal to numpy's up to an ulp or two.
 
 The per-sample slice times (a few numbers per sample) are computed on the host with the CPU
 kernels' own arithmetic and the event ranges found on the device (``torch.searchsorted``), so the
@@ -316,6 +316,7 @@ def to_timesurface(
     memory = torch.cummax(memory[:size].reshape(B, S, plane), dim=1).values
     ends = [R.timesurface_ends(s, dt, np.int64(first_t)) for s, first_t in zip(counts.tolist(), t[:, 0].tolist())]
     ends = torch.from_numpy(_pad_rows(ends, np.inf)).to(x.device)
-    surfaces = torch.exp(-(ends[:, :, None] - memory) / tau)
+    # A tensor divisor: CUDA divides by a host scalar as a multiplication by its reciprocal, an ulp off.
+    surfaces = torch.exp((memory - ends[:, :, None]) / torch.tensor(float(tau), dtype=torch.float64, device=x.device))
     surfaces = surfaces.masked_fill((torch.arange(S, device=x.device)[None, :] >= counts[:, None])[:, :, None], 0)
     return surfaces.reshape(B, S, P, H, W), counts
