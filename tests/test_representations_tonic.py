@@ -132,6 +132,24 @@ def test_to_timesurface_equals_tonic(sample, dt, tau):
     )
 
 
+@SETTINGS
+@given(
+    samples(max_events=200, sorted_t=True),
+    st.sampled_from([7, 100]),
+    st.sampled_from([0.0, -5.0, 1e-3, 0.5, 1.0, 3.7]),
+    st.sampled_from([0, 2**50, 1_700_000_000_000_000_000]),
+)
+def test_timesurface_cells_left_at_zero_keep_tonics_values(sample, dt, tau, offset):
+    """Cells whose exponent lies surely below exp's underflow get 0.0 without numpy's exp: around
+    that bound, with tau that is zero, negative or tiny beside the timestamps (nanoseconds since
+    1970), every value is still Tonic's, NaN and inf included."""
+    events, sensor_size = sample
+    events["t"] += offset
+    with np.errstate(all="ignore"):
+        expected = tonic_transforms.ToTimesurface(sensor_size, dt, tau)(events.copy())
+    assert_same(ours.ToTimesurface(sensor_size, dt, tau)(events), expected)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     samples(max_events=50),

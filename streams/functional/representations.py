@@ -431,6 +431,30 @@ def _remember(t, x, y, p, start, stop, W, H, P, memory):  # pragma: no cover - c
 # cache right after they were written (the surfaces of a 1280x720 sensor are 15 MB each).
 _SURFACE_PIECE = 1 << 16
 
+# exp(x) is exactly 0.0 in float64 for x below -745.14 (half the smallest subnormal). numpy's SIMD
+# exp leaves that range (and -inf: pixels with no event yet) to a scalar path 6-20x slower, so
+# cells whose exponent is surely below it (by a margin for rounding) get 0.0 without calling exp.
+_EXP_IS_ZERO_BELOW = -760.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _recent_cells(memory, oldest, values, positions, surface):  # pragma: no cover - compiled
+    """values[:n] = the memory cells at or after ``oldest``, positions[:n] their indices (returns
+    n); the surface is zeroed on the way, for ``_fill_surface`` to write the n cells."""
+    n = 0
+    for i in range(memory.shape[0]):  # branch-free: which cells count is unpredictable
+        values[n] = memory[i]
+        positions[n] = i
+        n += memory[i] >= oldest
+        surface[i] = 0.0
+    return n
+
+
+@numba.njit(cache=True, nogil=True)
+def _fill_surface(values, positions, n, surface):  # pragma: no cover - compiled
+    for j in range(n):
+        surface[positions[j]] = values[j]
+
 
 def timesurface_ends(n_surfaces: int, dt: float, start_t) -> np.ndarray:
     """Tonic's reference times (i + 1) * dt + start_t of the surfaces, in its arithmetic, as float64."""
@@ -467,15 +491,22 @@ def to_timesurface(
     out = np.empty((len(starts), P * H * W))
     memory = np.full(P * H * W, -np.inf)  # each pixel's last timestamp so far
     tau = float(tau)
+    values = np.empty(min(_SURFACE_PIECE, P * H * W))
+    positions = np.empty(len(values), np.int64)
     with np.errstate(over="ignore"):  # a pixel whose last event is after the window end (unsorted t): inf
         for i, surface in enumerate(out):
             _remember(t, x, y, p, starts[i], stops[i], W, H, P, memory)
+            # Cells older than this have exp(...) = 0.0 (all cells are computed for tau <= 0 or NaN).
+            # The bound is rounded by an ulp of the end time: tau must dwarf it for the margin to hold.
+            oldest = ends[i] + _EXP_IS_ZERO_BELOW * tau if tau > abs(ends[i]) * 2.0**-50 else -np.inf
             for lo in range(0, len(surface), _SURFACE_PIECE):
                 piece = surface[lo : lo + _SURFACE_PIECE]
-                # Tonic's exp(-(end - memory) / tau), in numpy: memory - end is -(end - memory) exactly.
-                np.subtract(memory[lo : lo + _SURFACE_PIECE], ends[i], out=piece)
-                np.divide(piece, tau, out=piece)
-                np.exp(piece, out=piece)
+                n = _recent_cells(memory[lo : lo + _SURFACE_PIECE], oldest, values, positions, piece)
+                # Tonic's exp(-(end - memory) / tau) in numpy: memory - end is -(end - memory) exactly.
+                np.subtract(values[:n], ends[i], out=values[:n])
+                np.divide(values[:n], tau, out=values[:n])
+                np.exp(values[:n], out=values[:n])
+                _fill_surface(values, positions, n, piece)
     return out.reshape(len(starts), P, H, W)
 
 
