@@ -9,7 +9,8 @@ zero-padded where samples have different numbers of frames:
 
 * counts (``to_frame``, ``to_image``) are exact on every device;
 * float64 sums (``to_voxel_grid``) are exact on the CPU and equal up to rounding on CUDA, whose
-  atomic adds sum in any order; time surfaces use torch's exp, equal to numpy's up to an ulp or two.
+  atomic adds sum in any order; time surfaces use torch's exp, equal to numpy's up to an ulp or
+  two (CUDA's exp gives 0.0 for some results that numpy's rounds to a subnormal, below 2.2e-308).
 
 The per-sample slice times (a few numbers per sample) are computed on the host with the CPU
 kernels' own arithmetic and the event ranges found on the device (``torch.searchsorted``), so the
