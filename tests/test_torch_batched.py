@@ -17,7 +17,7 @@ from shardgen.synthetic import write_synthetic_nmnist
 from streams import EventStream
 from streams.functional import representations as R
 from streams.functional import torch_batched as TB
-from streams.transforms import ToFrame
+from streams.transforms import ToFrame, ToImage, ToTimesurface, ToVoxelGrid
 from streams.transforms.device import batch_events, collate_events, to_device
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -127,6 +127,28 @@ def test_timesurface_equals_numpy(device, batch, dt, tau):
         tiny = 0 if device == "cpu" else np.finfo(np.float64).tiny
         np.testing.assert_allclose(row[:count], expected, rtol=1e-15, atol=tiny)
         assert not row[count:].any()
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_transforms_on_a_batch_give_each_samples_transform(device, shards):
+    """A Tonic user keeps the transform object: ``on_batch`` of a collated batch (sensor size taken
+    from the batch) gives, sample by sample, what the transform gives on the CPU."""
+    samples = list(EventStream(shards, split="train"))[:3]
+    batch = to_device(collate_events(samples), device)
+    transforms = [ToFrame(n_time_bins=3), ToFrame(event_count=100, overlap=20), ToTimesurface(dt=4000, tau=3000.0)]
+    for transform in transforms:
+        values, counts = transform.on_batch(batch)
+        for row, count, sample in zip(values.cpu().numpy(), counts.tolist(), samples):
+            expected = transform(sample["events"], sensor_size=sample["sensor_size"])
+            assert count == len(expected)
+            np.testing.assert_allclose(row[:count], expected, rtol=1e-15, atol=np.finfo(np.float64).tiny)
+    for transform in (ToImage(), ToVoxelGrid(n_time_bins=4)):
+        for row, sample in zip(transform.on_batch(batch).cpu().numpy(), samples):
+            expected = transform(sample["events"], sensor_size=sample["sensor_size"])
+            np.testing.assert_allclose(row, expected, rtol=1e-12, atol=1e-12)
+    assert ToVoxelGrid(n_time_bins=4).on_batch(batch, dtype=torch.float32).dtype == torch.float32
+    with pytest.raises(ValueError, match="collate_events"):
+        ToImage().on_batch({"frames": torch.zeros(1)})
 
 
 def test_time_slicing_of_unsorted_events_raises():

@@ -5,14 +5,13 @@ moves events (some 17 bytes each) instead of dense frames, and the representatio
 the GPU from the whole batch at once (``streams.functional.torch_batched``)::
 
     from streams import EventStream
-    from streams.functional import torch_batched as TB
+    from streams.transforms import ToFrame
     from streams.transforms.device import collate_events, to_device
 
+    to_frames = ToFrame(n_time_bins=10)
     stream = EventStream("shards/dvs128gesture", split="train").batch(64, collate=collate_events)
     for batch in stream.loader(num_workers=4, pin_memory=True):
-        batch = to_device(batch, "cuda")
-        frames, counts = TB.to_frame(batch["t"], batch["x"], batch["y"], batch["p"], batch["lengths"],
-                                     batch["sensor_size"], n_time_bins=10)   # [64, 10, 2, H, W] int16
+        frames, counts = to_frames.on_batch(to_device(batch, "cuda"))   # [64, 10, 2, H, W] int16
 
 (``stream.compose(batch_events(64))`` is the same stage.)
 """

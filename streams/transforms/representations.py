@@ -10,6 +10,15 @@ deterministic. The values are Tonic's; where Tonic raises or corrupts data the r
 
     from streams.transforms import ToFrame
     frames = ToFrame(sensor_size=(128, 128, 2), n_time_bins=10)(events)   # int16 [10, 2, 128, 128]
+
+``ToFrame``, ``ToImage``, ``ToVoxelGrid`` and ``ToTimesurface`` also compute a whole batch of
+events at once on its device, with the same values sample by sample: ``on_batch(batch)`` takes a
+batch of ``streams.transforms.device.collate_events`` (moved with ``to_device``) and calls
+``streams.functional.torch_batched``::
+
+    to_frames = ToFrame(n_time_bins=10)
+    for batch in stream.batch(64, collate=collate_events).loader(num_workers=4, pin_memory=True):
+        frames, n_frames = to_frames.on_batch(to_device(batch, "cuda"))   # [64, 10, 2, H, W] int16
 """
 
 from __future__ import annotations
@@ -18,8 +27,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..functional import representations as R
+from ..functional import torch_batched as TB
 
 SensorSize = tuple[int, int, int]
 
@@ -34,6 +45,18 @@ def _sensor_size(own: SensorSize | None, given: SensorSize | None, name: str) ->
 class Representation:
     """A transform from events to an array (frames, a grid, surfaces, an image): in a stream its
     result becomes the sample's ``"frames"``, which ``batch()`` pads and stacks."""
+
+
+def _batch_fields(batch: dict[str, Any]) -> tuple:
+    """``(t, x, y, p, lengths)`` of a ``collate_events`` batch (y None for 1-D sensors)."""
+    missing = [name for name in ("t", "x", "p", "lengths") if name not in batch]
+    if missing:
+        raise ValueError(f"on_batch() takes a batch of streams.transforms.device.collate_events; this one lacks {missing}")
+    return batch["t"], batch["x"], batch.get("y"), batch["p"], batch["lengths"]
+
+
+def _batch_sensor_size(own: SensorSize | None, batch: dict[str, Any], name: str) -> SensorSize:
+    return _sensor_size(own, batch.get("sensor_size"), name)
 
 
 @dataclass(frozen=True)
@@ -79,6 +102,23 @@ class ToFrame(Representation):
             self.last_bin_to_end,
         )
 
+    def on_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frames of every sample of a ``collate_events`` batch, on its device: int16
+        ``[B, T_max, P, H, W]``, zero past each sample's frame count, and the counts ``[B]``."""
+        return TB.to_frame(
+            *_batch_fields(batch),
+            _batch_sensor_size(self.sensor_size, batch, "ToFrame"),
+            self.time_window,
+            self.event_count,
+            self.n_time_bins,
+            self.n_event_bins,
+            self.overlap,
+            self.include_incomplete,
+            self.start_time,
+            self.end_time,
+            self.last_bin_to_end,
+        )
+
 
 @dataclass(frozen=True)
 class ToSparseTensor(Representation):
@@ -93,8 +133,6 @@ class ToSparseTensor(Representation):
     include_incomplete: bool = False
 
     def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None):
-        import torch
-
         frames = ToFrame(
             self.sensor_size,
             self.time_window,
@@ -117,6 +155,11 @@ class ToImage(Representation):
         _, x, y, p = R.event_fields(events)
         return R.to_image(x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToImage"))
 
+    def on_batch(self, batch: dict[str, Any]) -> torch.Tensor:
+        """The image of every sample of a ``collate_events`` batch, on its device: int16 ``[B, P, H, W]``."""
+        _, x, y, p, lengths = _batch_fields(batch)
+        return TB.to_image(x, y, p, lengths, _batch_sensor_size(self.sensor_size, batch, "ToImage"))
+
 
 @dataclass(frozen=True)
 class ToVoxelGrid(Representation):
@@ -131,6 +174,14 @@ class ToVoxelGrid(Representation):
             raise ValueError("ToVoxelGrid needs n_time_bins")
         t, x, y, p = R.event_fields(events)
         return R.to_voxel_grid(t, x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToVoxelGrid"), self.n_time_bins)
+
+    def on_batch(self, batch: dict[str, Any], dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The voxel grid of every sample of a ``collate_events`` batch, on its device:
+        ``[B, n_time_bins, 1, H, W]`` float64 as Tonic (``dtype=torch.float32`` sums in float32)."""
+        if self.n_time_bins is None:
+            raise ValueError("ToVoxelGrid needs n_time_bins")
+        size = _batch_sensor_size(self.sensor_size, batch, "ToVoxelGrid")
+        return TB.to_voxel_grid(*_batch_fields(batch), size, self.n_time_bins, dtype or torch.float64)
 
 
 @dataclass(frozen=True)
@@ -147,6 +198,14 @@ class ToTimesurface(Representation):
             raise ValueError("ToTimesurface needs dt and tau")
         t, x, y, p = R.event_fields(events)
         return R.to_timesurface(t, x, y, p, _sensor_size(self.sensor_size, sensor_size, "ToTimesurface"), self.dt, self.tau)
+
+    def on_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Time surfaces of every sample of a ``collate_events`` batch, on its device: float64
+        ``[B, S_max, P, H, W]``, zero past each sample's count, and the counts ``[B]``."""
+        if self.dt is None or self.tau is None:
+            raise ValueError("ToTimesurface needs dt and tau")
+        size = _batch_sensor_size(self.sensor_size, batch, "ToTimesurface")
+        return TB.to_timesurface(*_batch_fields(batch), size, self.dt, self.tau)
 
 
 @dataclass(frozen=True)
