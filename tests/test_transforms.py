@@ -13,10 +13,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import streams.transforms as S
+import streams.transforms._events as E
 from shardgen.synthetic.shards import SENSOR, write_uneven_shards
 from streams import EventStream, SampleError, ShardDataset
 from streams.functional import geometry
-from streams.functional.events import merge_sorted_times
+from streams.functional.events import merge_sorted_times, stable_order
 from streams.stages import sample_rng
 from streams.transforms import SampleTransform, apply_transform, mix_events
 
@@ -108,6 +109,47 @@ def test_merge_sorted_times_is_a_stable_argsort(recorded, added, sort_recorded) 
     noise = np.array(added, dtype=np.int64)
     expected = np.argsort(np.concatenate((t, noise)), kind="stable")
     assert np.array_equal(merge_sorted_times(t, noise), expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from([np.int8, np.uint16, np.int32, np.int64, np.uint64, np.float32]),
+    st.lists(st.integers(-(2**62), 2**62), max_size=40),
+    st.sampled_from([3, 2**20, 2**62]),
+)
+def test_stable_order_is_a_stable_argsort(dtype, values, spread) -> None:
+    """Sorting keys (narrow ranges, ties) and numpy's stable sort (ranges too wide, uint64, floats)."""
+    t = (np.array(values, dtype=object) % spread).astype(np.int64).astype(dtype)
+    assert np.array_equal(stable_order(t), np.argsort(t, kind="stable"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([np.int64, np.uint32, np.float32]),
+    st.lists(st.integers(0, 60), max_size=40),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+    st.integers(0, 2**32),
+)
+def test_time_jitter_adds_one_draw_per_event_then_clips_and_sorts_stably(dtype, t, clip, sort, as_dict, seed) -> None:
+    """The values a generator's draws give: t + rng.normal(0, std, n) stored as the container
+    stores it (a dict's uint32 column widens below 0), then Tonic's clip and a stable sort, each
+    step on whole events."""
+    events = np.zeros(len(t), [("t", dtype), ("x", np.uint16), ("y", np.uint16), ("p", np.uint8)])
+    events["t"], events["x"] = t, np.arange(len(t))
+    if as_dict:
+        events = {name: events[name] for name in events.dtype.names}
+    shifts = np.random.default_rng(seed).normal(0, 8.0, len(t))
+    expected = E.assign(events, t=np.asarray(events["t"]) + shifts)
+    if clip:
+        expected = E.select(expected, np.asarray(expected["t"]) >= 0)
+    if sort:
+        expected = E.select(expected, np.argsort(np.asarray(expected["t"]), kind="stable"))
+    actual = S.TimeJitter(std=8.0, clip_negative=clip, sort_timestamps=sort)(events, rng=np.random.default_rng(seed))
+    for name in ("t", "x", "y", "p"):
+        assert np.asarray(actual[name]).dtype == np.asarray(expected[name]).dtype
+        assert np.array_equal(actual[name], expected[name]), name
 
 
 # --- Paper augmentations ---------------------------------------------------------------------

@@ -102,6 +102,7 @@ DETERMINISTIC = {
     ),
     "EventDownsampling-integrator": downsampled_pair("integrator", dt=0.3, noise_threshold=1),
     "EventDownsampling-integrator-0": downsampled_pair("integrator", dt=0.5, noise_threshold=0),
+    "EventDownsampling-integrator-negative": downsampled_pair("integrator", dt=0.4, noise_threshold=-1),
     "EventDownsampling-differentiator": downsampled_pair("differentiator", dt=0.6, noise_threshold=1, differentiator_time_bins=3),
     "EventDownsampling-differentiator-0": downsampled_pair(
         "differentiator", dt=0.4, noise_threshold=0, differentiator_time_bins=2
@@ -155,6 +156,29 @@ def check_where_tonic_raises(name: str, tonic_transform, ours, events) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events=event_arrays())
 def test_deterministic_transform_equals_tonic(name, events) -> None:
+    assert_matches_tonic(name, *DETERMINISTIC[name], events)
+
+
+@pytest.mark.parametrize("name", sorted(name for name in DETERMINISTIC if name.startswith("EventDownsampling")))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=event_arrays(), far=st.integers(-(2**40), 2**40), coordinate=st.sampled_from("xy"))
+def test_event_downsampling_with_far_coordinates_equals_tonic(name, events, far, coordinate) -> None:
+    """A coordinate range too wide to tabulate: each event's frame index is computed instead."""
+    events = structured(NMNIST_DTYPE, events["x"], events["y"], events["t"], events["p"])
+    if len(events):
+        events[coordinate][len(events) // 2] = far
+    assert_matches_tonic(name, *DETERMINISTIC[name], events)
+
+
+@pytest.mark.parametrize("name", sorted(name for name in DETERMINISTIC if name.startswith("EventDownsampling")))
+@pytest.mark.parametrize("dtype", [TONIC_DTYPE, OUR_DTYPE])
+def test_event_downsampling_on_a_long_recording_equals_tonic(name, dtype) -> None:
+    """Thousands of events over hundreds of windows: thousands of output events, hot pixels."""
+    rng = np.random.default_rng(7)
+    n = 5000
+    x, y = rng.integers(0, SENSOR[0], n), rng.integers(0, SENSOR[1], n)
+    x[::3], y[::3] = 5, 2
+    events = structured(dtype, x, y, np.sort(rng.integers(0, 200_000, n)), rng.integers(0, 2, n))
     assert_matches_tonic(name, *DETERMINISTIC[name], events)
 
 
@@ -372,9 +396,13 @@ def test_spatial_jitter_clips_as_tonic() -> None:
     assert_same_distribution(ours, tonic)
 
 
+@pytest.mark.parametrize("integer_time", [False, True])
 @pytest.mark.parametrize("clip_negative", [False, True])
-def test_time_jitter_distribution(clip_negative) -> None:
+def test_time_jitter_distribution(clip_negative, integer_time) -> None:
+    """Float and integer timestamps (the latter sorted by unique integer keys)."""
     events = float_events()
+    if integer_time:
+        events = structured(NMNIST_DTYPE, events["x"], events["y"], events["t"], events["p"])
     ours = S.TimeJitter(std=30, clip_negative=clip_negative, sort_timestamps=True)(events.copy(), rng=np.random.default_rng(2))
     np.random.seed(2)
     theirs = T.TimeJitter(std=30, clip_negative=clip_negative, sort_timestamps=True)(events.copy())

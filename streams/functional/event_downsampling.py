@@ -21,180 +21,247 @@ Both return columns ``(x, y, p, t)`` as int32 arrays, Tonic's output fields.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 
-from .events import _wrap
+from .events import _wrap_array
 
 
 @numba.njit(cache=True, nogil=True)
 def _is_sorted(t):  # pragma: no cover - compiled
-    for k in range(1, len(t)):  # noqa: SIM110 - a compiled loop that stops at the first step down
-        if t[k] < t[k - 1]:
+    # By blocks, each without a branch per step, stopping at the first block with a step down.
+    for block in range(1, len(t), 4096):
+        step_down = False
+        for k in range(block, min(block + 4096, len(t))):
+            step_down |= not t[k] >= t[k - 1]  # a NaN counts as one: numpy sorts it last
+        if step_down:
             return False
     return True
 
 
 @numba.njit(cache=True, nogil=True)
-def _left_bounds(t, keys):  # pragma: no cover - compiled
-    """For sorted ``t`` and increasing float ``keys``: the first index with float(t) >= key, as
-    ``np.searchsorted`` finds it (it compares in float64), in one walk along t."""
+def _sorted_left_bounds(t, keys):  # pragma: no cover - compiled
+    """For sorted ``t``: the first index with float(t) >= key for each key, ``np.searchsorted``'s
+    answer (it compares in float64), by bisection on t as it is (numpy would convert all of it)."""
     bounds = np.empty(len(keys), dtype=np.int64)
-    k = 0
     for m in range(len(keys)):
-        while k < len(t) and np.float64(t[k]) < keys[m]:
-            k += 1
-        bounds[m] = k
+        low, high = 0, len(t)
+        while low < high:
+            middle = (low + high) // 2
+            if np.float64(t[middle]) < keys[m]:
+                low = middle + 1
+            else:
+                high = middle
+        bounds[m] = low
     return bounds
 
 
 def _time_windows(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
     """Tonic's SliceByTime(time_window) bounds: (first index, end index) of each whole window,
-    found as its ``np.searchsorted(t, float keys)``: by one walk along a sorted ``t``; on an
-    unsorted one by numpy's own search, whose answer then depends on its algorithm."""
+    found as its ``np.searchsorted(t, float keys)``: by bisection on a sorted ``t``; on an unsorted
+    one by numpy's own search, whose answer then depends on its algorithm."""
     start_time, end_time = t[0], t[-1]
     duration = end_time - start_time
     stride = time_window - 0.0
     n_slices = max(int(np.floor((duration - time_window) / stride) + 1), 1)
     window_starts = np.arange(n_slices) * stride + start_time
     window_ends = window_starts + time_window
-    if _is_sorted(t) and np.all(np.diff(window_starts) >= 0):
-        return _left_bounds(t, window_starts), _left_bounds(t, window_ends)
-    return np.searchsorted(t, window_starts)[:n_slices], np.searchsorted(t, window_ends)[:n_slices]
+    if _is_sorted(t):
+        return _sorted_left_bounds(t, window_starts), _sorted_left_bounds(t, window_ends)
+    return np.searchsorted(t, window_starts).astype(np.int64), np.searchsorted(t, window_ends).astype(np.int64)
+
+
+def _frame_index(values: np.ndarray, scale: float | None, size: int, stride: int) -> np.ndarray:
+    """Tonic's frame index of each value along an axis of ``size``, times ``stride``: the value
+    rescaled as Tonic does (``values * scale`` stored back into the values' dtype; None: as is),
+    by Python's index rule; -1 where that cannot index (Tonic raises)."""
+    rescaled = values if scale is None else (values * scale).astype(values.dtype)
+    index = _wrap_array(rescaled.astype(np.int64), size)
+    return np.where(index < 0, -1, index * stride)
+
+
+@functools.lru_cache(maxsize=32)
+def _every_value_index(dtype: np.dtype, scale: float | None, size: int, stride: int) -> np.ndarray:
+    """``_frame_index`` of every value of an 8- or 16-bit dtype, lowest first: a transform keeps
+    its sizes from call to call, so its tables are made once."""
+    low, high = (0, 1) if dtype == np.bool_ else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    return _frame_index(np.arange(low, high + 1).astype(dtype), scale, size, stride)
 
 
 _TABLE_LIMIT = 1 << 20
 
 
-def _downsampled_column(values: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Tonic's rescaling of one coordinate, ``values * scale`` stored back into the values' dtype,
-    as (values, table, low) for ``_accumulate_window``: the rescaled coordinate of value v is
-    ``table[v - low]``, computed once per distinct value with Tonic's arithmetic; for a range too
-    wide for a table, (the rescaled values as int64, an empty table, 0)."""
+def _index_column(values: np.ndarray, scale: float | None, size: int, stride: int) -> tuple:
+    """(values, table, low) for ``_lookup``: the ``_frame_index`` of a value v is ``table[v - low]``,
+    computed once per distinct value; for a range too wide for a table, (the frame indices, an
+    empty table, 0)."""
+    if values.dtype.kind in "bui" and values.dtype.itemsize <= 2:
+        low = 0 if values.dtype == np.bool_ else np.iinfo(values.dtype).min
+        return values, _every_value_index(values.dtype, scale, size, stride), int(low)
     if values.dtype.kind in "iu" and len(values):
         low, high = int(values.min()), int(values.max())
         if high - low < _TABLE_LIMIT:
-            every_value = np.arange(low, high + 1).astype(values.dtype)
-            return values, (every_value * scale).astype(values.dtype).astype(np.int64), low
-    return (values * scale).astype(values.dtype).astype(np.int64), np.zeros(0, np.int64), 0
-
-
-def _on_frame(column: tuple, size: int) -> bool:
-    """Whether every rescaled value of a ``_downsampled_column`` lies in [0, size)."""
-    values, table, _ = column
-    rescaled = table if len(table) else values
-    return len(rescaled) == 0 or (rescaled.min() >= 0 and rescaled.max() < size)
-
-
-def _downsampled_columns(x, y, p, sensor_size, target_size):
-    """x and y rescaled as Tonic does (``x * target / sensor``), p, and whether all of them lie
-    on the target frame, for ``_integrate``."""
-    factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
-    columns = _downsampled_column(x, factor[0]), _downsampled_column(y, factor[1])
-    on_frame = (
-        _on_frame(columns[0], target_size[0])
-        and _on_frame(columns[1], target_size[1])
-        and (len(p) == 0 or (p.min() >= 0 and p.max() < 2))
-    )
-    return (*columns[0], *columns[1], p, bool(on_frame))
+            return values, _frame_index(np.arange(low, high + 1).astype(values.dtype), scale, size, stride), low
+    return _frame_index(values, scale, size, stride), np.zeros(0, np.int64), 0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _rescaled(values, table, low, k):  # pragma: no cover - compiled
+def _lookup(values, table, low, k):  # pragma: no cover - compiled
     return table[np.int64(values[k]) - low] if len(table) else np.int64(values[k])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _accumulate_window(
-    x, x_table, x_low, y, y_table, y_low, p, on_frame, start, end, counts, spike
-):  # pragma: no cover - compiled
-    """spike += ON - OFF counts of events[start:end]; counts (flat [polarity, y, x]) are int16 as
-    Tonic's frames. ``on_frame``: every event's pixel and polarity are known to lie on the frame,
-    so the per-event index checks (5x the cost of the rest) are skipped."""
+def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover - compiled
+    """One window of Tonic's integrator: count events[start:end] per polarity and cell (cell =
+    y * width + x), add ON - OFF to ``spike``, fire and reset. ``columns``: x, y and p as
+    ``_index_column``s whose strides (1, width, the cells' count) make the sum of an event's three
+    lookups its place in ``counts`` (flat [polarity, cell], int16 as Tonic's frames). Returns how
+    many fired, listed in ``fired``: keys ``cell * 2 + polarity``, ON ones first, each in
+    row-major order as Tonic lists them."""
+    x, x_table, x_low, y, y_table, y_low, p, p_table, p_low = columns
+    counts, spike, state, fired = work
+    # Slices: the compiled loop over each is faster than over a range of the whole columns.
+    x, y, p = x[start:end], y[start:end], p[start:end]
+    for k in range(end - start):
+        i = _lookup(x, x_table, x_low, k)
+        j = _lookup(y, y_table, y_low, k)
+        c = _lookup(p, p_table, p_low, k)
+        if (i | j | c) >= 0:
+            counts[c + j + i] += 1
+    plane = len(spike)
+    off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
+    for cell in range(plane):
+        value = spike[cell] + np.int16(on[cell] - off[cell])
+        spike[cell] = value
+        # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
+        state[cell] = np.uint8(value >= threshold) | (np.uint8(-value >= threshold) << 1)
     counts[:] = 0
-    height, width = spike.shape
-    for k in range(start, end):
-        i = _rescaled(x, x_table, x_low, k)
-        j = _rescaled(y, y_table, y_low, k)
-        c = np.int64(p[k])
-        if not on_frame:
-            i, j, c = _wrap(i, width), _wrap(j, height), _wrap(c, 2)
-            if i < 0 or j < 0 or c < 0:
-                continue
-        counts[(c * height + j) * width + i] += 1
-    plane = height * width
-    for j in range(height):
-        for i in range(width):
-            spike[j, i] += np.int16(counts[plane + j * width + i] - counts[j * width + i])
+    # The fired cells, 8 at a time (most windows fire few): each cell written and the count
+    # advanced by its bit, so that cells firing at random cost no mispredicted branch.
+    off_start = len(state) + 1
+    n_on = n_off = 0
+    words = state.view(np.uint64)
+    for word in range(len(words)):
+        if words[word]:
+            for cell in range(8 * word, 8 * word + 8):
+                fired[n_on] = cell * 2 + 1
+                n_on += state[cell] & 1
+                fired[off_start + n_off] = cell * 2
+                n_off += state[cell] >> 1
+    for m in range(n_off):
+        fired[n_on + m] = fired[off_start + m]
+    for m in range(n_on + n_off):
+        spike[fired[m] >> 1] = 0.0
+    return n_on + n_off
 
 
 @numba.njit(cache=True, nogil=True)
-def _fire(spike, threshold, fired):  # pragma: no cover - compiled
-    """Pixels whose integrated value reached the threshold, ON ones first, each in row-major
-    order as Tonic lists them (``polarity * H * W + row * W + column``, into ``fired``); both are
-    found before either is reset. Returns how many."""
-    height, width = spike.shape
-    n = 0
-    for polarity in (1, 0):
-        sign = 1.0 if polarity == 1 else -1.0
-        for j in range(height):
-            for i in range(width):
-                if sign * spike[j, i] >= threshold:
-                    fired[n] = (polarity * height + j) * width + i
-                    n += 1
-    for k in range(n):
-        spike.flat[fired[k] % (height * width)] = 0.0
-    return n
+def _work(plane):  # pragma: no cover - compiled
+    """The integrator's arrays: counts, spike (float64, Tonic's), the cells' state (whole 8-byte
+    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there)."""
+    padded = (plane + 7) // 8 * 8
+    return (
+        np.zeros(2 * plane, dtype=np.int16),
+        np.zeros(plane),
+        np.zeros(padded, dtype=np.uint8),
+        np.empty(2 * padded + 1, dtype=np.int64),
+    )
 
 
 @numba.njit(cache=True, nogil=True)
-def _integrate(
-    x, x_table, x_low, y, y_table, y_low, p, on_frame, starts, ends, height, width, threshold, frame_of_window, n_frames
-):  # pragma: no cover - compiled
-    """Walk the windows; integrator events as (window, x, y, polarity) rows in Tonic's order.
+def _room(out, size):  # pragma: no cover - compiled
+    """``out`` (int32 rows x, y, p, t) with room for ``size`` events, doubled as needed."""
+    if size <= out.shape[1]:
+        return out
+    capacity = out.shape[1]
+    while capacity < size:
+        capacity *= 2
+    grown = np.empty((4, capacity), dtype=np.int32)
+    grown[:, : out.shape[1]] = out
+    return grown
 
-    With ``frame_of_window`` (differentiator), count instead, per frame, pixel and polarity, the
-    windows in which the pixel fired (Tonic's Heaviside sums over its histograms), emitting nothing.
-    """
-    counts = np.zeros(2 * height * width, dtype=np.int16)
-    spike = np.zeros((height, width))
-    fired = np.empty(2 * height * width, dtype=np.int64)
-    frames = np.zeros((n_frames, 2, height, width), dtype=np.int32)
-    out = np.empty((1024, 4), dtype=np.int64)
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _emit(out, n, key, x_of_cell, y_of_cell, time):  # pragma: no cover - compiled
+    """Event n of ``out`` = the pixel and polarity of key ``cell * 2 + polarity`` at ``time``."""
+    cell = key >> 1
+    out[0, n], out[1, n], out[2, n], out[3, n] = x_of_cell[cell], y_of_cell[cell], key & 1, time
+
+
+@numba.njit(cache=True, nogil=True)
+def _integrator_events(columns, starts, ends, height, width, threshold, time_of_window):  # pragma: no cover - compiled
+    """Integrator events (x, y, p, t rows) in Tonic's order."""
+    work = _work(height * width)
+    fired = work[3]
+    cells = np.arange(height * width)
+    x_of_cell, y_of_cell = cells % width, cells // width  # not a division per event
+    out = np.empty((4, 1024), dtype=np.int32)
     n = 0
-    last_fired = -1
     for window in range(len(starts)):
-        _accumulate_window(x, x_table, x_low, y, y_table, y_low, p, on_frame, starts[window], ends[window], counts, spike)
-        k = _fire(spike, threshold, fired)
-        if k == 0:
-            continue
-        last_fired = window
-        if n_frames:
-            frame = frames[frame_of_window[window]].ravel()
-            for m in range(k):
-                frame[fired[m]] += 1
-            continue
-        while n + k > len(out):
-            out = np.concatenate((out, np.empty_like(out)))
+        k = _integrate_window(columns, starts[window], ends[window], threshold, work)
+        out = _room(out, n + k)
         for m in range(k):
-            polarity, cell = divmod(fired[m], height * width)
-            out[n, 0] = window
-            out[n, 1] = cell % width
-            out[n, 2] = cell // width
-            out[n, 3] = polarity
-            n += 1
-    return out[:n], frames, last_fired
+            _emit(out, n + m, fired[m], x_of_cell, y_of_cell, time_of_window[window])
+        n += k
+    return out[:, :n]
+
+
+@numba.njit(cache=True, nogil=True)
+def _differentiator_events(
+    columns, starts, ends, height, width, threshold, frame_of_window, time_of_frame
+):  # pragma: no cover - compiled
+    """Differentiator events (x, y, p, t rows) in Tonic's order: a pixel and polarity that fired
+    in more windows of frame f + 1 than of frame f gives an event for f (Tonic's
+    ``np.nonzero(np.diff(frames) > 0)`` over frames [frame, y, x, polarity]). Only two frames are
+    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key."""
+    plane = height * width
+    work = _work(plane)
+    fired = work[3]
+    cells = np.arange(plane)
+    x_of_cell, y_of_cell = cells % width, cells // width
+    fires = np.zeros((2, 2 * plane), dtype=np.int64)
+    out = np.empty((4, 1024), dtype=np.int32)
+    n = 0
+    frame = -1
+    # One step past the windows closes the last frame.
+    for window in range(len(starts) + 1):
+        k = _integrate_window(columns, starts[window], ends[window], threshold, work) if window < len(starts) else 0
+        closing = window == len(starts) or (k and frame_of_window[window] != frame)
+        if closing and frame >= 1:
+            now, before = fires[frame % 2], fires[(frame - 1) % 2]
+            out = _room(out, n + len(now))
+            for key in range(len(now)):
+                if now[key] > before[key]:
+                    _emit(out, n, key, x_of_cell, y_of_cell, time_of_frame[frame - 1])
+                    n += 1
+            before[:] = 0
+        if closing and window < len(starts):
+            if frame_of_window[window] > frame + 1:
+                fires[:] = 0  # the frames between fired nothing
+            frame = frame_of_window[window]
+        for m in range(k):
+            fires[frame % 2, fired[m]] += 1
+    return out[:, :n]
 
 
 _EMPTY = (np.zeros(0, np.int32),) * 4
 
 
 def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
-    """Tonic's common steps: dt in µs for integer timestamps, rescaled columns, window bounds."""
+    """Tonic's common steps: dt in µs for integer timestamps, window bounds, columns for the kernels."""
     if np.issubdtype(t.dtype, np.integer):
         dt = dt * 1000
     starts, ends = _time_windows(t, dt)
-    return dt, _downsampled_columns(x, y, p, sensor_size, target_size), starts.astype(np.int64), ends.astype(np.int64)
+    factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
+    width, height = int(target_size[0]), int(target_size[1])
+    columns = (
+        *_index_column(x, factor[0], width, 1),
+        *_index_column(y, factor[1], height, width),
+        *_index_column(p, None, 2, width * height),
+    )
+    return dt, columns, starts, ends
 
 
 def integrator_downsample(
@@ -213,9 +280,9 @@ def integrator_downsample(
         return _EMPTY
     dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
     width, height = int(target_size[0]), int(target_size[1])
-    rows, _, _ = _integrate(*columns, starts, ends, height, width, float(noise_threshold), np.zeros(0, np.int64), 0)
-    times = (rows[:, 0] * dt).astype(np.int32)
-    return rows[:, 1].astype(np.int32), rows[:, 2].astype(np.int32), rows[:, 3].astype(np.int32), times
+    # Tonic's times: window * dt, stored as int32.
+    times = (np.arange(len(starts)) * dt).astype(np.int32)
+    return tuple(_integrator_events(columns, starts, ends, height, width, float(noise_threshold), times))
 
 
 def differentiator_downsample(
@@ -241,13 +308,6 @@ def differentiator_downsample(
     # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
     frame_of_window = ((np.arange(len(starts)) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
-    _, frames, last_fired = _integrate(
-        *columns, starts, ends, height, width, float(noise_threshold), frame_of_window, int(frame_of_window[-1]) + 1
-    )
-    if last_fired < 0:
-        return _EMPTY
-    # Tonic's frames are [frame, y, x, polarity]; these [frame, polarity, y, x].
-    frames = frames[: frame_of_window[last_fired] + 1].transpose(0, 2, 3, 1)
-    frame, y_new, x_new, p_new = np.nonzero(np.diff(frames, axis=0) > 0)
-    times = (frame * frame_dt).astype(np.int32)
-    return x_new.astype(np.int32), y_new.astype(np.int32), p_new.astype(np.int32), times
+    times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
+    events = _differentiator_events(columns, starts, ends, height, width, float(noise_threshold), frame_of_window, times)
+    return tuple(events)

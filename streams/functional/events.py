@@ -207,6 +207,25 @@ def drop_by_area_mask(
     return ~((x >= x0) & (y >= y0) & (x <= x0 + width - 1) & (y <= y0 + height - 1))
 
 
+def stable_order(t: np.ndarray) -> np.ndarray:
+    """``np.argsort(t, kind="stable")``. For integers whose range times the count fits 63 bits,
+    by one sort of unique keys ``(t - min) << bits | index`` (their order is the stable one, and
+    numpy's default sort of int64 is several times faster than its stable sort)."""
+    n = len(t)
+    if n > 1 and t.dtype.kind in "iu" and t.dtype != np.uint64:
+        low, high = int(t.min()), int(t.max())
+        bits = (n - 1).bit_length()
+        if high - low < 1 << (63 - bits):
+            keys = t.astype(np.int64)
+            keys -= low
+            keys <<= bits
+            keys |= np.arange(n)
+            keys.sort()
+            keys &= (1 << bits) - 1
+            return keys
+    return np.argsort(t, kind="stable")
+
+
 def merge_sorted_times(t: np.ndarray, added: np.ndarray) -> np.ndarray:
     """The order (indices into ``t`` then ``added``, concatenated) that sorts both by time stably,
     as ``argsort(concatenate((t, added)), kind="stable")``; when ``t`` is already sorted, by

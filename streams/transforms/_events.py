@@ -53,6 +53,18 @@ def select(events: Events, index: Any) -> Events:
     return {name: np.asarray(values)[index] for name, values in events.items()}
 
 
+def take(events: Events, index: np.ndarray, **columns: np.ndarray) -> Events:
+    """The events at ``index`` (an integer array), same container, with ``columns`` (a value per
+    event, as ``stored`` gives them) in place of their own: ``np.take``, which copies structured
+    records about 10x faster than indexing does."""
+    if is_structured(events):
+        out = np.take(events, index)
+        for name, values in columns.items():
+            out[name] = np.take(values, index)
+        return out
+    return {name: np.take(np.asarray(columns.get(name, values)), index) for name, values in events.items()}
+
+
 def _fit(values: np.ndarray, like: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype == like.dtype:
@@ -81,6 +93,12 @@ def store(events: Events, name: str, values: np.ndarray) -> None:
         events[name] = values
     else:
         events[name] = _fit(values, np.asarray(events[name]))
+
+
+def stored(events: Events, name: str, values: np.ndarray) -> np.ndarray:
+    """``values`` as ``store`` would hold them in column ``name`` of ``events``."""
+    like = column(events, name)
+    return np.asarray(values).astype(like.dtype) if is_structured(events) else _fit(values, like)
 
 
 def assign(events: Events, **columns: np.ndarray) -> Events:

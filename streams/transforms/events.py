@@ -532,7 +532,8 @@ class SpatialJitter(EventTransform):
 @dataclass(frozen=True)
 class TimeJitter(EventTransform):
     """Add N(0, std) to each t (stored back into t's dtype); drop t < 0 when ``clip_negative``;
-    sort by t when ``sort_timestamps`` (a stable sort: Tonic's quicksort orders ties arbitrarily)."""
+    sort by t when ``sort_timestamps`` (a stable sort: Tonic's quicksort orders ties arbitrarily,
+    differently from machine to machine, and a stream must repeat its draws)."""
 
     std: float
     clip_negative: bool = True
@@ -540,12 +541,17 @@ class TimeJitter(EventTransform):
 
     def __call__(self, events, *, rng=None, sensor_size=None):
         rng = E.default_rng(rng)
-        jittered = E.assign(events, t=E.column(events, "t") + rng.normal(0, self.std, E.count(events)))
-        if self.clip_negative:
-            jittered = E.select(jittered, E.column(jittered, "t") >= 0)
+        shifted = rng.normal(0, self.std, E.count(events))
+        shifted += E.column(events, "t")
+        if not (self.clip_negative or self.sort_timestamps):
+            return E.assign(events, t=shifted)
+        t = E.stored(events, "t", shifted)
+        # The kept events' indices, sorted if asked, then one copy of them: copying the events
+        # once per step costs more than the sort.
+        index = np.flatnonzero(t >= 0) if self.clip_negative else np.arange(len(t))
         if self.sort_timestamps:
-            jittered = E.select(jittered, np.argsort(E.column(jittered, "t"), kind="stable"))
-        return jittered
+            index = index[kernels.stable_order(t[index])]
+        return E.take(events, index, t=t)
 
 
 @dataclass(frozen=True)
