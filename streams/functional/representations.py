@@ -65,8 +65,9 @@ def _require_y(y: np.ndarray | None, name: str) -> None:
 
 
 def _contiguous(*fields):
-    """The fields a kernel reads, contiguous: a structured array's fields are strided views,
-    which compiled loops read 5-8x slower than a copy costs (None stays None)."""
+    """The fields a kernel reads, contiguous: a structured array's fields are strided views, which
+    the time-surface loops read 2-3x slower than a copy costs (None stays None). The voxel grid
+    reads them as they come: its two passes over the records cost less than copying them first."""
     return tuple(None if f is None else np.ascontiguousarray(f) for f in fields)
 
 
@@ -405,7 +406,6 @@ def to_voxel_grid(
     if n_time_bins < 1:
         raise ValueError(f"n_time_bins must be positive, got {n_time_bins}")
     grid = np.zeros(n_time_bins * H * W, np.float64)
-    t, x, y, p = _contiguous(t, x, y, p)
     if len(t) and stripe_bytes < H * W * 8 and n_time_bins * H * W < 2**31:  # int32 cell indices
         _voxel_grid_in_stripes(t, x, y, p, n_time_bins, W, H, max(1, stripe_bytes // (8 * W)), grid)
     elif len(t):
