@@ -23,7 +23,7 @@ batch of ``streams.transforms.device.collate_events`` (moved with ``to_device``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -82,42 +82,19 @@ class ToFrame(Representation):
     end_time: float | None = None
     last_bin_to_end: bool = False
 
+    def _slicing(self) -> dict[str, Any]:
+        """The slicing arguments, named as both the CPU and the batched kernels take them."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "sensor_size"}
+
     def __call__(self, events: Any, *, rng: Any = None, sensor_size: SensorSize | None = None) -> np.ndarray:
         t, x, y, p = R.event_fields(events)
         size = self.sensor_size if self.sensor_size is not None else sensor_size
-        return R.to_frame(
-            t,
-            x,
-            y,
-            p,
-            size,
-            self.time_window,
-            self.event_count,
-            self.n_time_bins,
-            self.n_event_bins,
-            self.overlap,
-            self.include_incomplete,
-            self.start_time,
-            self.end_time,
-            self.last_bin_to_end,
-        )
+        return R.to_frame(t, x, y, p, size, **self._slicing())
 
     def on_batch(self, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Frames of every sample of a ``collate_events`` batch, on its device: int16
         ``[B, T_max, P, H, W]``, zero past each sample's frame count, and the counts ``[B]``."""
-        return TB.to_frame(
-            *_batch_fields(batch),
-            _batch_sensor_size(self.sensor_size, batch, "ToFrame"),
-            self.time_window,
-            self.event_count,
-            self.n_time_bins,
-            self.n_event_bins,
-            self.overlap,
-            self.include_incomplete,
-            self.start_time,
-            self.end_time,
-            self.last_bin_to_end,
-        )
+        return TB.to_frame(*_batch_fields(batch), _batch_sensor_size(self.sensor_size, batch, "ToFrame"), **self._slicing())
 
 
 @dataclass(frozen=True)
