@@ -408,7 +408,7 @@ class _Flip(EventTransform):
         if E.default_rng(rng).random() > self.p:
             return E.assign(events)
         size = sensor[0] if self.axis == "x" else sensor[1]
-        return E.assign(events, **{self.axis: np.subtract(size - 1, E.column(events, self.axis), dtype=np.int64)})
+        return E.assign(events, **{self.axis: size - 1 - E.column(events, self.axis).astype(np.int64)})
 
 
 @dataclass(frozen=True)
