@@ -25,20 +25,18 @@ import functools
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .events import _wrap_array
 
 
-@numba.njit(cache=True, nogil=True)
-def _is_sorted(t):  # pragma: no cover - compiled
-    # By blocks, each without a branch per step, stopping at the first block with a step down.
-    for block in range(1, len(t), 4096):
-        step_down = False
-        for k in range(block, min(block + 4096, len(t))):
-            step_down |= not t[k] >= t[k - 1]  # a NaN counts as one: numpy sorts it last
-        if step_down:
-            return False
-    return True
+@numba.njit(cache=True, nogil=True, inline="always")
+def _steps_down(t, begin, end):  # pragma: no cover - compiled
+    """Whether t steps down anywhere in [begin, end), without a branch per step."""
+    step_down = False
+    for k in range(max(begin, 1), end):
+        step_down |= not t[k] >= t[k - 1]  # a NaN counts as one: numpy sorts it last
+    return step_down
 
 
 @numba.njit(cache=True, nogil=True)
@@ -58,19 +56,27 @@ def _sorted_left_bounds(t, keys):  # pragma: no cover - compiled
     return bounds
 
 
-def _time_windows(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tonic's SliceByTime(time_window) bounds: (first index, end index) of each whole window,
-    found as its ``np.searchsorted(t, float keys)``: by bisection on a sorted ``t``; on an unsorted
-    one by numpy's own search, whose answer then depends on its algorithm."""
+def _window_keys(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tonic's SliceByTime(time_window) keys: the float start and end times of each whole window."""
     start_time, end_time = t[0], t[-1]
     duration = end_time - start_time
     stride = time_window - 0.0
     n_slices = max(int(np.floor((duration - time_window) / stride) + 1), 1)
     window_starts = np.arange(n_slices) * stride + start_time
-    window_ends = window_starts + time_window
-    if _is_sorted(t):
-        return _sorted_left_bounds(t, window_starts), _sorted_left_bounds(t, window_ends)
-    return np.searchsorted(t, window_starts).astype(np.int64), np.searchsorted(t, window_ends).astype(np.int64)
+    return window_starts, window_starts + time_window
+
+
+def _on_windows(kernel, t: np.ndarray, keys: tuple[np.ndarray, np.ndarray], *arguments) -> np.ndarray:
+    """``kernel(t, starts, ends, check, *arguments)`` on the windows' (first index, end index), as
+    Tonic finds them with ``np.searchsorted(t, keys)``: by bisection, as if t were sorted, the
+    kernel checking that it is in its pass over the events (so that they are read once); when it
+    is not, again on numpy's own search, whose answer then depends on its algorithm."""
+    starts, ends = (_sorted_left_bounds(t, k) for k in keys)
+    events, unsorted = kernel(t, starts, ends, True, *arguments)
+    if unsorted:
+        starts, ends = (np.searchsorted(t, k).astype(np.int64) for k in keys)
+        events, _ = kernel(t, starts, ends, False, *arguments)
+    return events
 
 
 def _frame_index(values: np.ndarray, scale: float | None, size: int, stride: int) -> np.ndarray:
@@ -121,7 +127,12 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     many fired, listed in ``fired``: keys ``cell * 2 + polarity``, ON ones first, each in
     row-major order as Tonic lists them."""
     x, x_table, x_low, y, y_table, y_low, p, p_table, p_low = columns
-    counts, spike, state, fired = work
+    counts, spike, state, fired, touched = work
+    plane = len(spike)
+    # With threshold > 0 only the window's cells can fire (any other keeps 0 or a value that did
+    # not fire): when they are few among the cells, they are marked in a bitmap and visited
+    # alone, in row-major order; else every cell is visited, a loop the compiler vectorizes.
+    sparse = threshold > 0 and end - start < plane
     # Slices: the compiled loop over each is faster than over a range of the whole columns.
     x, y, p = x[start:end], y[start:end], p[start:end]
     for k in range(end - start):
@@ -130,8 +141,29 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         c = _lookup(p, p_table, p_low, k)
         if (i | j | c) >= 0:
             counts[c + j + i] += 1
-    plane = len(spike)
+            if sparse:
+                touched[(j + i) >> 6] |= np.uint64(1) << np.uint64((j + i) & 63)
     off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
+    off_start = len(state) + 1
+    n_on = n_off = 0
+    if sparse:
+        for word in range(len(touched)):
+            bits = touched[word]
+            touched[word] = 0
+            while bits:
+                cell = word * 64 + trailing_zeros(bits)
+                bits &= bits - np.uint64(1)
+                value = spike[cell] + np.int16(on[cell] - off[cell])
+                on[cell] = off[cell] = 0
+                fires_on, fires_off = value >= threshold, -value >= threshold
+                spike[cell] = 0.0 if fires_on or fires_off else value
+                fired[n_on] = cell * 2 + 1
+                n_on += fires_on
+                fired[off_start + n_off] = cell * 2
+                n_off += fires_off
+        for m in range(n_off):
+            fired[n_on + m] = fired[off_start + m]
+        return n_on + n_off
     for cell in range(plane):
         value = spike[cell] + np.int16(on[cell] - off[cell])
         spike[cell] = value
@@ -140,8 +172,6 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     counts[:] = 0
     # The fired cells, 8 at a time (most windows fire few): each cell written and the count
     # advanced by its bit, so that cells firing at random cost no mispredicted branch.
-    off_start = len(state) + 1
-    n_on = n_off = 0
     words = state.view(np.uint64)
     for word in range(len(words)):
         if words[word]:
@@ -160,13 +190,15 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def _work(plane):  # pragma: no cover - compiled
     """The integrator's arrays: counts, spike (float64, Tonic's), the cells' state (whole 8-byte
-    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there)."""
+    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there), the
+    bitmap of the window's cells."""
     padded = (plane + 7) // 8 * 8
     return (
         np.zeros(2 * plane, dtype=np.int16),
         np.zeros(plane),
         np.zeros(padded, dtype=np.uint8),
         np.empty(2 * padded + 1, dtype=np.int64),
+        np.zeros((plane + 63) // 64, dtype=np.uint64),
     )
 
 
@@ -191,8 +223,10 @@ def _emit(out, n, key, x_of_cell, y_of_cell, time):  # pragma: no cover - compil
 
 
 @numba.njit(cache=True, nogil=True)
-def _integrator_events(columns, starts, ends, height, width, threshold, time_of_window):  # pragma: no cover - compiled
-    """Integrator events (x, y, p, t rows) in Tonic's order."""
+def _integrator_events(t, starts, ends, check, columns, height, width, threshold, time_of_window):  # pragma: no cover - compiled
+    """Integrator events (x, y, p, t rows) in Tonic's order, and (when ``check``) whether t steps
+    down (the window bounds are then wrong)."""
+    checked, unsorted = 0, False
     work = _work(height * width)
     fired = work[3]
     cells = np.arange(height * width)
@@ -200,22 +234,27 @@ def _integrator_events(columns, starts, ends, height, width, threshold, time_of_
     out = np.empty((4, 1024), dtype=np.int32)
     n = 0
     for window in range(len(starts)):
+        if check:  # the window's events just read, counted next while in cache
+            unsorted |= _steps_down(t, checked, ends[window])
+            checked = max(checked, ends[window])
         k = _integrate_window(columns, starts[window], ends[window], threshold, work)
         out = _room(out, n + k)
         for m in range(k):
             _emit(out, n + m, fired[m], x_of_cell, y_of_cell, time_of_window[window])
         n += k
-    return out[:, :n]
+    return out[:, :n], check and (unsorted or _steps_down(t, checked, len(t)))
 
 
 @numba.njit(cache=True, nogil=True)
 def _differentiator_events(
-    columns, starts, ends, height, width, threshold, frame_of_window, time_of_frame
+    t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame
 ):  # pragma: no cover - compiled
     """Differentiator events (x, y, p, t rows) in Tonic's order: a pixel and polarity that fired
     in more windows of frame f + 1 than of frame f gives an event for f (Tonic's
     ``np.nonzero(np.diff(frames) > 0)`` over frames [frame, y, x, polarity]). Only two frames are
-    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key."""
+    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key. And, as
+    ``_integrator_events``, whether t steps down."""
+    checked, unsorted = 0, False
     plane = height * width
     work = _work(plane)
     fired = work[3]
@@ -227,6 +266,9 @@ def _differentiator_events(
     frame = -1
     # One step past the windows closes the last frame.
     for window in range(len(starts) + 1):
+        if check and window < len(starts):
+            unsorted |= _steps_down(t, checked, ends[window])
+            checked = max(checked, ends[window])
         k = _integrate_window(columns, starts[window], ends[window], threshold, work) if window < len(starts) else 0
         closing = window == len(starts) or (k and frame_of_window[window] != frame)
         if closing and frame >= 1:
@@ -243,17 +285,17 @@ def _differentiator_events(
             frame = frame_of_window[window]
         for m in range(k):
             fires[frame % 2, fired[m]] += 1
-    return out[:, :n]
+    return out[:, :n], check and (unsorted or _steps_down(t, checked, len(t)))
 
 
 _EMPTY = (np.zeros(0, np.int32),) * 4
 
 
 def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
-    """Tonic's common steps: dt in µs for integer timestamps, window bounds, columns for the kernels."""
+    """Tonic's common steps: dt in µs for integer timestamps, window keys, columns for the kernels."""
     if np.issubdtype(t.dtype, np.integer):
         dt = dt * 1000
-    starts, ends = _time_windows(t, dt)
+    keys = _window_keys(t, dt)
     factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
     width, height = int(target_size[0]), int(target_size[1])
     columns = (
@@ -261,7 +303,7 @@ def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
         *_index_column(y, factor[1], height, width),
         *_index_column(p, None, 2, width * height),
     )
-    return dt, columns, starts, ends
+    return dt, columns, keys
 
 
 def integrator_downsample(
@@ -278,11 +320,11 @@ def integrator_downsample(
     ``integrator_downsample``): returns int32 columns (x, y, p, t)."""
     if len(t) == 0:
         return _EMPTY
-    dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
+    dt, columns, keys = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
     width, height = int(target_size[0]), int(target_size[1])
     # Tonic's times: window * dt, stored as int32.
-    times = (np.arange(len(starts)) * dt).astype(np.int32)
-    return tuple(_integrator_events(columns, starts, ends, height, width, float(noise_threshold), times))
+    times = (np.arange(len(keys[0])) * dt).astype(np.int32)
+    return tuple(_on_windows(_integrator_events, t, keys, columns, height, width, float(noise_threshold), times))
 
 
 def differentiator_downsample(
@@ -303,11 +345,11 @@ def differentiator_downsample(
         raise ValueError(f"differentiator_time_bins must be a positive integer, got {differentiator_time_bins}")
     if len(t) == 0:
         return _EMPTY
-    sub_dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
+    sub_dt, columns, keys = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
     frame_dt = dt * 1000 if np.issubdtype(t.dtype, np.integer) else dt
     # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
-    frame_of_window = ((np.arange(len(starts)) * sub_dt) // frame_dt).astype(np.int64)
+    frame_of_window = ((np.arange(len(keys[0])) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
     times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
-    events = _differentiator_events(columns, starts, ends, height, width, float(noise_threshold), frame_of_window, times)
-    return tuple(events)
+    arguments = (columns, height, width, float(noise_threshold), frame_of_window, times)
+    return tuple(_on_windows(_differentiator_events, t, keys, *arguments))
