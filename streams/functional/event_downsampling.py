@@ -16,7 +16,8 @@ events (Tonic: IndexError, or ValueError when no window emits), drop events whos
 pixel or polarity its frame cannot index (IndexError), and run the differentiator on float
 timestamps or a window longer than the recording (UnboundLocalError, AssertionError).
 
-Both return columns ``(x, y, p, t)`` as int32 arrays, Tonic's output fields.
+Both return an int32 array [4, n] of columns x, y, p, t (Tonic's output fields): the transposed
+view of [n, 4] records, Tonic's structured output as it lies in memory.
 """
 
 from __future__ import annotations
@@ -204,14 +205,14 @@ def _work(plane):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _room(out, size):  # pragma: no cover - compiled
-    """``out`` (int32 rows x, y, p, t) with room for ``size`` events, doubled as needed."""
-    if size <= out.shape[1]:
+    """``out`` (int32 records x, y, p, t) with room for ``size`` events, doubled as needed."""
+    if size <= len(out):
         return out
-    capacity = out.shape[1]
+    capacity = len(out)
     while capacity < size:
         capacity *= 2
-    grown = np.empty((4, capacity), dtype=np.int32)
-    grown[:, : out.shape[1]] = out
+    grown = np.empty((capacity, 4), dtype=np.int32)
+    grown[: len(out)] = out
     return grown
 
 
@@ -219,19 +220,19 @@ def _room(out, size):  # pragma: no cover - compiled
 def _emit(out, n, key, x_of_cell, y_of_cell, time):  # pragma: no cover - compiled
     """Event n of ``out`` = the pixel and polarity of key ``cell * 2 + polarity`` at ``time``."""
     cell = key >> 1
-    out[0, n], out[1, n], out[2, n], out[3, n] = x_of_cell[cell], y_of_cell[cell], key & 1, time
+    out[n, 0], out[n, 1], out[n, 2], out[n, 3] = x_of_cell[cell], y_of_cell[cell], key & 1, time
 
 
 @numba.njit(cache=True, nogil=True)
 def _integrator_events(t, starts, ends, check, columns, height, width, threshold, time_of_window):  # pragma: no cover - compiled
-    """Integrator events (x, y, p, t rows) in Tonic's order, and (when ``check``) whether t steps
+    """Integrator events (int32 records x, y, p, t) in Tonic's order, and (when ``check``) whether t steps
     down (the window bounds are then wrong)."""
     checked, unsorted = 0, False
     work = _work(height * width)
     fired = work[3]
     cells = np.arange(height * width)
     x_of_cell, y_of_cell = cells % width, cells // width  # not a division per event
-    out = np.empty((4, 1024), dtype=np.int32)
+    out = np.empty((1024, 4), dtype=np.int32)
     n = 0
     for window in range(len(starts)):
         if check:  # the window's events just read, counted next while in cache
@@ -242,14 +243,14 @@ def _integrator_events(t, starts, ends, check, columns, height, width, threshold
         for m in range(k):
             _emit(out, n + m, fired[m], x_of_cell, y_of_cell, time_of_window[window])
         n += k
-    return out[:, :n], check and (unsorted or _steps_down(t, checked, len(t)))
+    return out[:n], check and (unsorted or _steps_down(t, checked, len(t)))
 
 
 @numba.njit(cache=True, nogil=True)
 def _differentiator_events(
     t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame
 ):  # pragma: no cover - compiled
-    """Differentiator events (x, y, p, t rows) in Tonic's order: a pixel and polarity that fired
+    """Differentiator events (int32 records x, y, p, t) in Tonic's order: a pixel and polarity that fired
     in more windows of frame f + 1 than of frame f gives an event for f (Tonic's
     ``np.nonzero(np.diff(frames) > 0)`` over frames [frame, y, x, polarity]). Only two frames are
     kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key. And, as
@@ -261,7 +262,7 @@ def _differentiator_events(
     cells = np.arange(plane)
     x_of_cell, y_of_cell = cells % width, cells // width
     fires = np.zeros((2, 2 * plane), dtype=np.int64)
-    out = np.empty((4, 1024), dtype=np.int32)
+    out = np.empty((1024, 4), dtype=np.int32)
     n = 0
     frame = -1
     # One step past the windows closes the last frame.
@@ -285,10 +286,10 @@ def _differentiator_events(
             frame = frame_of_window[window]
         for m in range(k):
             fires[frame % 2, fired[m]] += 1
-    return out[:, :n], check and (unsorted or _steps_down(t, checked, len(t)))
+    return out[:n], check and (unsorted or _steps_down(t, checked, len(t)))
 
 
-_EMPTY = (np.zeros(0, np.int32),) * 4
+_EMPTY = np.zeros((0, 4), np.int32)
 
 
 def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
@@ -315,16 +316,16 @@ def integrator_downsample(
     target_size: tuple,
     dt: float,
     noise_threshold: int = 0,
-) -> tuple[np.ndarray, ...]:
+) -> np.ndarray:
     """ON/OFF differencing and an integrate-and-fire neuron per downsampled pixel (Tonic's
-    ``integrator_downsample``): returns int32 columns (x, y, p, t)."""
+    ``integrator_downsample``): int32 columns [4, n] (x, y, p, t), see the module doc."""
     if len(t) == 0:
-        return _EMPTY
+        return _EMPTY.T
     dt, columns, keys = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
     width, height = int(target_size[0]), int(target_size[1])
     # Tonic's times: window * dt, stored as int32.
     times = (np.arange(len(keys[0])) * dt).astype(np.int32)
-    return tuple(_on_windows(_integrator_events, t, keys, columns, height, width, float(noise_threshold), times))
+    return _on_windows(_integrator_events, t, keys, columns, height, width, float(noise_threshold), times).T
 
 
 def differentiator_downsample(
@@ -337,14 +338,14 @@ def differentiator_downsample(
     dt: float,
     differentiator_time_bins: int = 2,
     noise_threshold: int = 0,
-) -> tuple[np.ndarray, ...]:
+) -> np.ndarray:
     """The integrator on ``differentiator_time_bins`` sub-windows of ``dt``, then an event where a
     pixel fired in more sub-windows than in the previous ``dt`` window (Tonic's
-    ``differentiator_downsample``): returns int32 columns (x, y, p, t)."""
+    ``differentiator_downsample``): int32 columns [4, n] (x, y, p, t), see the module doc."""
     if differentiator_time_bins < 1 or differentiator_time_bins % 1:
         raise ValueError(f"differentiator_time_bins must be a positive integer, got {differentiator_time_bins}")
     if len(t) == 0:
-        return _EMPTY
+        return _EMPTY.T
     sub_dt, columns, keys = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
     frame_dt = dt * 1000 if np.issubdtype(t.dtype, np.integer) else dt
     # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
@@ -352,4 +353,4 @@ def differentiator_downsample(
     width, height = int(target_size[0]), int(target_size[1])
     times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
     arguments = (columns, height, width, float(noise_threshold), frame_of_window, times)
-    return tuple(_on_windows(_differentiator_events, t, keys, *arguments))
+    return _on_windows(_differentiator_events, t, keys, *arguments).T

@@ -352,7 +352,10 @@ class EventDownsampling(EventTransform):
         else:
             bins = 2 if self.differentiator_time_bins is None else self.differentiator_time_bins
             columns = downsampling.differentiator_downsample(*arguments, sensor, self.target_size, self.dt, bins, threshold)
-        return E.from_columns(events, dict(zip("xypt", columns)), np.dtype([(name, "i4") for name in "xypt"]))
+        dtype = np.dtype([(name, "i4") for name in "xypt"])
+        if E.is_structured(events):
+            return columns.T.view(dtype).reshape(-1)  # the kernels' records, as they lie
+        return E.from_columns(events, dict(zip("xypt", columns)), dtype)
 
     def output_sensor_size(self, sensor_size):
         sensor = self.sensor_size if self.sensor_size is not None else sensor_size
