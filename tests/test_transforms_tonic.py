@@ -191,9 +191,9 @@ def test_event_downsampling_on_a_long_recording_equals_tonic(name, dtype) -> Non
     hot=st.booleans(),
 )
 def test_event_downsampling_on_many_cells_equals_tonic(method, seed, threshold, step_down, hot) -> None:
-    """A 40x30 target (1200 cells, more than a window's events: the integrator visits only the
-    cells that got events, from a bitmap of many words), sorted times or one step down somewhere
-    (found in the kernel's pass over the events: the windows are then found again)."""
+    """A 40x30 target (1200 cells: the fired ones found among many words of states, the last
+    cell hot or not), sorted times or one step down somewhere (found in the kernel's pass over
+    the events: the windows are then found again)."""
     rng = np.random.default_rng(seed)
     n = 3000
     sensor, target = (128, 96, 2), (40, 30)

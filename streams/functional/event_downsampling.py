@@ -136,12 +136,8 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     many fired, listed in ``fired``: keys ``cell * 2 + polarity``, ON ones first, each in
     row-major order as Tonic lists them."""
     x, x_table, x_low, y, y_table, y_low, p, p_table, p_low = columns
-    counts, spike, state, fired, touched = work
+    counts, spike, state, fired = work
     plane = len(spike)
-    # With threshold > 0 only the window's cells can fire (any other keeps 0 or a value that did
-    # not fire): when they are few among the cells, they are marked in a bitmap and visited
-    # alone, in row-major order; else every cell is visited, a loop the compiler vectorizes.
-    sparse = threshold > 0 and end - start < plane
     # Slices: the compiled loop over each is faster than over a range of the whole columns.
     x, y, p = x[start:end], y[start:end], p[start:end]
     for k in range(end - start):
@@ -150,45 +146,28 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         c = _lookup(p, p_table, p_low, k)
         if (i | j | c) >= 0:
             counts[c + j + i] += 1
-            if sparse:
-                touched[(j + i) >> 6] |= np.uint64(1) << np.uint64((j + i) & 63)
     off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
-    off_start = len(state) + 1
-    n_on = n_off = 0
-    if sparse:
-        for word in range(len(touched)):
-            bits = touched[word]
-            touched[word] = 0
-            while bits:
-                cell = word * 64 + trailing_zeros(bits)
-                bits &= bits - np.uint64(1)
-                value = spike[cell] + np.int16(on[cell] - off[cell])
-                on[cell] = off[cell] = 0
-                fires_on, fires_off = value >= threshold, -value >= threshold
-                spike[cell] = 0.0 if fires_on or fires_off else value
-                fired[n_on] = cell * 2 + 1
-                n_on += fires_on
-                fired[off_start + n_off] = cell * 2
-                n_off += fires_off
-        for m in range(n_off):
-            fired[n_on + m] = fired[off_start + m]
-        return n_on + n_off
     for cell in range(plane):
         value = spike[cell] + np.int16(on[cell] - off[cell])
         spike[cell] = value
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
         state[cell] = np.uint8(value >= threshold) | (np.uint8(-value >= threshold) << 1)
     counts[:] = 0
-    # The fired cells, 8 at a time (most windows fire few): each cell written and the count
-    # advanced by its bit, so that cells firing at random cost no mispredicted branch.
+    # The fired cells, 8 states a word, each word's nonzero bytes alone (most cells do not fire):
+    # each written and the counts advanced by its bits, so that random fires cost no branch.
+    off_start = len(state) + 1
+    n_on = n_off = 0
     words = state.view(np.uint64)
     for word in range(len(words)):
-        if words[word]:
-            for cell in range(8 * word, 8 * word + 8):
-                fired[n_on] = cell * 2 + 1
-                n_on += state[cell] & 1
-                fired[off_start + n_off] = cell * 2
-                n_off += state[cell] >> 1
+        bits = words[word]
+        while bits:
+            byte = trailing_zeros(bits) >> 3
+            bits &= ~(np.uint64(0xFF) << np.uint64(8 * byte))
+            cell = 8 * word + byte
+            fired[n_on] = cell * 2 + 1
+            n_on += state[cell] & 1
+            fired[off_start + n_off] = cell * 2
+            n_off += state[cell] >> 1
     for m in range(n_off):
         fired[n_on + m] = fired[off_start + m]
     for m in range(n_on + n_off):
@@ -199,15 +178,13 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def _work(plane):  # pragma: no cover - compiled
     """The integrator's arrays: counts, spike (float64, Tonic's), the cells' state (whole 8-byte
-    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there), the
-    bitmap of the window's cells."""
+    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there)."""
     padded = (plane + 7) // 8 * 8
     return (
         np.zeros(2 * plane, dtype=np.int16),
         np.zeros(plane),
         np.zeros(padded, dtype=np.uint8),
         np.empty(2 * padded + 1, dtype=np.int64),
-        np.zeros((plane + 63) // 64, dtype=np.uint64),
     )
 
 
