@@ -128,6 +128,12 @@ def _lookup(values, table, low, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _gather_lowest_bits(word):  # pragma: no cover - compiled
+    """The lowest bit of each of the 8 bytes of ``word``, as the 8 bits of one byte (byte i -> bit i)."""
+    return ((word & np.uint64(0x0101010101010101)) * np.uint64(0x0102040810204080)) >> np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover - compiled
     """One window of Tonic's integrator: count events[start:end] per polarity and cell (cell =
     y * width + x), add ON - OFF to ``spike``, fire and reset. ``columns``: x, y and p as
@@ -153,21 +159,26 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
         state[cell] = np.uint8(value >= threshold) | (np.uint8(-value >= threshold) << 1)
     counts[:] = 0
-    # The fired cells, 8 states a word, each word's nonzero bytes alone (most cells do not fire):
-    # each written and the counts advanced by its bits, so that random fires cost no branch.
+    # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
+    # two masks (8 bytes by one multiplication), whose set bits are walked: a loop exit to
+    # mispredict per 64 cells, not per fired cell's word.
     off_start = len(state) + 1
     n_on = n_off = 0
     words = state.view(np.uint64)
-    for word in range(len(words)):
-        bits = words[word]
-        while bits:
-            byte = trailing_zeros(bits) >> 3
-            bits &= ~(np.uint64(0xFF) << np.uint64(8 * byte))
-            cell = 8 * word + byte
-            fired[n_on] = cell * 2 + 1
-            n_on += state[cell] & 1
-            fired[off_start + n_off] = cell * 2
-            n_off += state[cell] >> 1
+    for group in range(0, len(words), 8):
+        on_bits = off_bits = np.uint64(0)
+        for word in range(group, min(group + 8, len(words))):
+            shift = np.uint64(8 * (word - group))
+            on_bits |= _gather_lowest_bits(words[word]) << shift
+            off_bits |= _gather_lowest_bits(words[word] >> np.uint64(1)) << shift
+        while on_bits:
+            fired[n_on] = (8 * group + trailing_zeros(on_bits)) * 2 + 1
+            n_on += 1
+            on_bits &= on_bits - np.uint64(1)
+        while off_bits:
+            fired[off_start + n_off] = (8 * group + trailing_zeros(off_bits)) * 2
+            n_off += 1
+            off_bits &= off_bits - np.uint64(1)
     for m in range(n_off):
         fired[n_on + m] = fired[off_start + m]
     for m in range(n_on + n_off):
