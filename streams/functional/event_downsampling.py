@@ -155,9 +155,10 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
     for cell in range(plane):
         value = spike[cell] + np.int16(on[cell] - off[cell])
-        spike[cell] = value
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
-        state[cell] = np.uint8(value >= threshold) | (np.uint8(-value >= threshold) << 1)
+        fires_on, fires_off = value >= threshold, -value >= threshold
+        spike[cell] = 0.0 if fires_on | fires_off else value
+        state[cell] = np.uint8(fires_on) | (np.uint8(fires_off) << 1)
     counts[:] = 0
     # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
     # two masks (8 bytes by one multiplication), whose set bits are walked: a loop exit to
@@ -181,8 +182,6 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
             off_bits &= off_bits - np.uint64(1)
     for m in range(n_off):
         fired[n_on + m] = fired[off_start + m]
-    for m in range(n_on + n_off):
-        spike[fired[m] >> 1] = 0.0
     return n_on + n_off
 
 
