@@ -182,6 +182,37 @@ def test_event_downsampling_on_a_long_recording_equals_tonic(name, dtype) -> Non
     assert_matches_tonic(name, *DETERMINISTIC[name], events)
 
 
+@pytest.mark.parametrize("method", ["integrator", "differentiator"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    threshold=st.integers(-1, 3),
+    step_down=st.sampled_from([None, 0.1, 0.5, 0.99]),
+    hot=st.booleans(),
+)
+def test_event_downsampling_on_many_cells_equals_tonic(method, seed, threshold, step_down, hot) -> None:
+    """A 40x30 target (1200 cells: the fired ones found among many words of states, the last
+    cell hot or not), sorted times or one step down somewhere (found in the kernel's pass over
+    the events: the windows are then found again)."""
+    rng = np.random.default_rng(seed)
+    n = 3000
+    sensor, target = (128, 96, 2), (40, 30)
+    x, y = rng.integers(0, sensor[0], n), rng.integers(0, sensor[1], n)
+    if hot:
+        x[::4], y[::4] = 127, 95  # the last cell, in the bitmap's last word
+    t = np.sort(rng.integers(0, 100_000, n))
+    if step_down is not None:
+        k = int(step_down * (n - 1))
+        t[k], t[k + 1] = t[k + 1] + 5, t[k]
+    events = structured(TONIC_DTYPE, x, y, t, rng.integers(0, 2, n))
+    options = dict(dt=0.7, noise_threshold=threshold)
+    if method == "differentiator":
+        options["differentiator_time_bins"] = 2
+    tonic_transform = T.EventDownsampling(sensor, target, method, **options)
+    ours = S.EventDownsampling(sensor, target, method, **options)
+    assert_matches_tonic(f"EventDownsampling-{method}", tonic_transform, ours, events)
+
+
 EDGE_CASES = {
     "empty": structured(TONIC_DTYPE, [], [], [], []),
     "one event": structured(TONIC_DTYPE, [3], [2], [17], [1]),

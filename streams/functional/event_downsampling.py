@@ -16,7 +16,8 @@ events (Tonic: IndexError, or ValueError when no window emits), drop events whos
 pixel or polarity its frame cannot index (IndexError), and run the differentiator on float
 timestamps or a window longer than the recording (UnboundLocalError, AssertionError).
 
-Both return columns ``(x, y, p, t)`` as int32 arrays, Tonic's output fields.
+Both return an int32 array [4, n] of columns x, y, p, t (Tonic's output fields): the transposed
+view of [n, 4] records, Tonic's structured output as it lies in memory.
 """
 
 from __future__ import annotations
@@ -25,29 +26,35 @@ import functools
 
 import numba
 import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
 
 from .events import _wrap_array
 
 
-@numba.njit(cache=True, nogil=True)
-def _is_sorted(t):  # pragma: no cover - compiled
-    # By blocks, each without a branch per step, stopping at the first block with a step down.
-    for block in range(1, len(t), 4096):
-        step_down = False
-        for k in range(block, min(block + 4096, len(t))):
-            step_down |= not t[k] >= t[k - 1]  # a NaN counts as one: numpy sorts it last
-        if step_down:
-            return False
-    return True
+@numba.njit(cache=True, nogil=True, inline="always")
+def _steps_down(t, begin, end):  # pragma: no cover - compiled
+    """Whether t steps down anywhere in [begin, end), without a branch per step."""
+    step_down = False
+    for k in range(max(begin, 1), end):
+        step_down |= not t[k] >= t[k - 1]  # a NaN counts as one: numpy sorts it last
+    return step_down
 
 
 @numba.njit(cache=True, nogil=True)
 def _sorted_left_bounds(t, keys):  # pragma: no cover - compiled
-    """For sorted ``t``: the first index with float(t) >= key for each key, ``np.searchsorted``'s
-    answer (it compares in float64), by bisection on t as it is (numpy would convert all of it)."""
+    """For sorted ``t`` and non-decreasing ``keys``: the first index with float(t) >= key for each
+    key, ``np.searchsorted``'s answer (it compares in float64), on t as it is (numpy would convert
+    all of it). Each search gallops from the previous bound, so that it reads near it (a window's
+    ~1000 events) rather than bisecting the whole recording."""
     bounds = np.empty(len(keys), dtype=np.int64)
+    low = 0
     for m in range(len(keys)):
-        low, high = 0, len(t)
+        # low: no t before it is >= the key; grow a step until t[low + step - 1] is.
+        step = 1
+        while low + step <= len(t) and np.float64(t[low + step - 1]) < keys[m]:
+            low += step
+            step *= 2
+        high = min(low + step - 1, len(t))
         while low < high:
             middle = (low + high) // 2
             if np.float64(t[middle]) < keys[m]:
@@ -58,19 +65,27 @@ def _sorted_left_bounds(t, keys):  # pragma: no cover - compiled
     return bounds
 
 
-def _time_windows(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
-    """Tonic's SliceByTime(time_window) bounds: (first index, end index) of each whole window,
-    found as its ``np.searchsorted(t, float keys)``: by bisection on a sorted ``t``; on an unsorted
-    one by numpy's own search, whose answer then depends on its algorithm."""
+def _window_keys(t: np.ndarray, time_window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Tonic's SliceByTime(time_window) keys: the float start and end times of each whole window."""
     start_time, end_time = t[0], t[-1]
     duration = end_time - start_time
     stride = time_window - 0.0
     n_slices = max(int(np.floor((duration - time_window) / stride) + 1), 1)
     window_starts = np.arange(n_slices) * stride + start_time
-    window_ends = window_starts + time_window
-    if _is_sorted(t):
-        return _sorted_left_bounds(t, window_starts), _sorted_left_bounds(t, window_ends)
-    return np.searchsorted(t, window_starts).astype(np.int64), np.searchsorted(t, window_ends).astype(np.int64)
+    return window_starts, window_starts + time_window
+
+
+def _on_windows(kernel, t: np.ndarray, keys: tuple[np.ndarray, np.ndarray], *arguments) -> np.ndarray:
+    """``kernel(t, starts, ends, check, *arguments)`` on the windows' (first index, end index), as
+    Tonic finds them with ``np.searchsorted(t, keys)``: by bisection, as if t were sorted, the
+    kernel checking that it is in its pass over the events (so that they are read once); when it
+    is not, again on numpy's own search, whose answer then depends on its algorithm."""
+    starts, ends = (_sorted_left_bounds(t, k) for k in keys)
+    events, unsorted = kernel(t, starts, ends, True, *arguments)
+    if unsorted:
+        starts, ends = (np.searchsorted(t, k).astype(np.int64) for k in keys)
+        events, _ = kernel(t, starts, ends, False, *arguments)
+    return events
 
 
 def _frame_index(values: np.ndarray, scale: float | None, size: int, stride: int) -> np.ndarray:
@@ -113,6 +128,12 @@ def _lookup(values, table, low, k):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _gather_lowest_bits(word):  # pragma: no cover - compiled
+    """The lowest bit of each of the 8 bytes of ``word``, as the 8 bits of one byte (byte i -> bit i)."""
+    return ((word & np.uint64(0x0101010101010101)) * np.uint64(0x0102040810204080)) >> np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover - compiled
     """One window of Tonic's integrator: count events[start:end] per polarity and cell (cell =
     y * width + x), add ON - OFF to ``spike``, fire and reset. ``columns``: x, y and p as
@@ -122,6 +143,7 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     row-major order as Tonic lists them."""
     x, x_table, x_low, y, y_table, y_low, p, p_table, p_low = columns
     counts, spike, state, fired = work
+    plane = len(spike)
     # Slices: the compiled loop over each is faster than over a range of the whole columns.
     x, y, p = x[start:end], y[start:end], p[start:end]
     for k in range(end - start):
@@ -130,30 +152,36 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         c = _lookup(p, p_table, p_low, k)
         if (i | j | c) >= 0:
             counts[c + j + i] += 1
-    plane = len(spike)
     off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
     for cell in range(plane):
         value = spike[cell] + np.int16(on[cell] - off[cell])
-        spike[cell] = value
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
-        state[cell] = np.uint8(value >= threshold) | (np.uint8(-value >= threshold) << 1)
+        fires_on, fires_off = value >= threshold, -value >= threshold
+        spike[cell] = 0.0 if fires_on | fires_off else value
+        state[cell] = np.uint8(fires_on) | (np.uint8(fires_off) << 1)
     counts[:] = 0
-    # The fired cells, 8 at a time (most windows fire few): each cell written and the count
-    # advanced by its bit, so that cells firing at random cost no mispredicted branch.
+    # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
+    # two masks (8 bytes by one multiplication), whose set bits are walked: a loop exit to
+    # mispredict per 64 cells, not per fired cell's word.
     off_start = len(state) + 1
     n_on = n_off = 0
     words = state.view(np.uint64)
-    for word in range(len(words)):
-        if words[word]:
-            for cell in range(8 * word, 8 * word + 8):
-                fired[n_on] = cell * 2 + 1
-                n_on += state[cell] & 1
-                fired[off_start + n_off] = cell * 2
-                n_off += state[cell] >> 1
+    for group in range(0, len(words), 8):
+        on_bits = off_bits = np.uint64(0)
+        for word in range(group, min(group + 8, len(words))):
+            shift = np.uint64(8 * (word - group))
+            on_bits |= _gather_lowest_bits(words[word]) << shift
+            off_bits |= _gather_lowest_bits(words[word] >> np.uint64(1)) << shift
+        while on_bits:
+            fired[n_on] = (8 * group + trailing_zeros(on_bits)) * 2 + 1
+            n_on += 1
+            on_bits &= on_bits - np.uint64(1)
+        while off_bits:
+            fired[off_start + n_off] = (8 * group + trailing_zeros(off_bits)) * 2
+            n_off += 1
+            off_bits &= off_bits - np.uint64(1)
     for m in range(n_off):
         fired[n_on + m] = fired[off_start + m]
-    for m in range(n_on + n_off):
-        spike[fired[m] >> 1] = 0.0
     return n_on + n_off
 
 
@@ -172,14 +200,14 @@ def _work(plane):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _room(out, size):  # pragma: no cover - compiled
-    """``out`` (int32 rows x, y, p, t) with room for ``size`` events, doubled as needed."""
-    if size <= out.shape[1]:
+    """``out`` (int32 records x, y, p, t) with room for ``size`` events, doubled as needed."""
+    if size <= len(out):
         return out
-    capacity = out.shape[1]
+    capacity = len(out)
     while capacity < size:
         capacity *= 2
-    grown = np.empty((4, capacity), dtype=np.int32)
-    grown[:, : out.shape[1]] = out
+    grown = np.empty((capacity, 4), dtype=np.int32)
+    grown[: len(out)] = out
     return grown
 
 
@@ -187,46 +215,61 @@ def _room(out, size):  # pragma: no cover - compiled
 def _emit(out, n, key, x_of_cell, y_of_cell, time):  # pragma: no cover - compiled
     """Event n of ``out`` = the pixel and polarity of key ``cell * 2 + polarity`` at ``time``."""
     cell = key >> 1
-    out[0, n], out[1, n], out[2, n], out[3, n] = x_of_cell[cell], y_of_cell[cell], key & 1, time
+    out[n, 0], out[n, 1], out[n, 2], out[n, 3] = x_of_cell[cell], y_of_cell[cell], key & 1, time
 
 
 @numba.njit(cache=True, nogil=True)
-def _integrator_events(columns, starts, ends, height, width, threshold, time_of_window):  # pragma: no cover - compiled
-    """Integrator events (x, y, p, t rows) in Tonic's order."""
+def _integrator_events(t, starts, ends, check, columns, height, width, threshold, time_of_window):  # pragma: no cover - compiled
+    """Integrator events (int32 records x, y, p, t) in Tonic's order, and (when ``check``) whether t steps
+    down (the window bounds are then wrong)."""
+    checked, unsorted = 0, False
     work = _work(height * width)
     fired = work[3]
     cells = np.arange(height * width)
     x_of_cell, y_of_cell = cells % width, cells // width  # not a division per event
-    out = np.empty((4, 1024), dtype=np.int32)
+    # Room for the most it can emit, so that it never grows (copies and fresh pages: 10% of its
+    # time); pages never written are never mapped. With threshold > 0 a window emits at most
+    # one event per cell it counted (a cell fires ON or OFF), else both for every cell.
+    most = 0
+    for window in range(len(starts)):
+        most += max(ends[window] - starts[window], 0) if threshold > 0 else 2 * height * width
+    out = np.empty((most, 4), dtype=np.int32)
     n = 0
     for window in range(len(starts)):
+        if check:  # the window's events just read, counted next while in cache
+            unsorted |= _steps_down(t, checked, ends[window])
+            checked = max(checked, ends[window])
         k = _integrate_window(columns, starts[window], ends[window], threshold, work)
-        out = _room(out, n + k)
         for m in range(k):
             _emit(out, n + m, fired[m], x_of_cell, y_of_cell, time_of_window[window])
         n += k
-    return out[:, :n]
+    return out[:n], check and (unsorted or _steps_down(t, checked, len(t)))
 
 
 @numba.njit(cache=True, nogil=True)
 def _differentiator_events(
-    columns, starts, ends, height, width, threshold, frame_of_window, time_of_frame
+    t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame
 ):  # pragma: no cover - compiled
-    """Differentiator events (x, y, p, t rows) in Tonic's order: a pixel and polarity that fired
+    """Differentiator events (int32 records x, y, p, t) in Tonic's order: a pixel and polarity that fired
     in more windows of frame f + 1 than of frame f gives an event for f (Tonic's
     ``np.nonzero(np.diff(frames) > 0)`` over frames [frame, y, x, polarity]). Only two frames are
-    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key."""
+    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key. And, as
+    ``_integrator_events``, whether t steps down."""
+    checked, unsorted = 0, False
     plane = height * width
     work = _work(plane)
     fired = work[3]
     cells = np.arange(plane)
     x_of_cell, y_of_cell = cells % width, cells // width
     fires = np.zeros((2, 2 * plane), dtype=np.int64)
-    out = np.empty((4, 1024), dtype=np.int32)
+    out = np.empty((1024, 4), dtype=np.int32)
     n = 0
     frame = -1
     # One step past the windows closes the last frame.
     for window in range(len(starts) + 1):
+        if check and window < len(starts):
+            unsorted |= _steps_down(t, checked, ends[window])
+            checked = max(checked, ends[window])
         k = _integrate_window(columns, starts[window], ends[window], threshold, work) if window < len(starts) else 0
         closing = window == len(starts) or (k and frame_of_window[window] != frame)
         if closing and frame >= 1:
@@ -243,17 +286,17 @@ def _differentiator_events(
             frame = frame_of_window[window]
         for m in range(k):
             fires[frame % 2, fired[m]] += 1
-    return out[:, :n]
+    return out[:n], check and (unsorted or _steps_down(t, checked, len(t)))
 
 
-_EMPTY = (np.zeros(0, np.int32),) * 4
+_EMPTY = np.zeros((0, 4), np.int32)
 
 
 def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
-    """Tonic's common steps: dt in µs for integer timestamps, window bounds, columns for the kernels."""
+    """Tonic's common steps: dt in µs for integer timestamps, window keys, columns for the kernels."""
     if np.issubdtype(t.dtype, np.integer):
         dt = dt * 1000
-    starts, ends = _time_windows(t, dt)
+    keys = _window_keys(t, dt)
     factor = np.asarray(target_size) / tuple(sensor_size)[:-1]
     width, height = int(target_size[0]), int(target_size[1])
     columns = (
@@ -261,7 +304,7 @@ def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
         *_index_column(y, factor[1], height, width),
         *_index_column(p, None, 2, width * height),
     )
-    return dt, columns, starts, ends
+    return dt, columns, keys
 
 
 def integrator_downsample(
@@ -273,16 +316,16 @@ def integrator_downsample(
     target_size: tuple,
     dt: float,
     noise_threshold: int = 0,
-) -> tuple[np.ndarray, ...]:
+) -> np.ndarray:
     """ON/OFF differencing and an integrate-and-fire neuron per downsampled pixel (Tonic's
-    ``integrator_downsample``): returns int32 columns (x, y, p, t)."""
+    ``integrator_downsample``): int32 columns [4, n] (x, y, p, t), see the module doc."""
     if len(t) == 0:
-        return _EMPTY
-    dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
+        return _EMPTY.T
+    dt, columns, keys = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt)
     width, height = int(target_size[0]), int(target_size[1])
     # Tonic's times: window * dt, stored as int32.
-    times = (np.arange(len(starts)) * dt).astype(np.int32)
-    return tuple(_integrator_events(columns, starts, ends, height, width, float(noise_threshold), times))
+    times = (np.arange(len(keys[0])) * dt).astype(np.int32)
+    return _on_windows(_integrator_events, t, keys, columns, height, width, float(noise_threshold), times).T
 
 
 def differentiator_downsample(
@@ -295,19 +338,19 @@ def differentiator_downsample(
     dt: float,
     differentiator_time_bins: int = 2,
     noise_threshold: int = 0,
-) -> tuple[np.ndarray, ...]:
+) -> np.ndarray:
     """The integrator on ``differentiator_time_bins`` sub-windows of ``dt``, then an event where a
     pixel fired in more sub-windows than in the previous ``dt`` window (Tonic's
-    ``differentiator_downsample``): returns int32 columns (x, y, p, t)."""
+    ``differentiator_downsample``): int32 columns [4, n] (x, y, p, t), see the module doc."""
     if differentiator_time_bins < 1 or differentiator_time_bins % 1:
         raise ValueError(f"differentiator_time_bins must be a positive integer, got {differentiator_time_bins}")
     if len(t) == 0:
-        return _EMPTY
-    sub_dt, columns, starts, ends = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
+        return _EMPTY.T
+    sub_dt, columns, keys = _windows_and_columns(x, y, p, t, sensor_size, target_size, dt / differentiator_time_bins)
     frame_dt = dt * 1000 if np.issubdtype(t.dtype, np.integer) else dt
     # Tonic files each sub-window's histogram under frame int((window * sub_dt) // frame_dt).
-    frame_of_window = ((np.arange(len(starts)) * sub_dt) // frame_dt).astype(np.int64)
+    frame_of_window = ((np.arange(len(keys[0])) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
     times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
-    events = _differentiator_events(columns, starts, ends, height, width, float(noise_threshold), frame_of_window, times)
-    return tuple(events)
+    arguments = (columns, height, width, float(noise_threshold), frame_of_window, times)
+    return _on_windows(_differentiator_events, t, keys, *arguments).T

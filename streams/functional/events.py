@@ -190,10 +190,13 @@ def drop_by_time_mask(t: np.ndarray, duration_ratio: float, rng: np.random.Gener
 
     Tonic's rule: the recording spans [0, max(t)] (not from its first event); the interval starts
     uniformly in [0, max(t) - its length] and both its ends are dropped."""
+    t = np.ascontiguousarray(t)  # read three times: contiguous after the first
     end = t.max()
     duration = (end - 0.0) * duration_ratio
     start = rng.uniform(0.0, end - duration)
-    return ~((t >= start) & (t <= start + duration))
+    dropped = t >= start
+    dropped &= t <= start + duration
+    return np.invert(dropped, out=dropped)
 
 
 def drop_by_area_mask(
@@ -204,7 +207,12 @@ def drop_by_area_mask(
     width, height = int(sensor_size[0] * area_ratio), int(sensor_size[1] * area_ratio)
     x0 = rng.integers(0, sensor_size[0] - width)
     y0 = rng.integers(0, sensor_size[1] - height)
-    return ~((x >= x0) & (y >= y0) & (x <= x0 + width - 1) & (y <= y0 + height - 1))
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)  # each read twice
+    dropped = x >= x0
+    dropped &= y >= y0
+    dropped &= x <= x0 + width - 1
+    dropped &= y <= y0 + height - 1
+    return np.invert(dropped, out=dropped)
 
 
 def stable_order(t: np.ndarray) -> np.ndarray:

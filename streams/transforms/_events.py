@@ -47,9 +47,13 @@ def column(events: Events, name: str) -> np.ndarray:
 
 
 def select(events: Events, index: Any) -> Events:
-    """The events at ``index`` (a boolean mask, an index array or a slice), same container."""
+    """The events at ``index`` (a boolean mask, an index array or a slice), same container; a new
+    array but for a slice (a view, as numpy's). Structured records are copied by ``np.take``
+    (a mask through its indices): about 2x faster than numpy's own indexing of them."""
     if is_structured(events):
-        return events[index]
+        if isinstance(index, np.ndarray) and index.dtype == bool:
+            index = np.flatnonzero(index)
+        return np.take(events, index) if isinstance(index, np.ndarray) else events[index]
     return {name: np.asarray(values)[index] for name, values in events.items()}
 
 
@@ -82,13 +86,29 @@ def _fit(values: np.ndarray, like: np.ndarray) -> np.ndarray:
     return values.astype(like.dtype)
 
 
+def _bytes(events: np.ndarray) -> np.ndarray | None:
+    """A structured array's memory as bytes, when it is one contiguous block of plain data."""
+    if events.flags.c_contiguous and not events.dtype.hasobject:
+        return events.reshape(-1).view(np.uint8)
+    return None
+
+
 def copy(events: Events) -> Events:
-    """A copy whose columns ``store`` may replace (a dict's arrays are shared until replaced)."""
-    return events.copy() if is_structured(events) else dict(events)
+    """A copy whose columns ``store`` may replace (a dict's arrays are shared until replaced).
+    Structured records are copied as bytes: numpy copies them field by field, ~7x slower."""
+    if not is_structured(events):
+        return dict(events)
+    raw = _bytes(events)
+    if raw is None:
+        return events.copy()
+    out = np.empty(events.shape, events.dtype)
+    _bytes(out)[:] = raw
+    return out
 
 
 def store(events: Events, name: str, values: np.ndarray) -> None:
-    """Replace a column of ``events``, a copy made by ``copy`` (stored as in the module doc)."""
+    """Replace a column of ``events``, a copy made by ``copy`` (or new events from ``select`` or
+    ``take``), stored as in the module doc."""
     if is_structured(events):
         events[name] = values
     else:
@@ -111,7 +131,14 @@ def assign(events: Events, **columns: np.ndarray) -> Events:
 
 def concatenate(first: Events, second: Events) -> Events:
     if is_structured(first):
-        return np.concatenate((first, second))
+        head, tail = _bytes(first), _bytes(second)
+        if head is None or tail is None or first.dtype != second.dtype or first.ndim != 1 or second.ndim != 1:
+            return np.concatenate((first, second))
+        # As bytes, as ``copy`` does.
+        out = np.empty(len(first) + len(second), first.dtype)
+        _bytes(out)[: len(head)] = head
+        _bytes(out)[len(head) :] = tail
+        return out
     return {name: np.concatenate((np.asarray(first[name]), np.asarray(second[name]))) for name in first}
 
 

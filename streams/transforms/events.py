@@ -26,6 +26,7 @@ from numpy.lib import recfunctions
 
 from ..functional import event_downsampling as downsampling
 from ..functional import events as kernels
+from ..functional import geometry
 from . import _events as E
 from ._events import Events, SensorSize
 
@@ -82,13 +83,11 @@ class Compose(EventTransform):
 
 
 def _crop(events: Events, x0: int, y0: int, width: int, height: int, shift_x: int, shift_y: int) -> Events:
-    x, y = E.column(events, "x"), E.column(events, "y")
-    kept = E.select(events, (x0 <= x) & (x < x0 + width) & (y0 <= y) & (y < y0 + height))
-    return E.assign(
-        kept,
-        x=np.subtract(E.column(kept, "x"), shift_x, dtype=np.int64),
-        y=np.subtract(E.column(kept, "y"), shift_y, dtype=np.int64),
-    )
+    kept = E.select(events, geometry.box_mask(E.column(events, "x"), E.column(events, "y"), x0, y0, x0 + width, y0 + height))
+    # The selection is already a new container: shifted in place, not copied again.
+    E.store(kept, "x", np.subtract(E.column(kept, "x"), shift_x, dtype=np.int64))
+    E.store(kept, "y", np.subtract(E.column(kept, "y"), shift_y, dtype=np.int64))
+    return kept
 
 
 @dataclass
@@ -159,8 +158,11 @@ class CropTime(EventTransform):
         t = E.column(events, "t")
         if len(t) == 0:
             return events
+        t = np.ascontiguousarray(t)  # read twice or three times: contiguous after the first
         upper = t.max() if self.max is None else self.max
-        return E.select(events, (t >= self.min) & (t <= upper))
+        kept = t >= self.min
+        kept &= t <= upper
+        return E.select(events, kept)
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,10 @@ class EventDownsampling(EventTransform):
         else:
             bins = 2 if self.differentiator_time_bins is None else self.differentiator_time_bins
             columns = downsampling.differentiator_downsample(*arguments, sensor, self.target_size, self.dt, bins, threshold)
-        return E.from_columns(events, dict(zip("xypt", columns)), np.dtype([(name, "i4") for name in "xypt"]))
+        dtype = np.dtype([(name, "i4") for name in "xypt"])
+        if E.is_structured(events):
+            return columns.T.view(dtype).reshape(-1)  # the kernels' records, as they lie
+        return E.from_columns(events, dict(zip("xypt", columns)), dtype)
 
     def output_sensor_size(self, sensor_size):
         sensor = self.sensor_size if self.sensor_size is not None else sensor_size
