@@ -194,6 +194,20 @@ def test_batch_events_stage_pads_the_stream_and_gives_the_transforms_values(shar
     assert [len(b["__url__"]) for b in fluent] == [3, 3, 3, 1]  # every other field kept, as a list
 
 
+def test_event_batches_from_loader_workers_equal_the_stream_s_and_cross_as_one_shared_buffer(shards):
+    stream = EventStream(shards, split="train").batch(3, collate=collate_events)
+    expected = list(stream)
+    received = list(stream.loader(num_workers=2))
+    assert [b["__key__"] for b in received] == [b["__key__"] for b in expected]
+    for got, want in zip(received, expected):
+        for name in ("t", "x", "y", "p", "lengths", "label"):
+            assert got[name].dtype == want[name].dtype
+            torch.testing.assert_close(got[name], want[name], rtol=0, atol=0)
+        # the padded fields are views of one storage in shared memory: one segment per batch
+        storages = {got[name].untyped_storage().data_ptr() for name in ("t", "x", "y", "p", "lengths")}
+        assert len(storages) == 1 and got["t"].is_shared()
+
+
 def test_batch_events_refuses_mixed_sensor_sizes():
     events = {"t": np.array([0]), "x": np.array([0]), "y": np.array([0]), "p": np.array([1])}
     samples = [

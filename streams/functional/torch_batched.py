@@ -31,24 +31,41 @@ SensorSize = Sequence[int]
 _COUNT_MAX = int(R.FRAME_COUNT_MAX)
 
 
+_TORCH_DTYPES = {np.dtype(np.int64): torch.int64, np.dtype(np.int32): torch.int32, np.dtype(np.int8): torch.int8}
+
+
 def pad_events(events: Sequence[Mapping[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     """Events of B samples -> ``{"t" int64, "x", "y" int32, "p" int8: [B, N_max], "lengths" int64 [B]}``
-    (``y`` only when every sample has one), zero-padded at the end."""
+    (``y`` only when every sample has one), zero-padded at the end.
+
+    The tensors are views of one buffer, which in a DataLoader worker is allocated in shared
+    memory: the batch then crosses to the main process as one segment, without another copy
+    (a segment per tensor costs more than the padding itself)."""
     if not events:
         raise ValueError("pad_events needs at least one sample")
     lengths = np.array([len(e["t"]) for e in events], np.int64)
-    width = int(lengths.max(initial=0))
+    B, width = len(events), int(lengths.max(initial=0))
     names = [("t", np.int64), ("x", np.int32), ("p", np.int8)]
     if all("y" in e for e in events):
         names.insert(2, ("y", np.int32))
-    batch = {}
-    for name, dtype in names:
-        padded = np.zeros((len(events), width), dtype)
-        for row, sample, n in zip(padded, events, lengths):
-            row[:n] = sample[name]
-        batch[name] = torch.from_numpy(padded)
-    batch["lengths"] = torch.from_numpy(lengths)
-    return batch
+    # Largest items first, so that every field starts aligned to its item size.
+    layout = [("lengths", np.dtype(np.int64), (B,))] + [(name, np.dtype(dtype), (B, width)) for name, dtype in names]
+    sizes = [dtype.itemsize * int(np.prod(shape)) for _, dtype, shape in layout]
+    buffer = torch.empty(sum(sizes), dtype=torch.uint8)
+    if torch.utils.data.get_worker_info() is not None:
+        buffer.share_memory_()
+    raw, batch, offset = buffer.numpy(), {}, 0
+    for (name, dtype, shape), size in zip(layout, sizes):
+        array = raw[offset : offset + size].view(dtype).reshape(shape)
+        if name == "lengths":
+            array[:] = lengths
+        else:
+            for row, sample, n in zip(array, events, lengths):
+                row[:n] = sample[name]
+                row[n:] = 0
+        batch[name] = buffer[offset : offset + size].view(_TORCH_DTYPES[dtype]).view(shape)
+        offset += size
+    return {name: batch[name] for name in ["t", "x", "y", "p", "lengths"] if name in batch}
 
 
 def _valid(lengths: torch.Tensor, width: int) -> torch.Tensor:
