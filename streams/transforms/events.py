@@ -556,7 +556,9 @@ class TimeJitter(EventTransform):
         index = np.flatnonzero(t >= 0) if self.clip_negative else np.arange(len(t))
         if self.sort_timestamps:
             index = index[kernels.stable_order(t[index])]
-        return E.take(events, index, t=t)
+        kept = E.select(events, index)
+        kept["t"] = t[index]  # already as ``store`` holds it (``stored``)
+        return kept
 
 
 @dataclass(frozen=True)
