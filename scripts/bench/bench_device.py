@@ -141,7 +141,8 @@ def bench_loader(sensor: str, args: argparse.Namespace, device: torch.device) ->
             events=(args.events // 2, args.events * 3 // 2),
             duration=1_000_000,
         )
-        on_cpu = EventStream(root, split="train").transform(ToFrame(sensor_size=size, n_time_bins=bins))
+        to_frames = ToFrame(sensor_size=size, n_time_bins=bins)
+        on_cpu = EventStream(root, split="train").transform(to_frames)
         on_device = EventStream(root, split="train").batch(args.loader_batch, collate=collate_events)
         options = {"num_workers": args.workers, "pin_memory": device.type == "cuda"}
 
@@ -151,8 +152,7 @@ def bench_loader(sensor: str, args: argparse.Namespace, device: torch.device) ->
 
         def events_from_workers() -> None:
             for batch in on_device.loader(**options):
-                b = to_device(batch, device)
-                frames, _ = TB.to_frame(b["t"], b["x"], b["y"], b["p"], b["lengths"], size, n_time_bins=bins)
+                frames, _ = to_frames.on_batch(to_device(batch, device))
                 frames.float().sum()
 
         sample_bytes = {"frames": bins * 2 * width * height * 2, "events": args.events * 17}
