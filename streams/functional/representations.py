@@ -66,8 +66,8 @@ def _require_y(y: np.ndarray | None, name: str) -> None:
 
 def _contiguous(*fields):
     """The fields a kernel reads, contiguous: a structured array's fields are strided views, which
-    the time-surface loops read 2-3x slower than a copy costs (None stays None). The voxel grid
-    reads them as they come: its two passes over the records cost less than copying them first."""
+    the time-surface loops read 2-3x slower than a copy costs (None stays None). Frames and the
+    voxel grid read them as they come: their passes over the records cost less than a copy."""
     return tuple(None if f is None else np.ascontiguousarray(f) for f in fields)
 
 
@@ -259,8 +259,7 @@ def count_slices(
     """
     W, H, P = (int(v) for v in sensor_size)
     frames = np.zeros((len(starts), P * H * W), np.int16)
-    if len(x):
-        x, y, p = _contiguous(x, y, p)
+    if len(x):  # the fields are read in place: copying them first costs more than strided reads
         _count_slices(
             x,
             x if y is None else y,
@@ -318,10 +317,16 @@ def to_image(x: np.ndarray, y: np.ndarray | None, p: np.ndarray, sensor_size: Se
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _voxel_share(t, p, k, n_bins, t0, span):  # pragma: no cover - compiled
-    """Tonic's (bin, share, polarity) of event k: ts = n_bins * (t - t0) / span, bin = trunc(ts)."""
+def _voxel_time(t, k, n_bins, t0, span):  # pragma: no cover - compiled
+    """Tonic's ts = n_bins * (t - t0) / span of event k, and its bin: trunc(ts), as numpy's astype(int)."""
     ts = n_bins * (np.float64(t[k]) - t0) / span if span != 0 else 0.0
-    bin_ = np.int64(ts)  # truncation toward zero, as numpy's astype(int)
+    return ts, np.int64(ts)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _voxel_share(t, p, k, n_bins, t0, span):  # pragma: no cover - compiled
+    """Tonic's (bin, share, polarity) of event k."""
+    ts, bin_ = _voxel_time(t, k, n_bins, t0, span)
     polarity = np.float64(p[k]) if p[k] != 0 else -1.0
     return bin_, ts - bin_, polarity
 
@@ -346,44 +351,96 @@ def _voxel_grid(t, x, y, p, n_bins, W, H, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _voxel_grid_in_stripes(t, x, y, p, n_bins, W, H, rows, out):  # pragma: no cover - compiled
-    """``_voxel_grid``'s sums for grids larger than the cache: the shares are first sorted (a
-    stable counting sort) by plane, stripe of ``rows`` rows, then left before right, and added
-    in that order, so the scattered adds stay within one cache-sized stripe. Each cell still
-    gets its left shares in event order, then its right shares in event order: Tonic's sums."""
+def _events_by_bin(t, n_bins, t0, span):  # pragma: no cover - compiled
+    """``(order, bounds)``: the events of time bin b, for the bins -1 <= b < n_bins that have a
+    share in the grid, are ``order[bounds[b + 1]:bounds[b + 2]]``, in event order. For sorted t
+    ``order`` is empty: each bin is an index range, found by binary search."""
+    n = t.shape[0]
+    bounds = np.zeros(n_bins + 2, np.int64)
+    ascending = True
+    for k in range(1, n):
+        if t[k] < t[k - 1]:
+            ascending = False
+            break
+    if ascending:
+        for g in range(n_bins + 2):
+            lo, hi = 0, n
+            while lo < hi:  # the first event of bin g - 1 or later
+                mid = (lo + hi) // 2
+                if _voxel_time(t, mid, n_bins, t0, span)[1] >= g - 1:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            bounds[g] = lo
+        return np.empty(0, np.int64), bounds
+    group = np.empty(n, np.int64)
+    for k in range(n):  # a stable counting sort of the events by bin
+        bin_ = _voxel_time(t, k, n_bins, t0, span)[1]
+        group[k] = bin_ + 1 if -1 <= bin_ < n_bins else -1
+        if group[k] >= 0:
+            bounds[group[k] + 1] += 1
+    for g in range(n_bins + 1):
+        bounds[g + 1] += bounds[g]
+    order = np.empty(bounds[n_bins + 1], np.int64)
+    fill = bounds[:-1].copy()
+    for k in range(n):
+        if group[k] >= 0:
+            order[fill[group[k]]] = k
+            fill[group[k]] += 1
+    return order, bounds
+
+
+@numba.njit(cache=True, nogil=True)
+def _voxel_grid_by_plane(t, x, y, p, n_bins, W, H, rows, out):  # pragma: no cover - compiled
+    """``_voxel_grid``'s sums for grids larger than the cache, one time bin (plane) after the
+    other: plane b takes the left shares of bin b's events, then the right shares of bin b-1's,
+    each in event order (Tonic's order of sums in every cell). Each bin's shares are first sorted
+    (a stable counting sort) by stripe of ``rows`` rows, so that a plane's scattered adds go
+    through it one cache-sized stripe after the other, where Tonic's jump across all of it."""
     n = t.shape[0]
     span, t0 = np.float64(t[n - 1] - t[0]), np.float64(t[0])
+    order, bounds = _events_by_bin(t, n_bins, t0, span)
     stripes = (H + rows - 1) // rows
-    n_keys = n_bins * stripes * 2
-    starts = np.zeros(n_keys + 1, np.int64)
-    for phase in range(2):  # count, then fill
-        if phase == 1:
-            for key in range(n_keys):
-                starts[key + 1] += starts[key]
-            cells = np.empty(starts[n_keys], np.int32)
-            values = np.empty(starts[n_keys], np.float64)
-            fill = starts[:-1].copy()
-        for k in range(n):
+    stripe_of_row = np.arange(H) // rows
+    longest = np.max(bounds[1:] - bounds[:-1])
+    cell, key = np.empty(longest, np.int32), np.empty(longest, np.int64)
+    left, right = np.empty(longest, np.float64), np.empty(longest, np.float64)
+    # shares of the current bin and of the one before, by stripe: [bin % 2, starts[s]:starts[s + 1]]
+    cells = np.empty((2, longest), np.int32)
+    lefts, rights = np.empty((2, longest), np.float64), np.empty((2, longest), np.float64)
+    starts = np.zeros((2, stripes + 1), np.int64)
+    for g in range(n_bins + 1):
+        plane, now, before = g - 1, g % 2, (g + 1) % 2
+        m = 0
+        starts[now, :] = 0
+        for j in range(bounds[g], bounds[g + 1]):
+            k = order[j] if order.shape[0] else j
             pixel = _pixel(x, y, p, k, W, H, 1)
             if pixel < 0:
                 continue
-            bin_, share, polarity = _voxel_share(t, p, k, n_bins, t0, span)
-            stripe = np.int64(y[k]) // rows
-            for right in range(2):
-                b = bin_ + right
-                if 0 <= b < n_bins:
-                    key = (b * stripes + stripe) * 2 + right
-                    if phase == 0:
-                        starts[key + 1] += 1
-                    else:
-                        cells[fill[key]] = b * H * W + pixel
-                        values[fill[key]] = polarity * share if right else polarity * (1.0 - share)
-                        fill[key] += 1
-    for e in range(cells.shape[0]):
-        out[cells[e]] += values[e]
+            _, share, polarity = _voxel_share(t, p, k, n_bins, t0, span)
+            cell[m], left[m], right[m] = pixel, polarity * (1.0 - share), polarity * share
+            key[m] = stripe_of_row[np.int64(y[k])]
+            starts[now, key[m] + 1] += 1
+            m += 1
+        for s in range(stripes):
+            starts[now, s + 1] += starts[now, s]
+        fill = starts[now, :stripes].copy()
+        for j in range(m):
+            d = fill[key[j]]
+            cells[now, d], lefts[now, d], rights[now, d] = cell[j], left[j], right[j]
+            fill[key[j]] = d + 1
+        if plane < 0:  # bin -1 has only right shares, to plane 0
+            continue
+        base = plane * H * W
+        for s in range(stripes):
+            for j in range(starts[now, s], starts[now, s + 1]):
+                out[base + cells[now, j]] += lefts[now, j]
+            for j in range(starts[before, s], starts[before, s + 1]):
+                out[base + cells[before, j]] += rights[before, j]
 
 
-# Grids whose time bins are larger than this are summed in stripes (``_voxel_grid_in_stripes``):
+# Grids whose time bins are larger than this are summed by plane and stripe (``_voxel_grid_by_plane``):
 # a 1280x720 bin is 7 MB, beyond a core's share of the L2 cache.
 VOXEL_STRIPE_BYTES = 1 << 20
 
@@ -406,8 +463,8 @@ def to_voxel_grid(
     if n_time_bins < 1:
         raise ValueError(f"n_time_bins must be positive, got {n_time_bins}")
     grid = np.zeros(n_time_bins * H * W, np.float64)
-    if len(t) and stripe_bytes < H * W * 8 and n_time_bins * H * W < 2**31:  # int32 cell indices
-        _voxel_grid_in_stripes(t, x, y, p, n_time_bins, W, H, max(1, stripe_bytes // (8 * W)), grid)
+    if len(t) and stripe_bytes < H * W * 8 and H * W < 2**31:  # int32 cell indices in a plane
+        _voxel_grid_by_plane(t, x, y, p, n_time_bins, W, H, max(1, stripe_bytes // (8 * W)), grid)
     elif len(t):
         _voxel_grid(t, x, y, p, n_time_bins, W, H, grid)
     return grid.reshape(n_time_bins, 1, H, W)
