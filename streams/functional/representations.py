@@ -84,6 +84,13 @@ def infer_sensor_size(x: np.ndarray, y: np.ndarray | None, p: np.ndarray) -> tup
 # --------------------------------------------------------------------------------------------
 
 
+@numba.njit(cache=True, nogil=True)
+def _searchsorted(t, keys):  # pragma: no cover - compiled
+    """``np.searchsorted(t, keys)``: numba's copy of numpy's bisection (the same answer on unsorted
+    t too), reading t in place where numpy would first copy a strided field."""
+    return np.searchsorted(t, keys)
+
+
 def _python_slice_bounds(starts: np.ndarray, stops: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """What ``data[start:stop]`` selects for each pair, as int64 index ranges (stop >= start)."""
 
@@ -127,7 +134,7 @@ def slice_by_time(
     """Windows of ``time_window`` every ``time_window - overlap`` from the first event (or
     ``start_time``) to the last (or ``end_time``): ``tonic.slicers.SliceByTime``. At least one."""
     starts, ends = time_windows(t[0], t[-1], time_window, overlap, include_incomplete, start_time, end_time)
-    return _python_slice_bounds(np.searchsorted(t, starts), np.searchsorted(t, ends), len(t))
+    return _python_slice_bounds(_searchsorted(t, starts), _searchsorted(t, ends), len(t))
 
 
 def slice_by_count(
@@ -162,7 +169,7 @@ def slice_by_time_bins(
     stretches the last window to take every event up to the end of the array.
     """
     starts, ends = time_bin_windows(t[0], t[-1], bin_count, overlap)
-    starts, stops = _python_slice_bounds(np.searchsorted(t, starts), np.searchsorted(t, ends), len(t))
+    starts, stops = _python_slice_bounds(_searchsorted(t, starts), _searchsorted(t, ends), len(t))
     if last_bin_to_end:
         stops[-1] = len(t)
     return starts, stops
@@ -297,8 +304,6 @@ def to_frame(
     """
     if sensor_size is None:
         sensor_size = infer_sensor_size(x, y, p)
-    if time_window is not None or n_time_bins is not None:
-        t = np.ascontiguousarray(t)  # np.searchsorted copies a strided array on every call
     starts, stops = frame_slices(
         t, time_window, event_count, n_time_bins, n_event_bins, overlap, include_incomplete, start_time, end_time, last_bin_to_end
     )
