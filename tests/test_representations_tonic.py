@@ -243,6 +243,23 @@ def test_voxel_grid_of_one_timestamp_puts_every_event_in_bin_0(events):
     image = ours.ToImage(SENSOR)(events).astype(float)
     np.testing.assert_array_equal(grid[0, 0], image[1] - image[0])
     assert not grid[1:].any()
+    assert_same(R.to_voxel_grid(*R.event_fields(events), SENSOR, 3, stripe_bytes=8), grid)
+
+
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_voxel_grid_of_a_large_sensor_equals_tonic(order):
+    """A DAVIS346's grid (700 kB a bin) goes by plane and stripe; t[0] stays the earliest, so
+    that no bin wraps in Tonic; some events fall off the sensor (left out by both)."""
+    rng = np.random.default_rng(7)
+    n, sensor = 50_000, (346, 260, 2)
+    t = np.sort(rng.integers(0, 10**6, n))
+    if order == "shuffled":
+        t[1:] = rng.permutation(t[1:])
+    events = make_events(rng.integers(0, 350, n), rng.integers(0, 262, n), t, rng.integers(0, 2, n), INT_DTYPE)
+    events["x"][[0, -1]] = events["y"][[0, -1]] = 0  # on the sensor: both see the same t[0] and t[-1]
+    inside = (events["x"] < 346) & (events["y"] < 260)
+    expected = tonic_transforms.ToVoxelGrid(sensor, 7)(events[inside])
+    assert_same(R.to_voxel_grid(*R.event_fields(events), sensor, 7, stripe_bytes=64 * 346 * 8), expected)
 
 
 def test_voxel_grid_counts_polarity_0_as_minus_1_for_bool_p_where_tonic_counts_plus_1():
