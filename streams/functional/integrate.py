@@ -42,7 +42,7 @@ def _count(x, y, p, k, H, W, out, frame, limit):  # pragma: no cover - compiled
 def _integrate_ranges(x, y, p, j_l, j_r, H, W, out, limit):  # pragma: no cover - compiled
     """Frame i counts the events of index range [j_l[i], j_r[i])."""
     for i in range(j_l.shape[0]):
-        for k in range(j_l[i], j_r[i]):
+        for k in range(np.uint64(j_l[i]), np.uint64(j_r[i])):  # unsigned: no negative-index fix-up
             _count(x, y, p, k, H, W, out, i, limit)
 
 
@@ -55,7 +55,7 @@ def _integrate_by_count(x, y, p, H, W, out, limit):  # pragma: no cover - compil
     per_frame = n // frames_num
     for i in range(frames_num):
         stop = n if i == frames_num - 1 else (i + 1) * per_frame
-        for k in range(i * per_frame, stop):
+        for k in range(np.uint64(i * per_frame), np.uint64(stop)):  # unsigned: no negative-index fix-up
             _count(x, y, p, k, H, W, out, i, limit)
 
 

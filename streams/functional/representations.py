@@ -230,6 +230,10 @@ def frame_slices(
 # Frames, images, sparse tensors
 # --------------------------------------------------------------------------------------------
 
+# Loops over a range of events that does not start at 0 index with unsigned integers
+# (``np.uint64``): numba adds a negative-index fix-up to every ``x[k]`` whose signed k it cannot
+# prove non-negative, which made those loops 4-5x slower (1M events' pixels: 13 ms against 2.7).
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _pixel(x, y, p, k, W, H, P):  # pragma: no cover - compiled
@@ -250,7 +254,7 @@ def _pixel(x, y, p, k, W, H, P):  # pragma: no cover - compiled
 def _count_slices(x, y, p, starts, stops, W, H, P, out):  # pragma: no cover - compiled
     """out[i, pixel] += 1 for the events of index range [starts[i], stops[i]), saturating."""
     for i in range(starts.shape[0]):
-        for k in range(starts[i], stops[i]):
+        for k in range(np.uint64(starts[i]), np.uint64(stops[i])):  # unsigned: see above _pixel
             pixel = _pixel(x, y, p, k, W, H, P)
             if pixel >= 0 and out[i, pixel] < FRAME_COUNT_MAX:
                 out[i, pixel] += 1
@@ -363,8 +367,8 @@ def _events_by_bin(t, n_bins, t0, span):  # pragma: no cover - compiled
     n = t.shape[0]
     bounds = np.zeros(n_bins + 2, np.int64)
     ascending = True
-    for k in range(1, n):
-        if t[k] < t[k - 1]:
+    for k in range(n - 1):  # from 0: see above _pixel
+        if t[k + 1] < t[k]:
             ascending = False
             break
     if ascending:
@@ -406,9 +410,9 @@ def _voxel_grid_by_plane(t, x, y, p, n_bins, W, H, rows, out):  # pragma: no cov
     span, t0 = np.float64(t[n - 1] - t[0]), np.float64(t[0])
     order, bounds = _events_by_bin(t, n_bins, t0, span)
     stripes = (H + rows - 1) // rows
-    stripe_of_row = np.arange(H) // rows
+    stripe_of_row = (np.arange(H) // rows).astype(np.uint64)  # unsigned: see above _pixel
     longest = np.max(bounds[1:] - bounds[:-1])
-    cell, key = np.empty(longest, np.int32), np.empty(longest, np.int64)
+    cell, key = np.empty(longest, np.int32), np.empty(longest, np.uint64)
     left, right = np.empty(longest, np.float64), np.empty(longest, np.float64)
     # shares of the current bin and of the one before, by stripe: [bin % 2, starts[s]:starts[s + 1]]
     cells = np.empty((2, longest), np.int32)
@@ -418,31 +422,31 @@ def _voxel_grid_by_plane(t, x, y, p, n_bins, W, H, rows, out):  # pragma: no cov
         plane, now, before = g - 1, g % 2, (g + 1) % 2
         m = 0
         starts[now, :] = 0
-        for j in range(bounds[g], bounds[g + 1]):
-            k = order[j] if order.shape[0] else j
+        for j in range(np.uint64(bounds[g]), np.uint64(bounds[g + 1])):  # unsigned: see above _pixel
+            k = np.uint64(order[j]) if order.shape[0] else j
             pixel = _pixel(x, y, p, k, W, H, 1)
             if pixel < 0:
                 continue
             _, share, polarity = _voxel_share(t, p, k, n_bins, t0, span)
             cell[m], left[m], right[m] = pixel, polarity * (1.0 - share), polarity * share
-            key[m] = stripe_of_row[np.int64(y[k])]
-            starts[now, key[m] + 1] += 1
+            key[m] = stripe_of_row[np.uint64(y[k])]
+            starts[now, key[m] + np.uint64(1)] += 1
             m += 1
         for s in range(stripes):
             starts[now, s + 1] += starts[now, s]
         fill = starts[now, :stripes].copy()
         for j in range(m):
-            d = fill[key[j]]
+            d = np.uint64(fill[key[j]])
+            fill[key[j]] += 1
             cells[now, d], lefts[now, d], rights[now, d] = cell[j], left[j], right[j]
-            fill[key[j]] = d + 1
         if plane < 0:  # bin -1 has only right shares, to plane 0
             continue
         base = plane * H * W
         for s in range(stripes):
-            for j in range(starts[now, s], starts[now, s + 1]):
-                out[base + cells[now, j]] += lefts[now, j]
-            for j in range(starts[before, s], starts[before, s + 1]):
-                out[base + cells[before, j]] += rights[before, j]
+            for j in range(np.uint64(starts[now, s]), np.uint64(starts[now, s + 1])):
+                out[np.uint64(base + cells[now, j])] += lefts[now, j]
+            for j in range(np.uint64(starts[before, s]), np.uint64(starts[before, s + 1])):
+                out[np.uint64(base + cells[before, j])] += rights[before, j]
 
 
 # Grids whose time bins are larger than this are summed by plane and stripe (``_voxel_grid_by_plane``):
@@ -483,7 +487,7 @@ def to_voxel_grid(
 @numba.njit(cache=True, nogil=True)
 def _remember(t, x, y, p, start, stop, W, H, P, memory):  # pragma: no cover - compiled
     """memory[pixel] = t of the events start:stop in order (as int64, Tonic's cast): each pixel's last."""
-    for k in range(start, stop):
+    for k in range(np.uint64(start), np.uint64(stop)):  # unsigned: see above _pixel
         pixel = _pixel(x, y, p, k, W, H, P)
         if pixel >= 0:
             memory[pixel] = np.float64(np.int64(t[k]))
