@@ -414,14 +414,19 @@ def _voxel_grid_by_plane(t, x, y, p, n_bins, W, H, rows, out):  # pragma: no cov
     longest = np.max(bounds[1:] - bounds[:-1])
     cell, key = np.empty(longest, np.int32), np.empty(longest, np.uint64)
     left, right = np.empty(longest, np.float64), np.empty(longest, np.float64)
-    # shares of the current bin and of the one before, by stripe: [bin % 2, starts[s]:starts[s + 1]]
-    cells = np.empty((2, longest), np.int32)
-    lefts, rights = np.empty((2, longest), np.float64), np.empty((2, longest), np.float64)
-    starts = np.zeros((2, stripes + 1), np.int64)
+    # this bin's and the previous bin's shares, by stripe: [starts[s]:starts[s + 1]]
+    cells, cells_before = np.empty(longest, np.int32), np.empty(longest, np.int32)
+    lefts, lefts_before = np.empty(longest, np.float64), np.empty(longest, np.float64)
+    rights, rights_before = np.empty(longest, np.float64), np.empty(longest, np.float64)
+    starts, starts_before = np.zeros(stripes + 1, np.int64), np.zeros(stripes + 1, np.int64)
+    fill = np.empty(stripes, np.int64)
     for g in range(n_bins + 1):
-        plane, now, before = g - 1, g % 2, (g + 1) % 2
+        cells, cells_before = cells_before, cells
+        lefts, lefts_before = lefts_before, lefts
+        rights, rights_before = rights_before, rights
+        starts, starts_before = starts_before, starts
         m = 0
-        starts[now, :] = 0
+        starts[:] = 0
         for j in range(np.uint64(bounds[g]), np.uint64(bounds[g + 1])):  # unsigned: see above _pixel
             k = np.uint64(order[j]) if order.shape[0] else j
             pixel = _pixel(x, y, p, k, W, H, 1)
@@ -430,23 +435,23 @@ def _voxel_grid_by_plane(t, x, y, p, n_bins, W, H, rows, out):  # pragma: no cov
             _, share, polarity = _voxel_share(t, p, k, n_bins, t0, span)
             cell[m], left[m], right[m] = pixel, polarity * (1.0 - share), polarity * share
             key[m] = stripe_of_row[np.uint64(y[k])]
-            starts[now, key[m] + np.uint64(1)] += 1
+            starts[key[m] + np.uint64(1)] += 1
             m += 1
         for s in range(stripes):
-            starts[now, s + 1] += starts[now, s]
-        fill = starts[now, :stripes].copy()
+            starts[s + 1] += starts[s]
+        fill[:] = starts[:stripes]
         for j in range(m):
             d = np.uint64(fill[key[j]])
             fill[key[j]] += 1
-            cells[now, d], lefts[now, d], rights[now, d] = cell[j], left[j], right[j]
-        if plane < 0:  # bin -1 has only right shares, to plane 0
+            cells[d], lefts[d], rights[d] = cell[j], left[j], right[j]
+        if g == 0:  # bin -1 has only right shares, to plane 0
             continue
-        base = plane * H * W
+        base = (g - 1) * H * W
         for s in range(stripes):
-            for j in range(np.uint64(starts[now, s]), np.uint64(starts[now, s + 1])):
-                out[np.uint64(base + cells[now, j])] += lefts[now, j]
-            for j in range(np.uint64(starts[before, s]), np.uint64(starts[before, s + 1])):
-                out[np.uint64(base + cells[before, j])] += rights[before, j]
+            for j in range(np.uint64(starts[s]), np.uint64(starts[s + 1])):
+                out[np.uint64(base + cells[j])] += lefts[j]
+            for j in range(np.uint64(starts_before[s]), np.uint64(starts_before[s + 1])):
+                out[np.uint64(base + cells_before[j])] += rights_before[j]
 
 
 # Grids whose time bins are larger than this are summed by plane and stripe (``_voxel_grid_by_plane``):
