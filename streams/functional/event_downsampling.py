@@ -134,6 +134,24 @@ def _gather_lowest_bits(word):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
+def _append_keys(fired, n, bits, first_cell, polarity):  # pragma: no cover - compiled
+    """Writes the keys ``cell * 2 + polarity`` of the set bits of ``bits`` (bit i: cell
+    ``first_cell + i``) to ``fired`` from n, lowest first; returns the index past them. The first
+    four are written whatever their number (past them: writes that the next keys overwrite, so
+    ``fired`` needs 3 slots of room): a loop that ends at the last set bit mispredicts its exit,
+    which costs more than these writes where few of 64 cells fire."""
+    for _ in range(4):
+        fired[n] = (first_cell + trailing_zeros(bits)) * 2 + polarity
+        n += np.int64(bits != 0)
+        bits &= bits - np.uint64(1)
+    while bits:
+        fired[n] = (first_cell + trailing_zeros(bits)) * 2 + polarity
+        n += 1
+        bits &= bits - np.uint64(1)
+    return n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
 def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover - compiled
     """One window of Tonic's integrator: count events[start:end] per polarity and cell (cell =
     y * width + x), add ON - OFF to ``spike``, fire and reset. ``columns``: x, y and p as
@@ -161,9 +179,8 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         state[cell] = np.uint8(fires_on) | (np.uint8(fires_off) << 1)
     counts[:] = 0
     # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
-    # two masks (8 bytes by one multiplication), whose set bits are walked: a loop exit to
-    # mispredict per 64 cells, not per fired cell's word.
-    off_start = len(state) + 1
+    # two masks (8 bytes by one multiplication), whose set bits are listed by _append_keys.
+    off_start = len(state) + 4
     n_on = n_off = 0
     words = state.view(np.uint64)
     for group in range(0, len(words), 8):
@@ -172,14 +189,8 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
             shift = np.uint64(8 * (word - group))
             on_bits |= _gather_lowest_bits(words[word]) << shift
             off_bits |= _gather_lowest_bits(words[word] >> np.uint64(1)) << shift
-        while on_bits:
-            fired[n_on] = (8 * group + trailing_zeros(on_bits)) * 2 + 1
-            n_on += 1
-            on_bits &= on_bits - np.uint64(1)
-        while off_bits:
-            fired[off_start + n_off] = (8 * group + trailing_zeros(off_bits)) * 2
-            n_off += 1
-            off_bits &= off_bits - np.uint64(1)
+        n_on = _append_keys(fired, n_on, on_bits, 8 * group, 1)
+        n_off = _append_keys(fired, off_start + n_off, off_bits, 8 * group, 0) - off_start
     for m in range(n_off):
         fired[n_on + m] = fired[off_start + m]
     return n_on + n_off
@@ -188,13 +199,14 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
 @numba.njit(cache=True, nogil=True)
 def _work(plane):  # pragma: no cover - compiled
     """The integrator's arrays: counts, spike (float64, Tonic's), the cells' state (whole 8-byte
-    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there)."""
+    words), the fired keys (ON ones written below ``len(state) + 4``, OFF ones from there, each
+    with _append_keys' 3 slots of room)."""
     padded = (plane + 7) // 8 * 8
     return (
         np.zeros(2 * plane, dtype=np.int16),
         np.zeros(plane),
         np.zeros(padded, dtype=np.uint8),
-        np.empty(2 * padded + 1, dtype=np.int64),
+        np.empty(2 * padded + 8, dtype=np.int64),
     )
 
 
