@@ -172,10 +172,13 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
             counts[c + j + i] += 1
     off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
     for cell in range(plane):
-        value = spike[cell] + np.int16(on[cell] - off[cell])
+        # Added in place, so that the value has the spike's type: int32 spikes are then tested 8
+        # cells at a time (Tonic's float64: 4).
+        spike[cell] += np.int16(on[cell] - off[cell])
+        value = spike[cell]
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
         fires_on, fires_off = value >= threshold, -value >= threshold
-        spike[cell] = 0.0 if fires_on | fires_off else value
+        spike[cell] = 0 if fires_on | fires_off else value
         state[cell] = np.uint8(fires_on) | (np.uint8(fires_off) << 1)
     counts[:] = 0
     # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
@@ -197,14 +200,14 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
 
 
 @numba.njit(cache=True, nogil=True)
-def _work(plane):  # pragma: no cover - compiled
-    """The integrator's arrays: counts, spike (float64, Tonic's), the cells' state (whole 8-byte
-    words), the fired keys (ON ones written below ``len(state) + 4``, OFF ones from there, each
-    with _append_keys' 3 slots of room)."""
+def _work(plane, threshold):  # pragma: no cover - compiled
+    """The integrator's arrays: counts, spike (the threshold's type, see _spike_threshold), the
+    cells' state (whole 8-byte words), the fired keys (ON ones written below ``len(state) + 4``,
+    OFF ones from there, each with _append_keys' 3 slots of room)."""
     padded = (plane + 7) // 8 * 8
     return (
         np.zeros(2 * plane, dtype=np.int16),
-        np.zeros(plane),
+        np.zeros(plane, dtype=np.asarray(threshold).dtype),
         np.zeros(padded, dtype=np.uint8),
         np.empty(2 * padded + 8, dtype=np.int64),
     )
@@ -235,7 +238,7 @@ def _integrator_events(t, starts, ends, check, columns, height, width, threshold
     """Integrator events (int32 records x, y, p, t) in Tonic's order, and (when ``check``) whether t steps
     down (the window bounds are then wrong)."""
     checked, unsorted = 0, False
-    work = _work(height * width)
+    work = _work(height * width, threshold)
     fired = work[3]
     cells = np.arange(height * width)
     x_of_cell, y_of_cell = cells % width, cells // width  # not a division per event
@@ -269,7 +272,7 @@ def _differentiator_events(
     ``_integrator_events``, whether t steps down."""
     checked, unsorted = 0, False
     plane = height * width
-    work = _work(plane)
+    work = _work(plane, threshold)
     fired = work[3]
     cells = np.arange(plane)
     x_of_cell, y_of_cell = cells % width, cells // width
@@ -302,6 +305,15 @@ def _differentiator_events(
 
 
 _EMPTY = np.zeros((0, 4), np.int32)
+
+
+def _spike_threshold(threshold: float, n_events: int) -> np.integer:
+    """Tonic's float64 spikes, as integers: sums of windows' ON - OFF counts (int16), each at most
+    the cell's events in its window, so at most ``n_events`` in size, held by int32 below 2^31 - 1
+    events. For them ``value >= threshold`` is ``value >= ceil(threshold)`` clipped to a bound
+    past them (NaN: nothing fires), returned in the spikes' type."""
+    dtype, bound = (np.int32, 2**31 - 1) if n_events < 2**31 - 1 else (np.int64, 2**53)
+    return dtype(bound if np.isnan(threshold) else np.clip(np.ceil(threshold), -bound, bound))
 
 
 def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
@@ -337,7 +349,7 @@ def integrator_downsample(
     width, height = int(target_size[0]), int(target_size[1])
     # Tonic's times: window * dt, stored as int32.
     times = (np.arange(len(keys[0])) * dt).astype(np.int32)
-    return _on_windows(_integrator_events, t, keys, columns, height, width, float(noise_threshold), times).T
+    return _on_windows(_integrator_events, t, keys, columns, height, width, _spike_threshold(noise_threshold, len(t)), times).T
 
 
 def differentiator_downsample(
@@ -364,5 +376,5 @@ def differentiator_downsample(
     frame_of_window = ((np.arange(len(keys[0])) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
     times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
-    arguments = (columns, height, width, float(noise_threshold), frame_of_window, times)
+    arguments = (columns, height, width, _spike_threshold(noise_threshold, len(t)), frame_of_window, times)
     return _on_windows(_differentiator_events, t, keys, *arguments).T
