@@ -124,7 +124,8 @@ def _index_column(values: np.ndarray, scale: float | None, size: int, stride: in
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lookup(values, table, low, k):  # pragma: no cover - compiled
-    return table[np.int64(values[k]) - low] if len(table) else np.int64(values[k])
+    # An unsigned index (never below low): no test for a negative index per event.
+    return table[np.uint64(np.int64(values[k]) - low)] if len(table) else np.int64(values[k])
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
