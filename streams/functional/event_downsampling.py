@@ -110,8 +110,9 @@ _TABLE_LIMIT = 1 << 20
 
 def _index_column(values: np.ndarray, scale: float | None, size: int, stride: int) -> tuple:
     """(values, table, low) for ``_lookup``: the ``_frame_index`` of a value v is ``table[v - low]``,
-    computed once per distinct value; for a range too wide for a table, (the frame indices, an
-    empty table, 0)."""
+    computed once per distinct value; for a range too wide for a table, (each value's frame index
+    along the axis + 1, from 0 where it cannot index, the table of their ``_frame_index``, 0): one
+    way of lookup for every column, so that the kernels test none per event."""
     if values.dtype.kind in "bui" and values.dtype.itemsize <= 2:
         low = 0 if values.dtype == np.bool_ else np.iinfo(values.dtype).min
         return values, _every_value_index(values.dtype, scale, size, stride), int(low)
@@ -119,13 +120,13 @@ def _index_column(values: np.ndarray, scale: float | None, size: int, stride: in
         low, high = int(values.min()), int(values.max())
         if high - low < _TABLE_LIMIT:
             return values, _frame_index(np.arange(low, high + 1).astype(values.dtype), scale, size, stride), low
-    return _frame_index(values, scale, size, stride), np.zeros(0, np.int64), 0
+    return _frame_index(values, scale, size, 1) + 1, np.concatenate(([-1], np.arange(size) * stride)), 0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lookup(values, table, low, k):  # pragma: no cover - compiled
     # An unsigned index (never below low): no test for a negative index per event.
-    return table[np.uint64(np.int64(values[k]) - low)] if len(table) else np.int64(values[k])
+    return table[np.uint64(np.int64(values[k]) - low)]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
