@@ -136,20 +136,35 @@ def _gather_lowest_bits(word):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _append_keys(fired, n, bits, first_cell, polarity):  # pragma: no cover - compiled
-    """Writes the keys ``cell * 2 + polarity`` of the set bits of ``bits`` (bit i: cell
-    ``first_cell + i``) to ``fired`` from n, lowest first; returns the index past them. The first
-    four are written whatever their number (past them: writes that the next keys overwrite, so
-    ``fired`` needs 3 slots of room): a loop that ends at the last set bit mispredicts its exit,
-    which costs more than these writes where few of 64 cells fire."""
+def _append_bits(listed, n, bits, first, scale, offset):  # pragma: no cover - compiled
+    """Writes ``(first + i) * scale + offset`` for each set bit i of ``bits`` to ``listed`` from n,
+    lowest first; returns the index past them. Four are written whatever the bits' number (past
+    them: at that index, which the next one overwrites, so ``listed`` needs a slot of room): a
+    loop that ends at the last set bit mispredicts its exit, which costs more than these writes
+    where few of 64 bits are set."""
     for _ in range(4):
-        fired[n] = (first_cell + trailing_zeros(bits)) * 2 + polarity
+        listed[n] = (first + trailing_zeros(bits)) * scale + offset
         n += np.int64(bits != 0)
         bits &= bits - np.uint64(1)
     while bits:
-        fired[n] = (first_cell + trailing_zeros(bits)) * 2 + polarity
+        listed[n] = (first + trailing_zeros(bits)) * scale + offset
         n += 1
         bits &= bits - np.uint64(1)
+    return n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _list_flags(flags, listed, n, scale, offset):  # pragma: no cover - compiled
+    """Writes ``index * scale + offset`` for each index whose flag is 1 to ``listed`` from n,
+    ascending; returns the index past them. ``flags``: bytes 0 or 1, whole groups of 64, each
+    gathered into a mask (8 bytes by one multiplication; the 8 words by a loop of fixed count,
+    which the compiler vectorizes) whose bits _append_bits lists."""
+    words = flags.view(np.uint64)
+    for group in range(0, len(words), 8):
+        bits = np.uint64(0)
+        for word in range(group, group + 8):
+            bits |= _gather_lowest_bits(words[word]) << np.uint64(8 * (word - group))
+        n = _append_bits(listed, n, bits, 8 * group, scale, offset)
     return n
 
 
@@ -181,38 +196,22 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
         fires_on, fires_off = value >= threshold, -value >= threshold
         spike[cell] = 0 if fires_on | fires_off else value
-        state[cell] = np.uint8(fires_on) | (np.uint8(fires_off) << 1)
+        state[0, cell], state[1, cell] = fires_off, fires_on
     counts[:] = 0
-    # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
-    # two masks (8 bytes by one multiplication), whose set bits are listed by _append_keys.
-    off_start = len(state) + 4
-    n_on = n_off = 0
-    words = state.view(np.uint64)
-    for group in range(0, len(words), 8):
-        on_bits = off_bits = np.uint64(0)
-        for word in range(group, group + 8):
-            shift = np.uint64(8 * (word - group))
-            on_bits |= _gather_lowest_bits(words[word]) << shift
-            off_bits |= _gather_lowest_bits(words[word] >> np.uint64(1)) << shift
-        n_on = _append_keys(fired, n_on, on_bits, 8 * group, 1)
-        n_off = _append_keys(fired, off_start + n_off, off_bits, 8 * group, 0) - off_start
-    for m in range(n_off):
-        fired[n_on + m] = fired[off_start + m]
-    return n_on + n_off
+    return _list_flags(state[0], fired, _list_flags(state[1], fired, 0, 2, 1), 2, 0)
 
 
 @numba.njit(cache=True, nogil=True)
 def _work(plane, threshold):  # pragma: no cover - compiled
-    """The integrator's arrays: counts, spike (the threshold's type, see _spike_threshold), the
-    cells' state (whole groups of 64 cells: with a group's 8 words a fixed count, the compiler
-    vectorizes their gathering), the fired keys (ON ones written below ``len(state) + 4``, OFF
-    ones from there, each with _append_keys' 3 slots of room)."""
+    """The integrator's arrays: counts, spike (the threshold's type, see _spike_threshold), whether
+    each cell fired [polarity, cell] (whole groups of 64 cells, for _list_flags), the fired keys
+    (with _append_bits' slot of room)."""
     padded = (plane + 63) // 64 * 64
     return (
         np.zeros(2 * plane, dtype=np.int16),
         np.zeros(plane, dtype=np.asarray(threshold).dtype),
-        np.zeros(padded, dtype=np.uint8),
-        np.empty(2 * padded + 8, dtype=np.int64),
+        np.zeros((2, padded), dtype=np.uint8),
+        np.empty(2 * padded + 1, dtype=np.int64),
     )
 
 
@@ -280,6 +279,9 @@ def _differentiator_events(
     cells = np.arange(plane)
     x_of_cell, y_of_cell = cells % width, cells // width
     fires = np.zeros((2, 2 * plane), dtype=np.int64)
+    # The keys that fired in more windows than in the frame before, as _list_flags' flags and list.
+    rising = np.zeros(work[2].size, dtype=np.uint8)
+    rising_keys = np.empty(len(rising) + 1, dtype=np.int64)
     out = np.empty((1024, 4), dtype=np.int32)
     n = 0
     frame = -1
@@ -292,11 +294,13 @@ def _differentiator_events(
         closing = window == len(starts) or (k and frame_of_window[window] != frame)
         if closing and frame >= 1:
             now, before = fires[frame % 2], fires[(frame - 1) % 2]
-            out = _room(out, n + len(now))
             for key in range(len(now)):
-                if now[key] > before[key]:
-                    _emit(out, n, key, x_of_cell, y_of_cell, time_of_frame[frame - 1])
-                    n += 1
+                rising[key] = now[key] > before[key]
+            k_rising = _list_flags(rising, rising_keys, 0, 1, 0)
+            out = _room(out, n + k_rising)
+            for m in range(k_rising):
+                _emit(out, n + m, rising_keys[m], x_of_cell, y_of_cell, time_of_frame[frame - 1])
+            n += k_rising
             before[:] = 0
         if closing and window < len(starts):
             if frame_of_window[window] > frame + 1:
