@@ -177,7 +177,7 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     many fired, listed in ``fired``: keys ``cell * 2 + polarity``, ON ones first, each in
     row-major order as Tonic lists them."""
     x, x_table, x_low, y, y_table, y_low, p, p_table, p_low = columns
-    counts, spike, state, fired = work
+    counts, spike, fired_flags, fired = work
     plane = len(spike)
     # Slices: the compiled loop over each is faster than over a range of the whole columns.
     x, y, p = x[start:end], y[start:end], p[start:end]
@@ -196,9 +196,9 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
         fires_on, fires_off = value >= threshold, -value >= threshold
         spike[cell] = 0 if fires_on | fires_off else value
-        state[0, cell], state[1, cell] = fires_off, fires_on
+        fired_flags[0, cell], fired_flags[1, cell] = fires_off, fires_on
     counts[:] = 0
-    return _list_flags(state[0], fired, _list_flags(state[1], fired, 0, 2, 1), 2, 0)
+    return _list_flags(fired_flags[0], fired, _list_flags(fired_flags[1], fired, 0, 2, 1), 2, 0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -265,20 +265,20 @@ def _integrator_events(t, starts, ends, check, columns, height, width, threshold
 
 @numba.njit(cache=True, nogil=True)
 def _differentiator_events(
-    t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame
+    t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame, fires
 ):  # pragma: no cover - compiled
     """Differentiator events (int32 records x, y, p, t) in Tonic's order: a pixel and polarity that fired
     in more windows of frame f + 1 than of frame f gives an event for f (Tonic's
     ``np.nonzero(np.diff(frames) > 0)`` over frames [frame, y, x, polarity]). Only two frames are
-    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key. And, as
-    ``_integrator_events``, whether t steps down."""
+    kept: frame f in slot f % 2 of ``fires`` ([2, keys], zeroed here), how many of its windows
+    fired each key. And, as ``_integrator_events``, whether t steps down."""
     checked, unsorted = 0, False
     plane = height * width
     work = _work(plane, threshold)
     fired = work[3]
     cells = np.arange(plane)
     x_of_cell, y_of_cell = cells % width, cells // width
-    fires = np.zeros((2, 2 * plane), dtype=np.int64)
+    fires[:] = 0
     # The keys that fired in more windows than in the frame before, as _list_flags' flags and list.
     rising = np.zeros(work[2].size, dtype=np.uint8)
     rising_keys = np.empty(len(rising) + 1, dtype=np.int64)
@@ -383,5 +383,7 @@ def differentiator_downsample(
     frame_of_window = ((np.arange(len(keys[0])) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
     times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
-    arguments = (columns, height, width, _spike_threshold(noise_threshold, len(t)), frame_of_window, times)
+    # Counts of a frame's windows (about differentiator_time_bins): int32, compared twice as fast.
+    fires = np.empty((2, 2 * width * height), np.int32 if differentiator_time_bins < 2**30 else np.int64)
+    arguments = (columns, height, width, _spike_threshold(noise_threshold, len(t)), frame_of_window, times, fires)
     return _on_windows(_differentiator_events, t, keys, *arguments).T
