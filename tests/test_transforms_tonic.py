@@ -213,6 +213,23 @@ def test_event_downsampling_on_many_cells_equals_tonic(method, seed, threshold, 
     assert_matches_tonic(f"EventDownsampling-{method}", tonic_transform, ours, events)
 
 
+@pytest.mark.parametrize("method", ["integrator", "differentiator"])
+@pytest.mark.parametrize("threshold", [2.5, -0.5, 40, 1e12, -1e12, float("inf"), float("-inf"), float("nan")])
+def test_event_downsampling_threshold_off_the_integers_equals_tonic(method, threshold) -> None:
+    """Spikes are integers here, float64 in Tonic: a fractional, huge, infinite or NaN threshold
+    fires the same cells (a hot ON pixel's spike passes 40 over a few windows)."""
+    rng = np.random.default_rng(7)
+    n = 3000
+    sensor, target = (128, 96, 2), (40, 30)
+    x, y, p = rng.integers(0, sensor[0], n), rng.integers(0, sensor[1], n), rng.integers(0, 2, n)
+    x[::4], y[::4], p[::4] = 17, 33, 1
+    events = structured(TONIC_DTYPE, x, y, np.sort(rng.integers(0, 100_000, n)), p)
+    options = dict(dt=0.7, noise_threshold=threshold)
+    tonic_transform = T.EventDownsampling(sensor, target, method, **options)
+    ours = S.EventDownsampling(sensor, target, method, **options)
+    assert_matches_tonic(f"EventDownsampling-{method}", tonic_transform, ours, events)
+
+
 EDGE_CASES = {
     "empty": structured(TONIC_DTYPE, [], [], [], []),
     "one event": structured(TONIC_DTYPE, [3], [2], [17], [1]),

@@ -110,8 +110,9 @@ _TABLE_LIMIT = 1 << 20
 
 def _index_column(values: np.ndarray, scale: float | None, size: int, stride: int) -> tuple:
     """(values, table, low) for ``_lookup``: the ``_frame_index`` of a value v is ``table[v - low]``,
-    computed once per distinct value; for a range too wide for a table, (the frame indices, an
-    empty table, 0)."""
+    computed once per distinct value; for a range too wide for a table, (each value's frame index
+    along the axis + 1, from 0 where it cannot index, the table of their ``_frame_index``, 0): one
+    way of lookup for every column, so that the kernels test none per event."""
     if values.dtype.kind in "bui" and values.dtype.itemsize <= 2:
         low = 0 if values.dtype == np.bool_ else np.iinfo(values.dtype).min
         return values, _every_value_index(values.dtype, scale, size, stride), int(low)
@@ -119,18 +120,52 @@ def _index_column(values: np.ndarray, scale: float | None, size: int, stride: in
         low, high = int(values.min()), int(values.max())
         if high - low < _TABLE_LIMIT:
             return values, _frame_index(np.arange(low, high + 1).astype(values.dtype), scale, size, stride), low
-    return _frame_index(values, scale, size, stride), np.zeros(0, np.int64), 0
+    return _frame_index(values, scale, size, 1) + 1, np.concatenate(([-1], np.arange(size) * stride)), 0
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _lookup(values, table, low, k):  # pragma: no cover - compiled
-    return table[np.int64(values[k]) - low] if len(table) else np.int64(values[k])
+    # An unsigned index (never below low): no test for a negative index per event.
+    return table[np.uint64(np.int64(values[k]) - low)]
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _gather_lowest_bits(word):  # pragma: no cover - compiled
     """The lowest bit of each of the 8 bytes of ``word``, as the 8 bits of one byte (byte i -> bit i)."""
     return ((word & np.uint64(0x0101010101010101)) * np.uint64(0x0102040810204080)) >> np.uint64(56)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _append_bits(listed, n, bits, first, scale, offset):  # pragma: no cover - compiled
+    """Writes ``(first + i) * scale + offset`` for each set bit i of ``bits`` to ``listed`` from n,
+    lowest first; returns the index past them. Four are written whatever the bits' number (past
+    them: at that index, which the next one overwrites, so ``listed`` needs a slot of room): a
+    loop that ends at the last set bit mispredicts its exit, which costs more than these writes
+    where few of 64 bits are set."""
+    for _ in range(4):
+        listed[n] = (first + trailing_zeros(bits)) * scale + offset
+        n += np.int64(bits != 0)
+        bits &= bits - np.uint64(1)
+    while bits:
+        listed[n] = (first + trailing_zeros(bits)) * scale + offset
+        n += 1
+        bits &= bits - np.uint64(1)
+    return n
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _list_flags(flags, listed, n, scale, offset):  # pragma: no cover - compiled
+    """Writes ``index * scale + offset`` for each index whose flag is 1 to ``listed`` from n,
+    ascending; returns the index past them. ``flags``: bytes 0 or 1, whole groups of 64, each
+    gathered into a mask (8 bytes by one multiplication; the 8 words by a loop of fixed count,
+    which the compiler vectorizes) whose bits _append_bits lists."""
+    words = flags.view(np.uint64)
+    for group in range(0, len(words), 8):
+        bits = np.uint64(0)
+        for word in range(group, group + 8):
+            bits |= _gather_lowest_bits(words[word]) << np.uint64(8 * (word - group))
+        n = _append_bits(listed, n, bits, 8 * group, scale, offset)
+    return n
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -142,7 +177,7 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
     many fired, listed in ``fired``: keys ``cell * 2 + polarity``, ON ones first, each in
     row-major order as Tonic lists them."""
     x, x_table, x_low, y, y_table, y_low, p, p_table, p_low = columns
-    counts, spike, state, fired = work
+    counts, spike, fired_flags, fired = work
     plane = len(spike)
     # Slices: the compiled loop over each is faster than over a range of the whole columns.
     x, y, p = x[start:end], y[start:end], p[start:end]
@@ -154,46 +189,28 @@ def _integrate_window(columns, start, end, threshold, work):  # pragma: no cover
             counts[c + j + i] += 1
     off, on = counts[:plane], counts[plane:]  # apart, so that the compiler vectorizes the loop
     for cell in range(plane):
-        value = spike[cell] + np.int16(on[cell] - off[cell])
+        # Added in place, so that the value has the spike's type: int32 spikes are then tested 8
+        # cells at a time (Tonic's float64: 4).
+        spike[cell] += np.int16(on[cell] - off[cell])
+        value = spike[cell]
         # Tonic tests both on the value before any reset: with threshold <= 0 a zero fires both.
         fires_on, fires_off = value >= threshold, -value >= threshold
-        spike[cell] = 0.0 if fires_on | fires_off else value
-        state[cell] = np.uint8(fires_on) | (np.uint8(fires_off) << 1)
+        spike[cell] = 0 if fires_on | fires_off else value
+        fired_flags[0, cell], fired_flags[1, cell] = fires_off, fires_on
     counts[:] = 0
-    # The fired cells, 64 at a time: bits 0 (ON) and 1 (OFF) of their state bytes gathered into
-    # two masks (8 bytes by one multiplication), whose set bits are walked: a loop exit to
-    # mispredict per 64 cells, not per fired cell's word.
-    off_start = len(state) + 1
-    n_on = n_off = 0
-    words = state.view(np.uint64)
-    for group in range(0, len(words), 8):
-        on_bits = off_bits = np.uint64(0)
-        for word in range(group, min(group + 8, len(words))):
-            shift = np.uint64(8 * (word - group))
-            on_bits |= _gather_lowest_bits(words[word]) << shift
-            off_bits |= _gather_lowest_bits(words[word] >> np.uint64(1)) << shift
-        while on_bits:
-            fired[n_on] = (8 * group + trailing_zeros(on_bits)) * 2 + 1
-            n_on += 1
-            on_bits &= on_bits - np.uint64(1)
-        while off_bits:
-            fired[off_start + n_off] = (8 * group + trailing_zeros(off_bits)) * 2
-            n_off += 1
-            off_bits &= off_bits - np.uint64(1)
-    for m in range(n_off):
-        fired[n_on + m] = fired[off_start + m]
-    return n_on + n_off
+    return _list_flags(fired_flags[0], fired, _list_flags(fired_flags[1], fired, 0, 2, 1), 2, 0)
 
 
 @numba.njit(cache=True, nogil=True)
-def _work(plane):  # pragma: no cover - compiled
-    """The integrator's arrays: counts, spike (float64, Tonic's), the cells' state (whole 8-byte
-    words), the fired keys (ON ones written below ``len(state) + 1``, OFF ones from there)."""
-    padded = (plane + 7) // 8 * 8
+def _work(plane, threshold):  # pragma: no cover - compiled
+    """The integrator's arrays: counts, spike (the threshold's type, see _spike_threshold), whether
+    each cell fired [polarity, cell] (whole groups of 64 cells, for _list_flags), the fired keys
+    (with _append_bits' slot of room)."""
+    padded = (plane + 63) // 64 * 64
     return (
         np.zeros(2 * plane, dtype=np.int16),
-        np.zeros(plane),
-        np.zeros(padded, dtype=np.uint8),
+        np.zeros(plane, dtype=np.asarray(threshold).dtype),
+        np.zeros((2, padded), dtype=np.uint8),
         np.empty(2 * padded + 1, dtype=np.int64),
     )
 
@@ -223,7 +240,7 @@ def _integrator_events(t, starts, ends, check, columns, height, width, threshold
     """Integrator events (int32 records x, y, p, t) in Tonic's order, and (when ``check``) whether t steps
     down (the window bounds are then wrong)."""
     checked, unsorted = 0, False
-    work = _work(height * width)
+    work = _work(height * width, threshold)
     fired = work[3]
     cells = np.arange(height * width)
     x_of_cell, y_of_cell = cells % width, cells // width  # not a division per event
@@ -248,20 +265,23 @@ def _integrator_events(t, starts, ends, check, columns, height, width, threshold
 
 @numba.njit(cache=True, nogil=True)
 def _differentiator_events(
-    t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame
+    t, starts, ends, check, columns, height, width, threshold, frame_of_window, time_of_frame, fires
 ):  # pragma: no cover - compiled
     """Differentiator events (int32 records x, y, p, t) in Tonic's order: a pixel and polarity that fired
     in more windows of frame f + 1 than of frame f gives an event for f (Tonic's
     ``np.nonzero(np.diff(frames) > 0)`` over frames [frame, y, x, polarity]). Only two frames are
-    kept: frame f in slot f % 2 of ``fires``, how many of its windows fired each key. And, as
-    ``_integrator_events``, whether t steps down."""
+    kept: frame f in slot f % 2 of ``fires`` ([2, keys], zeroed here), how many of its windows
+    fired each key. And, as ``_integrator_events``, whether t steps down."""
     checked, unsorted = 0, False
     plane = height * width
-    work = _work(plane)
+    work = _work(plane, threshold)
     fired = work[3]
     cells = np.arange(plane)
     x_of_cell, y_of_cell = cells % width, cells // width
-    fires = np.zeros((2, 2 * plane), dtype=np.int64)
+    fires[:] = 0
+    # The keys that fired in more windows than in the frame before, as _list_flags' flags and list.
+    rising = np.zeros(work[2].size, dtype=np.uint8)
+    rising_keys = np.empty(len(rising) + 1, dtype=np.int64)
     out = np.empty((1024, 4), dtype=np.int32)
     n = 0
     frame = -1
@@ -274,11 +294,13 @@ def _differentiator_events(
         closing = window == len(starts) or (k and frame_of_window[window] != frame)
         if closing and frame >= 1:
             now, before = fires[frame % 2], fires[(frame - 1) % 2]
-            out = _room(out, n + len(now))
             for key in range(len(now)):
-                if now[key] > before[key]:
-                    _emit(out, n, key, x_of_cell, y_of_cell, time_of_frame[frame - 1])
-                    n += 1
+                rising[key] = now[key] > before[key]
+            k_rising = _list_flags(rising, rising_keys, 0, 1, 0)
+            out = _room(out, n + k_rising)
+            for m in range(k_rising):
+                _emit(out, n + m, rising_keys[m], x_of_cell, y_of_cell, time_of_frame[frame - 1])
+            n += k_rising
             before[:] = 0
         if closing and window < len(starts):
             if frame_of_window[window] > frame + 1:
@@ -290,6 +312,15 @@ def _differentiator_events(
 
 
 _EMPTY = np.zeros((0, 4), np.int32)
+
+
+def _spike_threshold(threshold: float, n_events: int) -> np.integer:
+    """Tonic's float64 spikes, as integers: sums of windows' ON - OFF counts (int16), each at most
+    the cell's events in its window, so at most ``n_events`` in size, held by int32 below 2^31 - 1
+    events. For them ``value >= threshold`` is ``value >= ceil(threshold)`` clipped to a bound
+    past them (NaN: nothing fires), returned in the spikes' type."""
+    dtype, bound = (np.int32, 2**31 - 1) if n_events < 2**31 - 1 else (np.int64, 2**53)
+    return dtype(bound if np.isnan(threshold) else np.clip(np.ceil(threshold), -bound, bound))
 
 
 def _windows_and_columns(x, y, p, t, sensor_size, target_size, dt):
@@ -325,7 +356,7 @@ def integrator_downsample(
     width, height = int(target_size[0]), int(target_size[1])
     # Tonic's times: window * dt, stored as int32.
     times = (np.arange(len(keys[0])) * dt).astype(np.int32)
-    return _on_windows(_integrator_events, t, keys, columns, height, width, float(noise_threshold), times).T
+    return _on_windows(_integrator_events, t, keys, columns, height, width, _spike_threshold(noise_threshold, len(t)), times).T
 
 
 def differentiator_downsample(
@@ -352,5 +383,7 @@ def differentiator_downsample(
     frame_of_window = ((np.arange(len(keys[0])) * sub_dt) // frame_dt).astype(np.int64)
     width, height = int(target_size[0]), int(target_size[1])
     times = (np.arange(frame_of_window[-1] + 1) * frame_dt).astype(np.int32)
-    arguments = (columns, height, width, float(noise_threshold), frame_of_window, times)
+    # Counts of a frame's windows (about differentiator_time_bins): int32, compared twice as fast.
+    fires = np.empty((2, 2 * width * height), np.int32 if differentiator_time_bins < 2**30 else np.int64)
+    arguments = (columns, height, width, _spike_threshold(noise_threshold, len(t)), frame_of_window, times, fires)
     return _on_windows(_differentiator_events, t, keys, *arguments).T
