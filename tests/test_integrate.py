@@ -338,3 +338,21 @@ def test_unsorted_events_follow_spikingjelly_segments(case, duration, frames_num
     assert_same(
         F.integrate_segments(events, j_l, j_r, H, W), documented_frames(events, H, W, j_l, j_r).astype(np.float32), "segments"
     )
+
+
+@SETTINGS
+@given(event_sets(max_n=40), st.lists(st.tuples(st.integers(-90, 90), st.integers(-90, 90)), max_size=6))
+def test_segments_beyond_the_events_select_what_python_slices_select(case, segments) -> None:
+    """The kernels read events unchecked: a negative or too large index must neither read outside
+    the arrays nor be dropped, but mean what ``events[j_l:j_r]`` means (SpikingJelly slices)."""
+    events, H, W = case
+    j_l = np.array([lo for lo, _ in segments], np.int64)
+    j_r = np.array([hi for _, hi in segments], np.int64)
+    expected = documented_frames(events, H, W, j_l, j_r).astype(np.float32)
+    assert_same(F.integrate_segments(events, j_l, j_r, H, W), expected, "segments")
+
+
+def test_segments_of_two_lengths_raise() -> None:
+    events = {"t": np.arange(3), "x": np.zeros(3, int), "y": np.zeros(3, int), "p": np.ones(3, int)}
+    with pytest.raises(ValueError, match="one length"):
+        F.integrate_segments(events, [0, 1], [2], 1, 1)

@@ -176,3 +176,18 @@ def test_exact_time_split_uses_real_division_of_the_span(events, frames_num):
     keep = x < W
     np.add.at(expected, (window[keep], x[keep].astype(np.int64)), 1)
     np.testing.assert_array_equal(frames, expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(-2, 9), max_size=30),
+    st.lists(st.tuples(st.integers(-70, 70), st.integers(-70, 70)), max_size=5),
+)
+def test_channel_segments_beyond_the_events_select_what_python_slices_select(channels, segments):
+    x = np.array(channels, np.int64)
+    j_l, j_r = [lo for lo, _ in segments], [hi for _, hi in segments]
+    frames = shd.integrate_channel_segments({"x": x}, j_l, j_r, 8)
+    for frame, lo, hi in zip(frames, j_l, j_r):
+        selected = x[lo:hi]
+        np.testing.assert_array_equal(frame, np.bincount(selected[(selected >= 0) & (selected < 8)], minlength=8))
+    assert frames.shape == (len(segments), 8)

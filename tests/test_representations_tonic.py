@@ -426,3 +426,13 @@ def test_invalid_parameters_raise_value_errors():
     for transform in (ours.ToVoxelGrid((6, 1, 2), 2), ours.ToTimesurface((6, 1, 2), 5, 5), ours.ToAveragedTimesurface((6, 1, 2))):
         with pytest.raises(ValueError, match="needs events with y"):
             transform(audio)
+
+
+@SETTINGS
+@given(samples(), st.lists(st.tuples(st.integers(-90, 90), st.integers(-90, 90)), min_size=1, max_size=5))
+def test_count_slices_beyond_the_events_count_what_python_slices_select(sample, ranges):
+    events, sensor_size = sample
+    starts, stops = (np.array(v, np.int64) for v in zip(*ranges))
+    frames = R.count_slices(*R.event_fields(events)[1:], starts, stops, sensor_size)
+    for frame, lo, hi in zip(frames, starts, stops):
+        assert_same(frame, ours.ToImage(sensor_size)(events[lo:hi]))

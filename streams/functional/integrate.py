@@ -142,6 +142,23 @@ def _duration_bounds(t, t_min, duration, frames_num):  # pragma: no cover - comp
     return j_l, j_r
 
 
+def slice_bounds(starts, stops, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """What ``events[start:stop]`` selects for each pair, as int64 index ranges within ``[0, n]``
+    (stop >= start): negative indices count from the end, as SpikingJelly's slices do. The
+    kernels read events ``start .. stop - 1`` unchecked, so every range they get passes here."""
+
+    starts, stops = np.asarray(starts), np.asarray(stops)
+    if starts.shape != stops.shape or starts.ndim != 1:
+        raise ValueError(f"range starts and stops must be 1-D arrays of one length, got shapes {starts.shape} and {stops.shape}")
+
+    def clip(index):
+        index = index.astype(np.int64)
+        return np.where(index < 0, np.maximum(index + n, 0), np.minimum(index, n))
+
+    starts, stops = clip(starts), clip(stops)
+    return starts, np.maximum(stops, starts)
+
+
 def _limit(dtype: np.dtype) -> int:
     """The saturation limit of frames of ``dtype`` (0: none)."""
     if dtype.kind in "iu":
@@ -188,11 +205,12 @@ def cal_fixed_frames_number_segment_index(events_t: np.ndarray, split_by: str, f
 def integrate_segments(
     events: Mapping[str, np.ndarray], j_l: np.ndarray, j_r: np.ndarray, H: int, W: int, dtype=np.float32
 ) -> np.ndarray:
-    """Frames ``[len(j_l), 2, H, W]``: frame i counts the events of index range [j_l[i], j_r[i])."""
+    """Frames ``[len(j_l), 2, H, W]``: frame i counts ``events[j_l[i]:j_r[i]]`` (Python's slice:
+    negative indices from the end, clipped to the events)."""
     _, x, y, p = _event_arrays(events)
     out, limit = _frames(len(j_l), H, W, dtype)
     if len(x):
-        _integrate_ranges(x, y, p, np.asarray(j_l, dtype=np.int64), np.asarray(j_r, dtype=np.int64), H, W, out, limit)
+        _integrate_ranges(x, y, p, *slice_bounds(j_l, j_r, len(x)), H, W, out, limit)
     return out.reshape(-1, 2, H, W)
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from neuroshards.events import microseconds_to_float16_seconds
 
-from .integrate import _check_frames_num, _integrate_ranges, _is_sorted, _limit
+from .integrate import _check_frames_num, _integrate_ranges, _is_sorted, _limit, slice_bounds
 from .integrate import cal_fixed_frames_number_segment_index as _index_by_number
 
 
@@ -112,15 +112,14 @@ def _duration_segment_index(events_t: np.ndarray, duration: int, time_dtype) -> 
 def integrate_channel_segments(
     events: Mapping[str, np.ndarray], j_l: np.ndarray, j_r: np.ndarray, W: int, dtype=np.float32
 ) -> np.ndarray:
-    """Frames ``[len(j_l), W]``: frame i counts the channels x of events [j_l[i], j_r[i])."""
+    """Frames ``[len(j_l), W]``: frame i counts the channels x of ``events[j_l[i]:j_r[i]]``
+    (Python's slice: negative indices from the end, clipped to the events)."""
     x = np.asarray(events["x"])
     dtype = np.dtype(dtype)
     out = np.zeros((len(j_l), W), dtype)  # one 1 x W plane: channels x >= W fall outside and are dropped
     if len(x):
         zeros = np.zeros(len(x), dtype=np.uint8)
-        _integrate_ranges(
-            x, zeros, zeros, np.asarray(j_l, dtype=np.int64), np.asarray(j_r, dtype=np.int64), 1, W, out, _limit(dtype)
-        )
+        _integrate_ranges(x, zeros, zeros, *slice_bounds(j_l, j_r, len(x)), 1, W, out, _limit(dtype))
     return out
 
 

@@ -39,6 +39,8 @@ from collections.abc import Sequence
 import numba
 import numpy as np
 
+from .integrate import slice_bounds
+
 SensorSize = Sequence[int]
 
 # Tonic 1.7's frames are int16; counts saturate here instead of wrapping.
@@ -91,17 +93,6 @@ def _searchsorted(t, keys):  # pragma: no cover - compiled
     return np.searchsorted(t, keys)
 
 
-def _python_slice_bounds(starts: np.ndarray, stops: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """What ``data[start:stop]`` selects for each pair, as int64 index ranges (stop >= start)."""
-
-    def clip(index):
-        index = np.asarray(index, dtype=np.int64)
-        return np.where(index < 0, np.maximum(index + n, 0), np.minimum(index, n))
-
-    starts, stops = clip(starts), clip(stops)
-    return starts, np.maximum(stops, starts)
-
-
 def time_windows(
     t_first,
     t_last,
@@ -134,7 +125,7 @@ def slice_by_time(
     """Windows of ``time_window`` every ``time_window - overlap`` from the first event (or
     ``start_time``) to the last (or ``end_time``): ``tonic.slicers.SliceByTime``. At least one."""
     starts, ends = time_windows(t[0], t[-1], time_window, overlap, include_incomplete, start_time, end_time)
-    return _python_slice_bounds(_searchsorted(t, starts), _searchsorted(t, ends), len(t))
+    return slice_bounds(_searchsorted(t, starts), _searchsorted(t, ends), len(t))
 
 
 def slice_by_count(
@@ -148,7 +139,7 @@ def slice_by_count(
     span = (n_events - count) / stride
     n_slices = int((np.ceil(span) if include_incomplete else np.floor(span)) + 1)
     starts = (np.arange(n_slices) * stride).astype(int)
-    return _python_slice_bounds(starts, starts + count, n_events)
+    return slice_bounds(starts, starts + count, n_events)
 
 
 def time_bin_windows(t_first, t_last, bin_count: int, overlap: float = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +160,7 @@ def slice_by_time_bins(
     stretches the last window to take every event up to the end of the array.
     """
     starts, ends = time_bin_windows(t[0], t[-1], bin_count, overlap)
-    starts, stops = _python_slice_bounds(_searchsorted(t, starts), _searchsorted(t, ends), len(t))
+    starts, stops = slice_bounds(_searchsorted(t, starts), _searchsorted(t, ends), len(t))
     if last_bin_to_end:
         stops[-1] = len(t)
     return starts, stops
@@ -180,7 +171,7 @@ def slice_by_event_bins(n_events: int, bin_count: int, overlap: float = 0) -> tu
     count = int(n_events // bin_count * (1 + overlap))
     stride = int(count * (1 - overlap))
     starts = np.arange(bin_count) * stride
-    return _python_slice_bounds(starts, starts + count, n_events)
+    return slice_bounds(starts, starts + count, n_events)
 
 
 def frame_slices(
@@ -263,7 +254,8 @@ def _count_slices(x, y, p, starts, stops, W, H, P, out):  # pragma: no cover - c
 def count_slices(
     x: np.ndarray, y: np.ndarray | None, p: np.ndarray, starts: np.ndarray, stops: np.ndarray, sensor_size: SensorSize
 ) -> np.ndarray:
-    """int16 frames ``[S, P, H, W]`` (``[S, P, W]`` without y): frame i counts events starts[i]:stops[i].
+    """int16 frames ``[S, P, H, W]`` (``[S, P, W]`` without y): frame i counts ``events[starts[i]:stops[i]]``
+    (Python's slice: negative indices from the end, clipped to the events).
 
     Not SpikingJelly's integration kernel (``integrate.py``): Tonic bounds each coordinate on its
     own and keeps P channels, where SpikingJelly bounds the flat position in two channels.
@@ -275,8 +267,7 @@ def count_slices(
             x,
             x if y is None else y,
             p,
-            np.asarray(starts, np.int64),
-            np.asarray(stops, np.int64),
+            *slice_bounds(starts, stops, len(x)),
             W,
             -1 if y is None else H,
             P,
