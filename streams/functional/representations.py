@@ -351,6 +351,25 @@ def _voxel_grid(t, x, y, p, n_bins, W, H, out):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
+def _order_by_group(group, n_groups):  # pragma: no cover - compiled
+    """``(order, bounds)``: the k with ``group[k] == g`` (-1: left out) are
+    ``order[bounds[g]:bounds[g + 1]]``, in increasing k (a stable counting sort)."""
+    bounds = np.zeros(n_groups + 1, np.int64)
+    for k in range(group.shape[0]):
+        if group[k] >= 0:
+            bounds[group[k] + 1] += 1
+    for g in range(n_groups):
+        bounds[g + 1] += bounds[g]
+    order = np.empty(bounds[n_groups], np.int64)
+    fill = bounds[:-1].copy()
+    for k in range(group.shape[0]):
+        if group[k] >= 0:
+            order[fill[group[k]]] = k
+            fill[group[k]] += 1
+    return order, bounds
+
+
+@numba.njit(cache=True, nogil=True)
 def _events_by_bin(t, n_bins, t0, span):  # pragma: no cover - compiled
     """``(order, bounds)``: the events of time bin b, for the bins -1 <= b < n_bins that have a
     share in the grid, are ``order[bounds[b + 1]:bounds[b + 2]]``, in event order. For sorted t
@@ -374,20 +393,10 @@ def _events_by_bin(t, n_bins, t0, span):  # pragma: no cover - compiled
             bounds[g] = lo
         return np.empty(0, np.int64), bounds
     group = np.empty(n, np.int64)
-    for k in range(n):  # a stable counting sort of the events by bin
+    for k in range(n):
         bin_ = _voxel_time(t, k, n_bins, t0, span)[1]
         group[k] = bin_ + 1 if -1 <= bin_ < n_bins else -1
-        if group[k] >= 0:
-            bounds[group[k] + 1] += 1
-    for g in range(n_bins + 1):
-        bounds[g + 1] += bounds[g]
-    order = np.empty(bounds[n_bins + 1], np.int64)
-    fill = bounds[:-1].copy()
-    for k in range(n):
-        if group[k] >= 0:
-            order[fill[group[k]]] = k
-            fill[group[k]] += 1
-    return order, bounds
+    return _order_by_group(group, n_bins + 1)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -585,23 +594,13 @@ def _group_events(x, y, p, W, H, P, cell_size):  # pragma: no cover - compiled
     cells_x = (W + cell_size - 1) // cell_size
     n_groups = cells_x * ((H + cell_size - 1) // cell_size) * P
     group = np.empty(n, np.int64)
-    bounds = np.zeros(n_groups + 1, np.int64)
     for k in range(n):
         xk, yk, pk = np.int64(x[k]), np.int64(y[k]), max(np.int64(0), np.int64(p[k]))
         if xk < 0 or xk >= W or yk < 0 or yk >= H or pk >= P:
             group[k] = -1
-            continue
-        group[k] = ((yk // cell_size) * cells_x + xk // cell_size) * P + pk
-        bounds[group[k] + 1] += 1
-    for g in range(n_groups):
-        bounds[g + 1] += bounds[g]
-    order = np.empty(bounds[n_groups], np.int64)
-    fill = bounds[:-1].copy()
-    for k in range(n):
-        if group[k] >= 0:
-            order[fill[group[k]]] = k
-            fill[group[k]] += 1
-    return order, bounds
+        else:
+            group[k] = ((yk // cell_size) * cells_x + xk // cell_size) * P + pk
+    return _order_by_group(group, n_groups)
 
 
 @numba.njit(cache=True, nogil=True)
