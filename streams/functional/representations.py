@@ -260,19 +260,15 @@ def count_slices(
     Not SpikingJelly's integration kernel (``integrate.py``): Tonic bounds each coordinate on its
     own and keeps P channels, where SpikingJelly bounds the flat position in two channels.
     """
+    return _count_ranges(x, y, p, *slice_bounds(starts, stops, len(x)), sensor_size)
+
+
+def _count_ranges(x, y, p, starts: np.ndarray, stops: np.ndarray, sensor_size: SensorSize) -> np.ndarray:
+    """``count_slices`` of int64 index ranges already within the events (``slice_bounds``')."""
     W, H, P = (int(v) for v in sensor_size)
     frames = np.zeros((len(starts), P * H * W), np.int16)
     if len(x):  # the fields are read in place: copying them first costs more than strided reads
-        _count_slices(
-            x,
-            x if y is None else y,
-            p,
-            *slice_bounds(starts, stops, len(x)),
-            W,
-            -1 if y is None else H,
-            P,
-            frames,
-        )
+        _count_slices(x, x if y is None else y, p, starts, stops, W, -1 if y is None else H, P, frames)
     return frames.reshape((len(starts), P, W) if y is None else (len(starts), P, H, W))
 
 
@@ -302,13 +298,13 @@ def to_frame(
     starts, stops = frame_slices(
         t, time_window, event_count, n_time_bins, n_event_bins, overlap, include_incomplete, start_time, end_time, last_bin_to_end
     )
-    return count_slices(x, y, p, starts, stops, sensor_size)
+    return _count_ranges(x, y, p, starts, stops, sensor_size)  # frame_slices' ranges are slice_bounds'
 
 
 def to_image(x: np.ndarray, y: np.ndarray | None, p: np.ndarray, sensor_size: SensorSize) -> np.ndarray:
     """Tonic's ``ToImage``: every event counted in one int16 frame ``[P, H, W]``."""
     n = len(x)
-    return count_slices(x, y, p, np.zeros(1, np.int64), np.full(1, n, np.int64), sensor_size)[0]
+    return _count_ranges(x, y, p, np.zeros(1, np.int64), np.full(1, n, np.int64), sensor_size)[0]
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,13 +371,13 @@ def _events_by_bin(t, n_bins, t0, span):  # pragma: no cover - compiled
     share in the grid, are ``order[bounds[b + 1]:bounds[b + 2]]``, in event order. For sorted t
     ``order`` is empty: each bin is an index range, found by binary search."""
     n = t.shape[0]
-    bounds = np.zeros(n_bins + 2, np.int64)
     ascending = True
     for k in range(n - 1):  # from 0: see above _pixel
         if t[k + 1] < t[k]:
             ascending = False
             break
     if ascending:
+        bounds = np.empty(n_bins + 2, np.int64)
         for g in range(n_bins + 2):
             lo, hi = 0, n
             while lo < hi:  # the first event of bin g - 1 or later
